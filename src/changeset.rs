@@ -1,0 +1,246 @@
+//! Selection mode → the list of changes to judge (SPEC §2).
+//!
+//! Git modes come from `git.rs`; `--all` and `PATH...` walk the work tree
+//! with `ignore` (every file is `added`, every line counts). This module
+//! decides *what* is judged, never *how*.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::finding::ChangeKind;
+use crate::git::{Change, Content, Repo};
+
+/// Which changes `valve check` judges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    Staged,
+    Range { base: String, head: String },
+    Worktree,
+    All,
+    Paths(Vec<PathBuf>),
+    /// No mode given: `--worktree` in git, `--all` outside.
+    Default,
+}
+
+impl Selection {
+    /// Whether every line of a file counts as changed (no git diff).
+    pub fn is_whole_files(&self) -> bool {
+        matches!(self, Selection::All | Selection::Paths(_))
+    }
+}
+
+/// The changes of a selection, relative to `root`, sorted by path.
+pub fn changes(selection: &Selection, repo: Option<&Repo>, root: &Path, cwd: &Path) -> Result<Vec<Change>> {
+    let needs_git = |mode: &str| {
+        Error::usage(
+            format!("`{mode}` needs a git repository, and {} is not in one", cwd.display()),
+            Some("run valve inside a git work tree, or check files with `valve check --all` / `valve check PATH...`".to_string()),
+        )
+    };
+    let mut out = match selection {
+        Selection::Staged => {
+            let repo = repo.ok_or_else(|| needs_git("--staged"))?;
+            if repo.is_bare() {
+                return Err(Error::usage(
+                    "a bare repository has no index to check",
+                    Some("use `valve check --base A --head B` in a bare repository".to_string()),
+                ));
+            }
+            repo.staged()?
+        }
+        Selection::Range { base, head } => repo.ok_or_else(|| needs_git("--base"))?.range(base, head)?,
+        Selection::Worktree => repo.ok_or_else(|| needs_git("--worktree"))?.worktree()?,
+        Selection::Default => match repo {
+            Some(repo) if !repo.is_bare() => repo.worktree()?,
+            Some(_) => {
+                return Err(Error::usage(
+                    "a bare repository has no work tree to check",
+                    Some("use `valve check --base A --head B` in a bare repository".to_string()),
+                ));
+            }
+            None => walk(root, &[root.to_path_buf()])?,
+        },
+        Selection::All => {
+            if repo.is_some_and(Repo::is_bare) {
+                return Err(Error::usage(
+                    "`--all` needs a work tree, and this repository is bare",
+                    Some("use `valve check --base A --head B` in a bare repository".to_string()),
+                ));
+            }
+            walk(root, &[root.to_path_buf()])?
+        }
+        Selection::Paths(paths) => {
+            let resolved = paths
+                .iter()
+                .map(|p| resolve(root, cwd, p))
+                .collect::<Result<Vec<_>>>()?;
+            let mut files = Vec::new();
+            let mut dirs = Vec::new();
+            for abs in resolved {
+                match std::fs::symlink_metadata(&abs) {
+                    Ok(m) if m.is_dir() => dirs.push(abs),
+                    Ok(m) => files.push(file_change(root, &abs, m.file_type().is_symlink())),
+                    Err(e) => return Err(Error::io(abs, e)),
+                }
+            }
+            if !dirs.is_empty() {
+                files.extend(walk(root, &dirs)?);
+            }
+            files
+        }
+    };
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
+}
+
+fn file_change(root: &Path, abs: &Path, symlink: bool) -> Change {
+    Change {
+        path: relative(root, abs),
+        old_path: None,
+        kind: ChangeKind::Added,
+        new: if symlink {
+            Content::Symlink
+        } else {
+            Content::File(abs.to_path_buf())
+        },
+        old: None,
+    }
+}
+
+/// `root`-relative path with `/` separators.
+pub fn relative(root: &Path, abs: &Path) -> String {
+    let rel = abs.strip_prefix(root).unwrap_or(abs);
+    let parts: Vec<String> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    parts.join("/")
+}
+
+/// Makes a user-given path absolute and checks it lies inside the repo.
+pub fn resolve(root: &Path, cwd: &Path, path: &Path) -> Result<PathBuf> {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    let lexical = normalize(&joined);
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    // The parent is canonicalized so that a symlink itself is not followed.
+    let canonical = match (lexical.parent(), lexical.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map(|p| p.join(name))
+            .unwrap_or_else(|_| lexical.clone()),
+        _ => lexical.canonicalize().unwrap_or_else(|_| lexical.clone()),
+    };
+    if !canonical.starts_with(&canonical_root) {
+        return Err(Error::usage(
+            format!("{} is outside the repository {}", path.display(), root.display()),
+            Some("pass paths inside the repository, or run valve from the repository you mean".to_string()),
+        ));
+    }
+    if std::fs::symlink_metadata(&canonical).is_err() {
+        return Err(Error::usage(
+            format!("{} does not exist", path.display()),
+            Some("check the path; deleted files are judged with --staged, --worktree or --base".to_string()),
+        ));
+    }
+    Ok(canonical_root.join(canonical.strip_prefix(&canonical_root).unwrap_or(&canonical)))
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Every file under `dirs`, respecting `.gitignore`, `.ignore` and git's
+/// excludes; hidden files are included (a `.env` is exactly what a gate
+/// must see), `.git` is not. Walks in parallel.
+pub fn walk(root: &Path, dirs: &[PathBuf]) -> Result<Vec<Change>> {
+    let Some((first, rest)) = dirs.split_first() else {
+        return Ok(Vec::new());
+    };
+    let mut builder = ignore::WalkBuilder::new(first);
+    for d in rest {
+        builder.add(d);
+    }
+    builder
+        .hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .ignore(true)
+        .parents(true)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|e| e.file_name() != ".git");
+    let found: Mutex<Vec<Change>> = Mutex::new(Vec::new());
+    let error: Mutex<Option<Error>> = Mutex::new(None);
+    builder.build_parallel().run(|| {
+        Box::new(|entry| {
+            match entry {
+                Ok(entry) => {
+                    let Some(ft) = entry.file_type() else {
+                        return ignore::WalkState::Continue;
+                    };
+                    if ft.is_dir() {
+                        return ignore::WalkState::Continue;
+                    }
+                    let change = file_change(root, entry.path(), ft.is_symlink());
+                    if let Ok(mut v) = found.lock() {
+                        v.push(change);
+                    }
+                }
+                Err(e) => {
+                    // A path we may not read is an error, not a silent skip.
+                    if let Some(io) = e.io_error() {
+                        if io.kind() == std::io::ErrorKind::PermissionDenied {
+                            if let Ok(mut slot) = error.lock() {
+                                slot.get_or_insert(Error::usage(
+                                    format!("cannot walk the tree: {e}"),
+                                    Some("fix the permissions or add the path to `ignore:` in valve.yml".to_string()),
+                                ));
+                            }
+                            return ignore::WalkState::Quit;
+                        }
+                    }
+                }
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    if let Some(e) = error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok(found.into_inner().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_uses_forward_slashes() {
+        assert_eq!(relative(Path::new("/r"), Path::new("/r/a/b.rs")), "a/b.rs");
+    }
+
+    #[test]
+    fn normalize_drops_dots() {
+        assert_eq!(normalize(Path::new("/r/a/../b/./c")), PathBuf::from("/r/b/c"));
+    }
+}

@@ -1,0 +1,413 @@
+//! One full check: find the repo and config, list changes, evaluate every
+//! persona in parallel, apply baseline and threshold, return a `Report`.
+//!
+//! Used by `valve check`, `valve baseline` and `valve watch`. Knows nothing
+//! of clap or of output formats.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::changeset::{self, Selection};
+use crate::config::{self, Source, BASELINE_PATH, CONFIG_PATHS};
+use crate::error::{Error, Result};
+use crate::finding::{BySeverity, ChangeKind, Finding, Report, Skip, SkipReason, Summary};
+use crate::git::{self, Change, Content, Repo};
+use crate::ruleset::Ruleset;
+use crate::scan::{self, Document, RunFacts};
+use crate::severity::{Context, Threshold};
+
+/// Bytes inspected for a NUL to call a file binary (as git does).
+const BINARY_PROBE: usize = 8000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaselineChoice {
+    /// `.sage/valve-baseline.json` when it exists.
+    Default,
+    File(PathBuf),
+    Off,
+}
+
+/// Everything a check needs; plain data, built by the CLI or by watch.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub cwd: PathBuf,
+    pub selection: Selection,
+    pub config: Option<PathBuf>,
+    pub fail_on: Option<Threshold>,
+    /// Forced context (watch); else derived from the selection and `ci`.
+    pub context: Option<Context>,
+    /// Whether the `CI` environment variable says this is CI.
+    pub ci: bool,
+    pub baseline: BaselineChoice,
+    pub redact: bool,
+    pub threads: Option<usize>,
+}
+
+/// Where a run happens: the repo (if any), its root, its rules.
+pub struct Workspace {
+    pub repo: Option<Repo>,
+    pub root: PathBuf,
+    pub rules: Ruleset,
+    pub config_path: PathBuf,
+}
+
+/// Finds the repository and loads the config.
+pub fn workspace(cwd: &Path, config: Option<&Path>, head: Option<&str>) -> Result<Workspace> {
+    let repo = git::discover(cwd)?;
+    let root = match &repo {
+        Some(r) => r.workdir.clone().unwrap_or_else(|| cwd.to_path_buf()),
+        None => cwd.to_path_buf(),
+    };
+    let explicit = config.map(|p| if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) });
+    // A bare repository has no files: its config comes from the head tree.
+    if let (Some(r), None) = (&repo, &explicit) {
+        if r.is_bare() {
+            let rev = head.unwrap_or("HEAD");
+            for candidate in CONFIG_PATHS {
+                if let Some(bytes) = r.file_at(rev, candidate)? {
+                    let source = Source {
+                        name: format!("{rev}:{candidate}"),
+                        text: String::from_utf8_lossy(&bytes).into_owned(),
+                    };
+                    let rules = Ruleset::from_source(&source)?;
+                    return Ok(Workspace {
+                        repo,
+                        root,
+                        rules,
+                        config_path: PathBuf::from(candidate),
+                    });
+                }
+            }
+            return Err(Error::ConfigMissing {
+                looked_for: PathBuf::from(format!("{rev}:{}", CONFIG_PATHS[0])),
+            });
+        }
+    }
+    let path = config::locate(&root, explicit.as_deref())?;
+    let display = path
+        .strip_prefix(&root)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string());
+    let (raw, source) = config::load(&path, &display)?;
+    let rules = Ruleset::compile(&raw, &source)?;
+    Ok(Workspace {
+        repo,
+        root,
+        rules,
+        config_path: path,
+    })
+}
+
+/// The context and threshold for this run, and where the threshold came from.
+pub fn threshold(rules: &Ruleset, opts: &Options) -> (Context, Threshold, String) {
+    let context = opts.context.unwrap_or(match opts.selection {
+        Selection::Staged => Context::Hook,
+        _ if opts.ci => Context::Ci,
+        _ => Context::Default,
+    });
+    match opts.fail_on {
+        Some(t) => (context, t, "--fail-on".to_string()),
+        None => {
+            let (t, from) = rules.threshold(context);
+            (context, t, from)
+        }
+    }
+}
+
+/// Runs one check end to end.
+pub fn run(opts: &Options) -> Result<Report> {
+    let head = match &opts.selection {
+        Selection::Range { head, .. } => Some(head.as_str()),
+        _ => None,
+    };
+    let ws = workspace(&opts.cwd, opts.config.as_deref(), head)?;
+    run_in(&ws, opts)
+}
+
+/// Runs a check in an already loaded workspace (watch reuses it).
+pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
+    let started = Instant::now();
+    let changes = changeset::changes(&opts.selection, ws.repo.as_ref(), &ws.root, &opts.cwd)?;
+    evaluate(ws, opts, changes, started)
+}
+
+/// Evaluates a given list of changes (watch passes a subset).
+pub fn evaluate(ws: &Workspace, opts: &Options, changes: Vec<Change>, started: Instant) -> Result<Report> {
+    let rules = &ws.rules;
+    let whole = opts.selection.is_whole_files();
+    let changes: Vec<Change> = changes
+        .into_iter()
+        .filter(|c| !rules.is_ignored(&c.path))
+        .collect();
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let repo_display = ws.root.display().to_string();
+    let facts = RunFacts {
+        repo: &repo_display,
+        timestamp,
+        redact_all: opts.redact,
+    };
+    let work = || -> Vec<Outcome> {
+        changes
+            .par_iter()
+            .map_init(
+                || ws.repo.as_ref().map(Repo::local),
+                |local, change| judge(ws, change, whole, &facts, local.as_ref()),
+            )
+            .collect()
+    };
+    let outcomes = match opts.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| Error::usage(format!("cannot start {n} threads: {e}"), None))?
+            .install(work),
+        None => work(),
+    };
+    let mut findings = Vec::new();
+    let mut skipped = Vec::new();
+    let mut suppressed = 0;
+    let mut scanned = 0;
+    let mut matched = 0;
+    let mut binary = 0;
+    let mut too_large = 0;
+    for o in outcomes {
+        let o = o?;
+        if o.taken {
+            matched += 1;
+            scanned += 1;
+        }
+        if let Some(skip) = o.skip {
+            match skip.reason {
+                SkipReason::Binary => binary += 1,
+                SkipReason::TooLarge => too_large += 1,
+                _ => {}
+            }
+            skipped.push(skip);
+        }
+        suppressed += o.suppressed;
+        findings.extend(o.findings);
+    }
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    skipped.sort_by(|a, b| a.file.cmp(&b.file).then(a.reason.cmp(&b.reason)));
+
+    let baseline = load_baseline(ws, &opts.baseline)?;
+    let before = findings.len();
+    if let Some(set) = &baseline {
+        findings.retain(|f| !set.contains(&f.fingerprint));
+    }
+    let baselined = before - findings.len();
+
+    let (_, threshold, source) = threshold(rules, opts);
+    let mut by_severity = BySeverity::default();
+    let mut blocking = 0;
+    for f in &mut findings {
+        f.blocking = threshold.blocks(f.severity);
+        blocking += usize::from(f.blocking);
+        by_severity.add(f.severity);
+    }
+    let summary = Summary {
+        kind: "summary",
+        files_changed: changes.len(),
+        files_scanned: scanned,
+        files_binary: binary,
+        files_too_large: too_large,
+        findings: findings.len(),
+        suppressed,
+        baselined,
+        by_severity,
+        blocking,
+        fail_on: threshold,
+        fail_on_source: source,
+        verdict: if blocking > 0 { "fail" } else { "pass" },
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    Ok(Report {
+        repo: repo_display,
+        findings,
+        skipped,
+        summary,
+        files_matched: matched,
+        warnings: rules.warnings.clone(),
+    })
+}
+
+struct Judged {
+    findings: Vec<Finding>,
+    suppressed: usize,
+    skip: Option<Skip>,
+    /// At least one persona's globs took the file.
+    taken: bool,
+}
+
+type Outcome = Result<Judged>;
+
+/// Evaluates one change: globs first, content only if a trigger needs it.
+fn judge(ws: &Workspace, change: &Change, whole: bool, facts: &RunFacts<'_>, local: Option<&gix::Repository>) -> Outcome {
+    let rules = &ws.rules;
+    let mut hits = Vec::new();
+    let mut takers = rules.takers(&change.path, &mut hits);
+    if let Some(old) = &change.old_path {
+        for t in rules.takers(old, &mut hits) {
+            if !takers.contains(&t) {
+                takers.push(t);
+            }
+        }
+        takers.sort_unstable();
+    }
+    let mut judged = Judged {
+        findings: Vec::new(),
+        suppressed: 0,
+        skip: None,
+        taken: false,
+    };
+    if matches!(change.new, Content::Submodule) {
+        judged.skip = Some(Skip {
+            file: change.path.clone(),
+            reason: SkipReason::Submodule,
+        });
+        return Ok(judged);
+    }
+    if takers.is_empty() {
+        return Ok(judged);
+    }
+    judged.taken = true;
+    let wants_content = change.kind != ChangeKind::Deleted
+        && takers.iter().any(|&t| {
+            let p = &rules.personas[t];
+            !p.is_path_only() && p.wants(change.kind)
+        });
+    let mut data: Option<Vec<u8>> = None;
+    if wants_content {
+        match load(ws, change, local, rules.max_file_size)? {
+            Loaded::Text(bytes) => data = Some(bytes),
+            Loaded::Skip(reason) => {
+                judged.skip = Some(Skip {
+                    file: change.path.clone(),
+                    reason,
+                });
+            }
+        }
+    } else if matches!(change.new, Content::Symlink) {
+        judged.skip = Some(Skip {
+            file: change.path.clone(),
+            reason: SkipReason::Symlink,
+        });
+    }
+    let doc = Document {
+        path: &change.path,
+        old_path: change.old_path.as_deref(),
+        kind: change.kind,
+        content: data.as_deref(),
+        every_line_counts: whole || change.kind == ChangeKind::Added || change.old.is_none(),
+    };
+    let mut diff = || -> Option<Vec<bool>> {
+        let (repo, old, new) = (ws.repo.as_ref()?, change.old?, data.as_deref()?);
+        let old_bytes = repo.blob(local?, old).ok()?;
+        Some(git::changed_lines(&old_bytes, new))
+    };
+    let scanned = scan::scan(rules, &takers, &doc, facts, &mut diff);
+    judged.findings = scanned.findings;
+    judged.suppressed = scanned.suppressed;
+    Ok(judged)
+}
+
+enum Loaded {
+    Text(Vec<u8>),
+    Skip(SkipReason),
+}
+
+fn load(ws: &Workspace, change: &Change, local: Option<&gix::Repository>, max: u64) -> Result<Loaded> {
+    let bytes = match &change.new {
+        Content::Symlink => return Ok(Loaded::Skip(SkipReason::Symlink)),
+        Content::Submodule => return Ok(Loaded::Skip(SkipReason::Submodule)),
+        Content::Gone => return Ok(Loaded::Text(Vec::new())),
+        Content::File(path) => {
+            let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+            if meta.len() > max {
+                return Ok(Loaded::Skip(SkipReason::TooLarge));
+            }
+            std::fs::read(path).map_err(|e| Error::io(path, e))?
+        }
+        Content::Blob(id) => match (ws.repo.as_ref(), local) {
+            (Some(repo), Some(local)) => repo.blob(local, *id)?,
+            _ => return Err(Error::git("a blob was listed without a repository", None)),
+        },
+    };
+    if bytes.len() as u64 > max {
+        return Ok(Loaded::Skip(SkipReason::TooLarge));
+    }
+    if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some() {
+        return Ok(Loaded::Skip(SkipReason::Binary));
+    }
+    Ok(Loaded::Text(bytes))
+}
+
+/// The baseline file as valve writes it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BaselineFile {
+    pub version: u32,
+    pub findings: Vec<BaselineEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BaselineEntry {
+    pub fingerprint: String,
+    pub persona: String,
+    pub file: String,
+}
+
+fn baseline_path(ws: &Workspace, choice: &BaselineChoice) -> Option<PathBuf> {
+    match choice {
+        BaselineChoice::Off => None,
+        BaselineChoice::File(p) => Some(p.clone()),
+        BaselineChoice::Default => Some(ws.root.join(BASELINE_PATH)),
+    }
+}
+
+fn load_baseline(ws: &Workspace, choice: &BaselineChoice) -> Result<Option<HashSet<String>>> {
+    let Some(path) = baseline_path(ws, choice) else {
+        return Ok(None);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && *choice == BaselineChoice::Default => {
+            return Ok(None);
+        }
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let file: BaselineFile = serde_json::from_str(&text).map_err(|e| {
+        Error::usage(
+            format!("{} is not a valve baseline: {e}", path.display()),
+            Some("regenerate it with `valve baseline`, or pass --no-baseline".to_string()),
+        )
+    })?;
+    Ok(Some(file.findings.into_iter().map(|e| e.fingerprint).collect()))
+}
+
+/// Serializes a baseline of every finding in `report`.
+pub fn baseline_json(report: &Report) -> String {
+    let mut entries: Vec<BaselineEntry> = report
+        .findings
+        .iter()
+        .map(|f| BaselineEntry {
+            fingerprint: f.fingerprint.clone(),
+            persona: f.persona.clone(),
+            file: f.file.clone(),
+        })
+        .collect();
+    entries.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+    let file = BaselineFile {
+        version: 1,
+        findings: entries,
+    };
+    let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,160 @@
+//! The only place that knows clap: flags and subcommands, and their
+//! translation into plain `check::Options`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::changeset::Selection;
+use crate::check::BaselineChoice;
+use crate::render::Format;
+use crate::severity::Threshold;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "valve",
+    version,
+    about = "A git hook and CI gate: personas in .sage/valve.yml judge what changed",
+    arg_required_else_help = true,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Use this config instead of .sage/valve.yml
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// When to colour human output (`always` beats NO_COLOR; NO_COLOR beats `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print only the summary and verdict
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// List skipped files and more detail
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Worker threads for evaluation (default: one per core)
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Judge changed files; exit 1 when a finding is at or above the threshold
+    Check(CheckArgs),
+    /// List the personas of the config
+    Personas,
+    /// Say which personas take each path, and why
+    Explain {
+        /// Paths to explain (need not exist)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Write a commented starter .sage/valve.yml (never overwrites)
+    Init,
+    /// Check every persona's `examples`
+    Test,
+    /// Record current findings in .sage/valve-baseline.json
+    Baseline {
+        #[command(flatten)]
+        mode: ModeArgs,
+        /// Write the baseline here instead of .sage/valve-baseline.json
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ModeArgs {
+    /// Index vs HEAD, read from the index (the pre-commit hook)
+    #[arg(long, conflicts_with_all = ["base", "worktree", "all"])]
+    pub staged: bool,
+    /// Judge merge-base(BASE, HEAD)..HEAD (CI on a pull request)
+    #[arg(long, value_name = "REV", conflicts_with_all = ["worktree", "all"])]
+    pub base: Option<String>,
+    /// The head revision for --base
+    #[arg(long, value_name = "REV", requires = "base")]
+    pub head: Option<String>,
+    /// Work tree vs HEAD, untracked files included (the default in git)
+    #[arg(long, conflicts_with = "all")]
+    pub worktree: bool,
+    /// Every file under the root, respecting .gitignore
+    #[arg(long)]
+    pub all: bool,
+    /// Files or directories to judge whole
+    #[arg(value_name = "PATH", conflicts_with_all = ["staged", "base", "worktree", "all"])]
+    pub paths: Vec<PathBuf>,
+}
+
+impl ModeArgs {
+    pub fn selection(&self, default: Selection) -> Selection {
+        if self.staged {
+            Selection::Staged
+        } else if let Some(base) = &self.base {
+            Selection::Range {
+                base: base.clone(),
+                head: self.head.clone().unwrap_or_else(|| "HEAD".to_string()),
+            }
+        } else if self.worktree {
+            Selection::Worktree
+        } else if self.all {
+            Selection::All
+        } else if !self.paths.is_empty() {
+            Selection::Paths(self.paths.clone())
+        } else {
+            default
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub mode: ModeArgs,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report to FILE (a one-line summary still goes to stderr)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Block at this severity or above: info, warning, error, critical, never
+    #[arg(long, value_name = "LEVEL", value_parser = parse_threshold)]
+    pub fail_on: Option<Threshold>,
+    /// Use this baseline file
+    #[arg(long, value_name = "FILE", conflicts_with = "no_baseline")]
+    pub baseline: Option<PathBuf>,
+    /// Ignore .sage/valve-baseline.json
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// Never print matched text (as if every persona had `redact: true`)
+    #[arg(long)]
+    pub redact: bool,
+}
+
+impl CheckArgs {
+    pub fn baseline(&self) -> BaselineChoice {
+        match (&self.baseline, self.no_baseline) {
+            (_, true) => BaselineChoice::Off,
+            (Some(p), false) => BaselineChoice::File(p.clone()),
+            (None, false) => BaselineChoice::Default,
+        }
+    }
+}
+
+fn parse_threshold(s: &str) -> Result<Threshold, String> {
+    Threshold::parse(s)
+        .ok_or_else(|| format!("`{s}` is not one of info, warning, error, critical, never"))
+}

@@ -1,0 +1,376 @@
+//! The subcommands: each turns parsed arguments into a call on the engine
+//! and a rendering. Reports go to stdout (or `--output`), errors to stderr.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use crate::changeset::{self, Selection};
+use crate::check::{self, BaselineChoice, Options};
+use crate::cli::{CheckArgs, Cli, ColorChoice, Command};
+use crate::config::{BASELINE_PATH, CONFIG_PATHS};
+use crate::error::{Error, Result};
+use crate::finding::ChangeKind;
+use crate::render::{self, HumanStyle};
+use crate::scan::{self, Document, RunFacts};
+use crate::severity::Context;
+use crate::{EXIT_BLOCKED, EXIT_PASS};
+
+/// Width of human output: fixed, so output is the same in every terminal.
+const WIDTH: usize = 100;
+
+/// SPEC §5: `--color always` beats `NO_COLOR`, which beats `auto`.
+pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            !no_color && is_terminal
+        }
+    }
+}
+
+/// Prints an error as a miette diagnostic on stderr.
+pub fn print_error(e: &Error, color: bool) {
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(WIDTH);
+    let mut text = String::new();
+    if handler.render_report(&mut text, e).is_err() {
+        text = format!("error: {e}\n");
+    }
+    let _ = io::stderr().write_all(text.as_bytes());
+}
+
+fn cwd() -> Result<PathBuf> {
+    std::env::current_dir().map_err(|e| Error::io(".", e))
+}
+
+/// Writes to stdout; a closed pipe (`valve ... | head`) is not an error.
+fn emit(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    let stdout = io::stdout();
+    let mut lock = stdout.lock();
+    match write(&mut lock).and_then(|_| lock.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("<stdout>", e)),
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<u8> {
+    let g = cli.global.clone();
+    match cli.command {
+        Command::Check(args) => check_command(&g, &args),
+        Command::Personas => personas(&g),
+        Command::Explain { paths } => explain(&g, &paths),
+        Command::Init => init(),
+        Command::Test => test(&g),
+        Command::Baseline { mode, output } => {
+            let opts = Options {
+                cwd: cwd()?,
+                selection: mode.selection(Selection::All),
+                config: g.config.clone(),
+                fail_on: None,
+                context: None,
+                ci: false,
+                baseline: BaselineChoice::Off,
+                redact: false,
+                threads: g.threads,
+            };
+            let head = match &opts.selection {
+                Selection::Range { head, .. } => Some(head.as_str()),
+                _ => None,
+            };
+            let ws = check::workspace(&opts.cwd, opts.config.as_deref(), head)?;
+            let report = check::run_in(&ws, &opts)?;
+            let path = output.unwrap_or_else(|| ws.root.join(BASELINE_PATH));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            std::fs::write(&path, check::baseline_json(&report)).map_err(|e| Error::io(&path, e))?;
+            emit(|out| {
+                writeln!(
+                    out,
+                    "valve: wrote {} fingerprint{} to {}",
+                    report.findings.len(),
+                    if report.findings.len() == 1 { "" } else { "s" },
+                    path.display()
+                )
+            })?;
+            Ok(EXIT_PASS)
+        }
+    }
+}
+
+fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
+    let opts = Options {
+        cwd: cwd()?,
+        selection: args.mode.selection(Selection::Default),
+        config: g.config.clone(),
+        fail_on: args.fail_on,
+        context: None,
+        ci: Context::ci_from_env(std::env::var("CI").ok().as_deref()),
+        baseline: args.baseline(),
+        redact: args.redact,
+        threads: g.threads,
+    };
+    let report = check::run(&opts)?;
+    let to_file = args.output.is_some();
+    let style = HumanStyle {
+        color: !to_file && use_color(g.color, io::stdout().is_terminal()),
+        width: WIDTH,
+        verbose: g.verbose,
+        quiet: g.quiet,
+    };
+    match &args.output {
+        Some(path) => {
+            let mut buf = Vec::new();
+            render::render(args.format, &report, &style, &mut buf)
+                .map_err(|e| Error::io(path, e))?;
+            std::fs::write(path, buf).map_err(|e| Error::io(path, e))?;
+            let line = format!("{} ({} blocking) -> {}\n", render::summary_line(&report), report.summary.blocking, path.display());
+            let _ = io::stderr().write_all(line.as_bytes());
+        }
+        None => emit(|out| render::render(args.format, &report, &style, out))?,
+    }
+    Ok(if report.failed() { EXIT_BLOCKED } else { EXIT_PASS })
+}
+
+fn personas(g: &crate::cli::Global) -> Result<u8> {
+    let ws = check::workspace(&cwd()?, g.config.as_deref(), None)?;
+    emit(|out| {
+        for w in &ws.rules.warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+        for p in &ws.rules.personas {
+            writeln!(out, "{}  [{}]", p.name, p.severity)?;
+            if let Some(d) = &p.description {
+                writeln!(out, "  description: {d}")?;
+            }
+            if let Some(r) = &p.response {
+                writeln!(out, "  response:    {r}")?;
+            }
+            let filters = if p.filters.is_empty() {
+                "(every path)".to_string()
+            } else {
+                p.filters.join(", ")
+            };
+            writeln!(out, "  filters:     {filters}")?;
+            if !p.exclude.is_empty() {
+                writeln!(out, "  exclude:     {}", p.exclude.join(", "))?;
+            }
+            if p.triggers.is_empty() {
+                writeln!(out, "  triggers:    (none: the path alone fires)")?;
+            } else {
+                for (i, t) in p.triggers.iter().enumerate() {
+                    writeln!(out, "  trigger {i}:   {}", t.pattern)?;
+                }
+            }
+            let kinds: Vec<&str> = [ChangeKind::Added, ChangeKind::Modified, ChangeKind::Renamed, ChangeKind::Deleted]
+                .into_iter()
+                .filter(|k| p.wants(*k))
+                .map(ChangeKind::as_str)
+                .collect();
+            let scope = match p.scope {
+                crate::config::Scope::Changed => "changed",
+                crate::config::Scope::File => "file",
+            };
+            writeln!(out, "  scope:       {scope}; on: {}", kinds.join(", "))?;
+            if p.redact || !p.allow_ignore {
+                writeln!(
+                    out,
+                    "  flags:      {}{}",
+                    if p.redact { " redact" } else { "" },
+                    if p.allow_ignore { "" } else { " no-inline-ignore" }
+                )?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(EXIT_PASS)
+}
+
+fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
+    let cwd = cwd()?;
+    let ws = check::workspace(&cwd, g.config.as_deref(), None)?;
+    let root = ws.root.canonicalize().unwrap_or(ws.root.clone());
+    let mut hits = Vec::new();
+    emit(|out| {
+        for p in paths {
+            let abs = if p.is_absolute() { p.clone() } else { cwd.join(p) };
+            let abs = match (abs.parent().and_then(|d| d.canonicalize().ok()), abs.file_name()) {
+                (Some(dir), Some(name)) => dir.join(name),
+                _ => abs,
+            };
+            if !abs.starts_with(&root) {
+                writeln!(out, "{}: outside the repository {}", p.display(), root.display())?;
+                continue;
+            }
+            let rel = changeset::relative(&root, &abs);
+            writeln!(out, "{rel}")?;
+            if let Some(pattern) = ws.rules.ignored_by(&rel) {
+                writeln!(out, "  ignored: `{pattern}` (config `ignore`): no persona judges it")?;
+                continue;
+            }
+            for v in ws.rules.verdicts(&rel, &mut hits) {
+                let name = &ws.rules.personas[v.persona].name;
+                let line = match (&v.filter, &v.exclude) {
+                    (Some(f), None) => format!("  takes  {name}: filter `{f}` matches"),
+                    (Some(f), Some(x)) => {
+                        format!("  skips  {name}: filter `{f}` matches but exclude `{x}` removes it")
+                    }
+                    (None, _) => format!("  skips  {name}: no filter matches"),
+                };
+                writeln!(out, "{line}")?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(EXIT_PASS)
+}
+
+/// The file `valve init` writes: every field, documented, and it loads.
+pub const STARTER: &str = r#"# valve personas: who judges which changes. Reference: `valve schema`, README.
+version: 1                       # optional; only 1 exists
+
+# Paths never evaluated (gitignore-style globs).
+ignore: ["vendor/**", "**/*.min.js"]
+
+# Larger files are listed as skipped; their triggers are not searched.
+max_file_size: 10MiB             # bytes, or B / KB / KiB / MB / MiB / GB / GiB
+
+# Block at this severity or above: info | warning | error | critical | never.
+# One value, or one per context (hook = --staged, ci = $CI set, watch, default).
+fail_on: { hook: error, ci: error, watch: never, default: error }
+
+personas:
+  Guardian:
+    description: Secrets and credentials         # shown by `valve personas`
+    filters: ["**"]                              # path globs; absent = every path
+    exclude: ["**/*.md"]                         # globs removed from filters
+    triggers:                                    # Rust regexes over the whole file
+      - 'AKIA[0-9A-Z]{16}'
+      - '-----BEGIN [A-Z ]*PRIVATE KEY-----'
+    response: security-paranoid                  # free label carried into findings
+    severity: critical                           # info | warning | error | critical
+    message: Possible credential committed       # text shown with each finding
+    scope: changed                               # changed: only added/modified lines; file: every line
+    on: [added, modified, renamed]               # change kinds that wake it
+    redact: true                                 # never print the matched text
+    allow_ignore: false                          # `valve:ignore` cannot silence it
+    examples:                                    # checked by `valve test`
+      fires: [{ path: src/config.ts, content: 'key = "AKIAABCDEFGHIJKLMNOP"' }]
+      quiet: [{ path: src/config.ts, content: 'key = process.env.KEY' }]
+  Debris:
+    description: Debug leftovers
+    filters: ["*.rs", "*.ts", "*.js", "*.py"]
+    triggers: ['\bdbg!\(', '\bconsole\.log\(', '\bbreakpoint\(\)']
+    severity: warning
+    message: Debug statement left in
+"#;
+
+fn init() -> Result<u8> {
+    let cwd = cwd()?;
+    let root = match crate::git::discover(&cwd)? {
+        Some(repo) => repo.workdir.clone().unwrap_or(cwd.clone()),
+        None => cwd.clone(),
+    };
+    for candidate in CONFIG_PATHS {
+        let existing = root.join(candidate);
+        if existing.exists() {
+            return Err(Error::Refused {
+                message: format!("{} already exists; valve init never overwrites it", existing.display()),
+                help: Some("edit it, or move it away and run `valve init` again".to_string()),
+            });
+        }
+    }
+    let path = root.join(CONFIG_PATHS[0]);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    // create_new: a file that appeared meanwhile is still never overwritten.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    file.write_all(STARTER.as_bytes()).map_err(|e| Error::io(&path, e))?;
+    emit(|out| writeln!(out, "valve: wrote {}; try `valve personas` and `valve test`", path.display()))?;
+    Ok(EXIT_PASS)
+}
+
+fn test(g: &crate::cli::Global) -> Result<u8> {
+    let ws = check::workspace(&cwd()?, g.config.as_deref(), None)?;
+    let rules = &ws.rules;
+    let facts = RunFacts {
+        repo: "",
+        timestamp: 0,
+        redact_all: false,
+    };
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    let mut hits = Vec::new();
+    for (pi, p) in rules.personas.iter().enumerate() {
+        let cases = p
+            .examples
+            .fires
+            .iter()
+            .map(|e| (e, true))
+            .chain(p.examples.quiet.iter().map(|e| (e, false)));
+        for (example, should_fire) in cases {
+            let takers = rules.takers(&example.path, &mut hits);
+            let fired = takers.contains(&pi) && {
+                let doc = Document {
+                    path: &example.path,
+                    old_path: None,
+                    kind: ChangeKind::Added,
+                    content: Some(example.content.as_bytes()),
+                    every_line_counts: true,
+                };
+                let scanned = scan::scan(rules, &[pi], &doc, &facts, &mut || None);
+                !scanned.findings.is_empty()
+            };
+            if fired == should_fire {
+                passed += 1;
+            } else {
+                failures.push(format!(
+                    "{}: expected to {} on {} but it {}",
+                    p.name,
+                    if should_fire { "fire" } else { "stay quiet" },
+                    example.path,
+                    if fired { "fired" } else { "stayed quiet" }
+                ));
+            }
+        }
+    }
+    emit(|out| {
+        for f in &failures {
+            writeln!(out, "FAIL {f}")?;
+        }
+        writeln!(
+            out,
+            "valve test: {passed} passed, {} failed",
+            failures.len()
+        )
+    })?;
+    Ok(if failures.is_empty() { EXIT_PASS } else { EXIT_BLOCKED })
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starter_config_loads() {
+        let source = crate::config::Source {
+            name: "valve.yml".into(),
+            text: STARTER.into(),
+        };
+        let rules = crate::ruleset::Ruleset::from_source(&source);
+        assert!(rules.is_ok(), "{rules:?}");
+    }
+}

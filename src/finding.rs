@@ -1,0 +1,203 @@
+//! The plain data that flows from the engine to the renderers: changes,
+//! findings, skips, the summary and the report. No I/O here.
+
+use serde::Serialize;
+
+use crate::severity::{Severity, Threshold};
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Renamed,
+    Deleted,
+}
+
+impl ChangeKind {
+    pub const WORDS: &[&str] = &["added", "modified", "renamed", "deleted"];
+
+    pub fn parse(word: &str) -> Option<ChangeKind> {
+        match word.to_ascii_lowercase().as_str() {
+            "added" => Some(ChangeKind::Added),
+            "modified" => Some(ChangeKind::Modified),
+            "renamed" => Some(ChangeKind::Renamed),
+            "deleted" => Some(ChangeKind::Deleted),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Modified => "modified",
+            ChangeKind::Renamed => "renamed",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// Why a persona fired: its globs alone, or globs and a trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Reason {
+    #[serde(rename = "glob")]
+    Glob,
+    #[serde(rename = "glob+trigger")]
+    GlobTrigger,
+}
+
+/// One persona firing on one file (and, with triggers, one match).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub persona: String,
+    pub severity: Severity,
+    pub response: Option<String>,
+    pub message: String,
+    pub repo: String,
+    pub file: String,
+    pub old_file: Option<String>,
+    pub change: ChangeKind,
+    pub reason: Reason,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub end_line: Option<u32>,
+    pub end_column: Option<u32>,
+    #[serde(rename = "match")]
+    pub matched: Option<String>,
+    pub trigger: Option<usize>,
+    pub fingerprint: String,
+    pub blocking: bool,
+    pub timestamp: u64,
+    /// Position of the persona in the config: the last sort key.
+    #[serde(skip)]
+    pub persona_index: usize,
+    /// The source lines around the match, for snippets (redacted when asked).
+    #[serde(skip)]
+    pub snippet: Option<Snippet>,
+}
+
+impl Finding {
+    /// SPEC §5 order: path bytewise, line (path-only first), column, persona.
+    pub fn sort_key(&self) -> (&[u8], Option<u32>, Option<u32>, usize) {
+        (
+            self.file.as_bytes(),
+            self.line,
+            self.column,
+            self.persona_index,
+        )
+    }
+}
+
+/// A few lines of source around a match, already redacted if needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// 1-based number of the first line in `text`.
+    pub first_line: u32,
+    pub text: String,
+    /// Byte range of the match inside `text`.
+    pub start: usize,
+    pub len: usize,
+}
+
+impl Serialize for Severity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Why a file's content was not searched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    Binary,
+    TooLarge,
+    Submodule,
+    Symlink,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Binary => "binary",
+            SkipReason::TooLarge => "too_large",
+            SkipReason::Submodule => "submodule",
+            SkipReason::Symlink => "symlink",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skip {
+    pub file: String,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BySeverity {
+    pub info: usize,
+    pub warning: usize,
+    pub error: usize,
+    pub critical: usize,
+}
+
+impl BySeverity {
+    pub fn add(&mut self, s: Severity) {
+        match s {
+            Severity::Info => self.info += 1,
+            Severity::Warning => self.warning += 1,
+            Severity::Error => self.error += 1,
+            Severity::Critical => self.critical += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub files_changed: usize,
+    pub files_scanned: usize,
+    pub files_binary: usize,
+    pub files_too_large: usize,
+    pub findings: usize,
+    pub suppressed: usize,
+    pub baselined: usize,
+    pub by_severity: BySeverity,
+    pub blocking: usize,
+    pub fail_on: Threshold,
+    /// Where the threshold came from: `--fail-on`, `fail_on.hook`, the default.
+    pub fail_on_source: String,
+    pub verdict: &'static str,
+    pub duration_ms: u64,
+}
+
+impl Serialize for Threshold {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The outcome of one check: what renderers print and main turns into an exit code.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub repo: String,
+    pub findings: Vec<Finding>,
+    pub skipped: Vec<Skip>,
+    pub summary: Summary,
+    /// Files that at least one persona's globs took.
+    pub files_matched: usize,
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    pub fn failed(&self) -> bool {
+        self.summary.blocking > 0
+    }
+}

@@ -1,0 +1,629 @@
+//! The only module that speaks gix: open a repository (honouring `GIT_DIR`,
+//! `GIT_INDEX_FILE`), list changes for `--staged`, `--base/--head` and
+//! `--worktree`, read blobs, and diff two blobs by line.
+//!
+//! Read-only by construction: nothing here writes the index, the work tree,
+//! refs or objects (SPEC §9). gix errors are wrapped into valve's own
+//! `Error::Git` with a hint at the boundary.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use gix::bstr::{BStr, ByteSlice};
+use gix::diff::blob::{Algorithm, Diff, InternedInput, sources::byte_lines};
+use gix::status::tree_index::TrackRenames;
+
+use crate::error::{Error, Result};
+use crate::finding::ChangeKind;
+
+/// A blob's object id, opaque outside this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlobId(gix::ObjectId);
+
+/// Where the new side of a change is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// A blob in the object database (index or commit).
+    Blob(BlobId),
+    /// A regular file in the work tree.
+    File(PathBuf),
+    /// A symlink: evaluated by path only.
+    Symlink,
+    /// A gitlink: skipped.
+    Submodule,
+    /// The file is gone (deleted).
+    Gone,
+}
+
+/// One changed path, as git sees it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub path: String,
+    pub old_path: Option<String>,
+    pub kind: ChangeKind,
+    pub new: Content,
+    /// The old blob, for the line diff of `scope: changed`.
+    pub old: Option<BlobId>,
+}
+
+/// An open repository, shareable across rayon workers.
+pub struct Repo {
+    sync: gix::ThreadSafeRepository,
+    /// The work-tree top; `None` in a bare repository.
+    pub workdir: Option<PathBuf>,
+}
+
+fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
+    move |e| Error::git(format!("{context}: {e}"), None)
+}
+
+/// Opens the repository that contains `dir`, or `None` outside git.
+pub fn discover(dir: &Path) -> Result<Option<Repo>> {
+    match gix::ThreadSafeRepository::discover_with_environment_overrides(dir) {
+        Ok(sync) => {
+            let workdir = sync.work_dir().map(Path::to_path_buf);
+            Ok(Some(Repo { sync, workdir }))
+        }
+        Err(e)
+            if e.downcast_any_ref::<gix::discover::upwards::Error>().is_some_and(|u| {
+                use gix::discover::upwards::Error as U;
+                matches!(
+                    u,
+                    U::NoGitRepository { .. }
+                        | U::NoGitRepositoryWithinCeiling { .. }
+                        | U::NoGitRepositoryWithinFs { .. }
+                )
+            }) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(Error::git(
+            format!("cannot open the git repository: {e}"),
+            Some("check GIT_DIR / GIT_WORK_TREE, or run valve inside a repository".to_string()),
+        )),
+    }
+}
+
+fn path_string(p: &BStr) -> String {
+    p.to_str_lossy().into_owned()
+}
+
+fn content_for(mode_is_link: bool, mode_is_commit: bool, id: gix::ObjectId) -> Content {
+    if mode_is_commit {
+        Content::Submodule
+    } else if mode_is_link {
+        Content::Symlink
+    } else {
+        Content::Blob(BlobId(id))
+    }
+}
+
+impl Repo {
+    pub fn local(&self) -> gix::Repository {
+        let mut repo = self.sync.to_thread_local();
+        repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        repo
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.workdir.is_none()
+    }
+
+    /// Index vs `HEAD` (unborn: empty tree), read from the index blobs.
+    pub fn staged(&self) -> Result<Vec<Change>> {
+        let repo = self.local();
+        let head_tree = repo
+            .head_tree_id_or_empty()
+            .map_err(wrap("cannot read HEAD"))?
+            .detach();
+        let index = repo.index_or_empty().map_err(|e| {
+            Error::git(
+                format!("cannot read the index {}: {e}", repo.index_path().display()),
+                Some("if a git command crashed, `git status` repairs a stale index".to_string()),
+            )
+        })?;
+        let mut changes = Vec::new();
+        repo.tree_index_status(
+            &head_tree,
+            &index,
+            None,
+            TrackRenames::Given(gix::diff::Rewrites::default()),
+            |change, _, _| {
+                use gix::diff::index::ChangeRef;
+                let c = match change {
+                    ChangeRef::Addition {
+                        location,
+                        entry_mode,
+                        id,
+                        ..
+                    } => Change {
+                        path: path_string(location.as_ref()),
+                        old_path: None,
+                        kind: ChangeKind::Added,
+                        new: content_for(
+                            entry_mode == gix::index::entry::Mode::SYMLINK,
+                            entry_mode.is_submodule(),
+                            id.into_owned(),
+                        ),
+                        old: None,
+                    },
+                    ChangeRef::Deletion {
+                        location,
+                        entry_mode,
+                        id,
+                        ..
+                    } => Change {
+                        path: path_string(location.as_ref()),
+                        old_path: None,
+                        kind: ChangeKind::Deleted,
+                        new: if entry_mode.is_submodule() {
+                            Content::Submodule
+                        } else {
+                            Content::Gone
+                        },
+                        old: Some(BlobId(id.into_owned())),
+                    },
+                    ChangeRef::Modification {
+                        location,
+                        previous_id,
+                        entry_mode,
+                        id,
+                        ..
+                    } => Change {
+                        path: path_string(location.as_ref()),
+                        old_path: None,
+                        kind: ChangeKind::Modified,
+                        new: content_for(
+                            entry_mode == gix::index::entry::Mode::SYMLINK,
+                            entry_mode.is_submodule(),
+                            id.into_owned(),
+                        ),
+                        old: Some(BlobId(previous_id.into_owned())),
+                    },
+                    ChangeRef::Rewrite {
+                        source_location,
+                        source_id,
+                        location,
+                        entry_mode,
+                        id,
+                        copy,
+                        ..
+                    } => Change {
+                        path: path_string(location.as_ref()),
+                        old_path: (!copy).then(|| path_string(source_location.as_ref())),
+                        kind: if copy {
+                            ChangeKind::Added
+                        } else {
+                            ChangeKind::Renamed
+                        },
+                        new: content_for(
+                            entry_mode == gix::index::entry::Mode::SYMLINK,
+                            entry_mode.is_submodule(),
+                            id.into_owned(),
+                        ),
+                        old: Some(BlobId(source_id.into_owned())),
+                    },
+                };
+                changes.push(c);
+                Ok(std::ops::ControlFlow::Continue(()))
+            },
+        )
+        .map_err(wrap("cannot compare the index with HEAD"))?;
+        Ok(changes)
+    }
+
+    /// Resolves a revision to a commit id, with a fix-it message.
+    fn commit_id(&self, repo: &gix::Repository, rev: &str) -> Result<gix::ObjectId> {
+        let id = repo.rev_parse_single(rev).map_err(|e| {
+            let shallow = repo.is_shallow().unwrap_or(false);
+            Error::git(
+                format!("revision `{rev}` does not resolve: {e}"),
+                Some(if shallow {
+                    format!("this is a shallow clone: fetch the revision (`git fetch origin {rev}`) or clone with `fetch-depth: 0`")
+                } else {
+                    format!("check the name with `git rev-parse {rev}`; a remote branch may need `git fetch` first")
+                }),
+            )
+        })?;
+        let object = id.object().map_err(wrap("cannot read a revision"))?;
+        let commit = object.peel_to_commit().map_err(|e| {
+            Error::git(
+                format!("revision `{rev}` is not a commit: {e}"),
+                Some("pass a branch, tag or commit id".to_string()),
+            )
+        })?;
+        Ok(commit.id)
+    }
+
+    /// `merge-base(base, head)..head` with rename detection, from `head`'s blobs.
+    pub fn range(&self, base: &str, head: &str) -> Result<Vec<Change>> {
+        let repo = self.local();
+        let base_id = self.commit_id(&repo, base)?;
+        let head_id = self.commit_id(&repo, head)?;
+        let shallow_help = || {
+            Some(format!(
+                "the history between `{base}` and `{head}` is incomplete (shallow clone): fetch more history, e.g. `git fetch --deepen=100` or `fetch-depth: 0` in actions/checkout"
+            ))
+        };
+        let merge_base = match repo.merge_base(base_id, head_id) {
+            Ok(Some(id)) => id.detach(),
+            Ok(None) if repo.is_shallow().unwrap_or(false) => {
+                return Err(Error::git(
+                    format!("no merge base of `{base}` and `{head}` in this shallow clone"),
+                    shallow_help(),
+                ));
+            }
+            Ok(None) => {
+                return Err(Error::git(
+                    format!("`{base}` and `{head}` have no common history"),
+                    Some("pass a --base that shares history with --head".to_string()),
+                ));
+            }
+            Err(e) => {
+                return Err(Error::git(
+                    format!("cannot find the merge base of `{base}` and `{head}`: {e}"),
+                    shallow_help(),
+                ));
+            }
+        };
+        let tree_of = |id: gix::ObjectId| -> Result<gix::Tree<'_>> {
+            repo.find_commit(id)
+                .and_then(|c| c.tree())
+                .map_err(wrap("cannot read a commit's tree"))
+        };
+        let old_tree = tree_of(merge_base)?;
+        let new_tree = tree_of(head_id)?;
+        let options = gix::diff::Options::default().with_rewrites(Some(gix::diff::Rewrites::default()));
+        let diff = repo
+            .diff_tree_to_tree(&old_tree, &new_tree, options)
+            .map_err(wrap("cannot diff the range"))?;
+        let mut changes = Vec::new();
+        for change in diff {
+            use gix::object::tree::diff::ChangeDetached as C;
+            let c = match change {
+                C::Addition {
+                    location,
+                    entry_mode,
+                    id,
+                    ..
+                } if !entry_mode.is_tree() => Change {
+                    path: path_string(location.as_ref()),
+                    old_path: None,
+                    kind: ChangeKind::Added,
+                    new: content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
+                    old: None,
+                },
+                C::Deletion {
+                    location,
+                    entry_mode,
+                    id,
+                    ..
+                } if !entry_mode.is_tree() => Change {
+                    path: path_string(location.as_ref()),
+                    old_path: None,
+                    kind: ChangeKind::Deleted,
+                    new: if entry_mode.is_commit() {
+                        Content::Submodule
+                    } else {
+                        Content::Gone
+                    },
+                    old: Some(BlobId(id)),
+                },
+                C::Modification {
+                    location,
+                    previous_id,
+                    entry_mode,
+                    id,
+                    ..
+                } if !entry_mode.is_tree() => Change {
+                    path: path_string(location.as_ref()),
+                    old_path: None,
+                    kind: ChangeKind::Modified,
+                    new: content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
+                    old: Some(BlobId(previous_id)),
+                },
+                C::Rewrite {
+                    source_location,
+                    source_id,
+                    location,
+                    entry_mode,
+                    id,
+                    copy,
+                    ..
+                } if !entry_mode.is_tree() => Change {
+                    path: path_string(location.as_ref()),
+                    old_path: (!copy).then(|| path_string(source_location.as_ref())),
+                    kind: if copy {
+                        ChangeKind::Added
+                    } else {
+                        ChangeKind::Renamed
+                    },
+                    new: content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
+                    old: Some(BlobId(source_id)),
+                },
+                _ => continue,
+            };
+            changes.push(c);
+        }
+        Ok(changes)
+    }
+
+    /// Work tree vs `HEAD`: staged, unstaged and untracked-not-ignored.
+    ///
+    /// gix's status lists every touched path (HEAD→index and index→work
+    /// tree); each is then compared directly with its `HEAD` entry, and
+    /// deletions and additions are paired into renames.
+    pub fn worktree(&self) -> Result<Vec<Change>> {
+        let repo = self.local();
+        let Some(workdir) = self.workdir.clone() else {
+            return Err(Error::git(
+                "a bare repository has no work tree",
+                Some("use `valve check --base A --head B` in a bare repository".to_string()),
+            ));
+        };
+        let status = repo
+            .status(gix::progress::Discard)
+            .map_err(wrap("cannot compute the status"))?
+            .untracked_files(gix::status::UntrackedFiles::Files)
+            .index_worktree_rewrites(None)
+            .tree_index_track_renames(TrackRenames::Disabled)
+            .index_worktree_submodules(gix::status::Submodule::Given {
+                ignore: gix::submodule::config::Ignore::All,
+                check_dirty: false,
+            });
+        let iter = status
+            .into_iter(Vec::<gix::bstr::BString>::new())
+            .map_err(wrap("cannot compute the status"))?;
+        let mut touched: BTreeMap<String, ()> = BTreeMap::new();
+        for item in iter {
+            let item = item.map_err(wrap("cannot compute the status"))?;
+            match item {
+                gix::status::Item::TreeIndex(change) => {
+                    touched.insert(path_string(change.location()), ());
+                }
+                gix::status::Item::IndexWorktree(item) => {
+                    use gix::status::index_worktree::Item as W;
+                    match &item {
+                        W::Modification { rela_path, .. } => {
+                            touched.insert(path_string(rela_path.as_ref()), ());
+                        }
+                        W::DirectoryContents { entry, .. } => {
+                            if matches!(entry.status, gix::dir::entry::Status::Untracked) {
+                                touched.insert(path_string(entry.rela_path.as_ref()), ());
+                            }
+                        }
+                        W::Rewrite {
+                            source,
+                            dirwalk_entry,
+                            ..
+                        } => {
+                            touched.insert(path_string(source.rela_path()), ());
+                            touched.insert(path_string(dirwalk_entry.rela_path.as_ref()), ());
+                        }
+                    }
+                }
+            }
+        }
+        let head_tree = match repo.head_tree() {
+            Ok(tree) => Some(tree),
+            Err(_) if repo.head().map(|h| h.is_unborn()).unwrap_or(false) => None,
+            Err(e) => return Err(wrap("cannot read HEAD")(e)),
+        };
+        let mut added: Vec<Change> = Vec::new();
+        let mut deleted: Vec<Change> = Vec::new();
+        let mut changes: Vec<Change> = Vec::new();
+        for path in touched.into_keys() {
+            let head_entry = match &head_tree {
+                Some(tree) => tree
+                    .lookup_entry_by_path(&path)
+                    .map_err(wrap("cannot read HEAD's tree"))?
+                    .filter(|e| !e.mode().is_tree())
+                    .map(|e| (e.object_id(), e.mode())),
+                None => None,
+            };
+            let abs = workdir.join(&path);
+            let meta = std::fs::symlink_metadata(&abs).ok();
+            let new = match &meta {
+                None => Content::Gone,
+                Some(m) if m.file_type().is_symlink() => Content::Symlink,
+                Some(m) if m.is_dir() => Content::Submodule,
+                Some(_) => Content::File(abs.clone()),
+            };
+            match (head_entry, new) {
+                (None, Content::Gone) => {}
+                (None, new) => added.push(Change {
+                    path,
+                    old_path: None,
+                    kind: ChangeKind::Added,
+                    new,
+                    old: None,
+                }),
+                (Some((id, mode)), Content::Gone) => deleted.push(Change {
+                    path,
+                    old_path: None,
+                    kind: ChangeKind::Deleted,
+                    new: if mode.is_commit() {
+                        Content::Submodule
+                    } else {
+                        Content::Gone
+                    },
+                    old: Some(BlobId(id)),
+                }),
+                (Some((id, mode)), new) => {
+                    if mode.is_commit() {
+                        changes.push(Change {
+                            path,
+                            old_path: None,
+                            kind: ChangeKind::Modified,
+                            new: Content::Submodule,
+                            old: None,
+                        });
+                        continue;
+                    }
+                    if let Content::File(abs) = &new {
+                        if file_matches_blob(&repo, abs, id) {
+                            continue;
+                        }
+                    }
+                    changes.push(Change {
+                        path,
+                        old_path: None,
+                        kind: ChangeKind::Modified,
+                        new,
+                        old: Some(BlobId(id)),
+                    });
+                }
+            }
+        }
+        pair_renames(&repo, &mut added, &mut deleted);
+        changes.extend(added);
+        changes.extend(deleted);
+        Ok(changes)
+    }
+
+    /// Reads a blob's bytes.
+    pub fn blob(&self, repo: &gix::Repository, id: BlobId) -> Result<Vec<u8>> {
+        repo.find_blob(id.0)
+            .map(|mut b| b.take_data())
+            .map_err(wrap("cannot read a blob"))
+    }
+
+    /// A file's bytes at a revision (for a bare repo's config).
+    pub fn file_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        let repo = self.local();
+        let id = self.commit_id(&repo, rev)?;
+        let tree = repo
+            .find_commit(id)
+            .and_then(|c| c.tree())
+            .map_err(wrap("cannot read a commit's tree"))?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .map_err(wrap("cannot read a tree"))?
+        else {
+            return Ok(None);
+        };
+        if !entry.mode().is_blob() {
+            return Ok(None);
+        }
+        self.blob(&repo, BlobId(entry.object_id())).map(Some)
+    }
+}
+
+fn file_matches_blob(repo: &gix::Repository, abs: &Path, id: gix::ObjectId) -> bool {
+    let Ok(data) = std::fs::read(abs) else {
+        return false;
+    };
+    gix::objs::compute_hash(repo.object_hash(), gix::object::Kind::Blob, &data)
+        .map(|h| h == id)
+        .unwrap_or(false)
+}
+
+/// Pairs work-tree deletions with additions as renames: identical content
+/// first, then git's default 50% similarity (by lines kept).
+fn pair_renames(repo: &gix::Repository, added: &mut Vec<Change>, deleted: &mut Vec<Change>) {
+    const LIMIT: usize = 1000;
+    if added.is_empty() || deleted.is_empty() || added.len() * deleted.len() > LIMIT * LIMIT {
+        return;
+    }
+    let new_data: Vec<Option<Vec<u8>>> = added
+        .iter()
+        .map(|c| match &c.new {
+            Content::File(p) => std::fs::read(p).ok(),
+            _ => None,
+        })
+        .collect();
+    let mut old_data: HashMap<usize, Vec<u8>> = HashMap::new();
+    for (i, d) in deleted.iter().enumerate() {
+        if let Some(BlobId(id)) = d.old {
+            if let Ok(mut b) = repo.find_blob(id) {
+                old_data.insert(i, b.take_data());
+            }
+        }
+    }
+    let mut taken = vec![false; deleted.len()];
+    for (ai, a) in added.iter_mut().enumerate() {
+        let Some(new) = &new_data[ai] else { continue };
+        let mut best: Option<(usize, f32)> = None;
+        for (di, old) in &old_data {
+            if taken[*di] {
+                continue;
+            }
+            let score = if old == new {
+                1.0
+            } else {
+                similarity(old, new)
+            };
+            if score >= 0.5 && best.is_none_or(|(_, s)| score > s) {
+                best = Some((*di, score));
+            }
+        }
+        if let Some((di, _)) = best {
+            taken[di] = true;
+            a.kind = ChangeKind::Renamed;
+            a.old_path = Some(deleted[di].path.clone());
+            a.old = deleted[di].old;
+        }
+    }
+    let mut i = 0;
+    deleted.retain(|_| {
+        let keep = !taken[i];
+        i += 1;
+        keep
+    });
+}
+
+/// Share of bytes kept between two texts, relative to the larger one.
+fn similarity(old: &[u8], new: &[u8]) -> f32 {
+    let larger = old.len().max(new.len());
+    if larger == 0 {
+        return 1.0;
+    }
+    let input = InternedInput::new(byte_lines(old), byte_lines(new));
+    let diff = Diff::compute(Algorithm::Histogram, &input);
+    let kept: usize = new
+        .split_inclusive(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(i, _)| !diff.is_added(*i as u32))
+        .map(|(_, line)| line.len())
+        .sum();
+    kept as f32 / larger as f32
+}
+
+/// For each line of `new` (0-based), whether the change added or modified it.
+pub fn changed_lines(old: &[u8], new: &[u8]) -> Vec<bool> {
+    let input = InternedInput::new(byte_lines(old), byte_lines(new));
+    let diff = Diff::compute(Algorithm::Histogram, &input);
+    let count = input.after.len();
+    (0..count).map(|i| diff.is_added(i as u32)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_lines_marks_added_and_modified_lines_only() {
+        let old = b"a\nb\nc\nd\n";
+        let new = b"a\nB\nc\nd\ne\n";
+        assert_eq!(changed_lines(old, new), vec![false, true, false, false, true]);
+    }
+
+    #[test]
+    fn changed_lines_from_empty_is_everything() {
+        assert_eq!(changed_lines(b"", b"x\ny"), vec![true, true]);
+    }
+
+    #[test]
+    fn moved_block_counts_as_changed_where_it_lands() {
+        let old = b"1\n2\n3\n4\n";
+        let new = b"3\n4\n1\n2\n";
+        let c = changed_lines(old, new);
+        assert_eq!(c.iter().filter(|x| **x).count(), 2);
+    }
+
+    #[test]
+    fn similarity_of_mostly_equal_files_passes_half() {
+        assert!(similarity(b"a\nb\nc\nd\n", b"a\nb\nc\nX\n") >= 0.5);
+        assert!(similarity(b"a\nb\nc\nd\n", b"w\nx\ny\nz\n") < 0.5);
+    }
+}

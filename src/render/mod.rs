@@ -1,0 +1,28 @@
+//! Output formats: a closed enum, one plain function per format, each from
+//! a `Report` to a writer. Only this module writes reports.
+
+use std::io::{self, Write};
+
+use crate::finding::Report;
+
+mod human;
+mod json;
+
+pub use human::{summary_line, HumanStyle};
+
+/// The report formats of SPEC §5 implemented so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Ndjson,
+}
+
+/// Writes `report` in `format`.
+pub fn render(format: Format, report: &Report, style: &HumanStyle, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Human => human::render(report, style, out),
+        Format::Json => json::render(report, out),
+        Format::Ndjson => json::render_ndjson(report, out),
+    }
+}

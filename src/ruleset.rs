@@ -1,0 +1,340 @@
+//! All personas compiled together: one `GlobSet` for every filter and
+//! exclude, so a path is matched once (SPEC §10), and one `RegexSet` of
+//! every trigger, so one pass over a file says which triggers can fire.
+
+use globset::{Candidate, GlobSet, GlobSetBuilder};
+use regex::bytes::{RegexSet, RegexSetBuilder};
+
+use crate::config::{self, FailOn, RawConfig, Source, Validator, BASELINE_PATH, CONFIG_PATHS};
+use crate::error::ConfigErrors;
+use crate::persona::{self, Persona, REGEX_SIZE_LIMIT};
+use crate::severity::{Context, Severity, Threshold};
+
+#[derive(Debug, Clone, Copy)]
+enum GlobRole {
+    Filter,
+    Exclude,
+    Ignore,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct GlobOwner {
+    persona: usize,
+    role: GlobRole,
+    /// Index into the persona's `filters`/`exclude` (or config `ignore`).
+    pattern: usize,
+}
+
+/// Why a persona does or does not take a path (for `valve explain`).
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub persona: usize,
+    pub filter: Option<String>,
+    pub exclude: Option<String>,
+    pub takes: bool,
+}
+
+#[derive(Debug)]
+pub struct Ruleset {
+    pub personas: Vec<Persona>,
+    pub ignore: Vec<String>,
+    pub max_file_size: u64,
+    pub fail_on: FailOn,
+    pub warnings: Vec<String>,
+    globs: GlobSet,
+    owners: Vec<GlobOwner>,
+    /// Every trigger of every persona, flattened: (persona, trigger index).
+    trigger_owner: Vec<(usize, usize)>,
+    /// First slot of each persona's triggers in `trigger_owner`.
+    trigger_base: Vec<usize>,
+    prefilter: Option<RegexSet>,
+}
+
+/// Personas that take a path, in config order.
+pub type Takers = Vec<usize>;
+
+impl Ruleset {
+    /// Compiles a validated config; bad globs and regexes are all reported.
+    pub fn compile(raw: &RawConfig, source: &Source) -> Result<Ruleset, ConfigErrors> {
+        let mut v = Validator {
+            source,
+            issues: Vec::new(),
+        };
+        let mut builder = GlobSetBuilder::new();
+        let mut owners = Vec::new();
+        let mut add = |globs: Vec<globset::Glob>, owner: GlobOwner| {
+            for g in globs {
+                builder.add(g);
+                owners.push(owner);
+            }
+        };
+        for (i, pattern) in raw.ignore.iter().enumerate() {
+            let globs = persona::compile_glob(&mut v, pattern);
+            add(
+                globs,
+                GlobOwner {
+                    persona: usize::MAX,
+                    role: GlobRole::Ignore,
+                    pattern: i,
+                },
+            );
+        }
+        let mut personas = Vec::new();
+        for (pi, rp) in raw.personas.iter().enumerate() {
+            for (i, pattern) in rp.filters.iter().enumerate() {
+                let globs = persona::compile_glob(&mut v, pattern);
+                add(
+                    globs,
+                    GlobOwner {
+                        persona: pi,
+                        role: GlobRole::Filter,
+                        pattern: i,
+                    },
+                );
+            }
+            for (i, pattern) in rp.exclude.iter().enumerate() {
+                let globs = persona::compile_glob(&mut v, pattern);
+                add(
+                    globs,
+                    GlobOwner {
+                        persona: pi,
+                        role: GlobRole::Exclude,
+                        pattern: i,
+                    },
+                );
+            }
+            personas.push(persona::compile(&mut v, rp));
+        }
+        let globs = match builder.build() {
+            Ok(g) => g,
+            Err(e) => {
+                v.issue(
+                    miette::SourceSpan::new(0.into(), 0),
+                    "globs could not be combined",
+                    e.to_string(),
+                    None,
+                );
+                GlobSet::empty()
+            }
+        };
+        if !v.issues.is_empty() {
+            return Err(ConfigErrors {
+                path: source.name.clone(),
+                issues: v.issues,
+            });
+        }
+        let mut trigger_owner = Vec::new();
+        let mut trigger_base = Vec::new();
+        let mut patterns = Vec::new();
+        for (pi, p) in personas.iter().enumerate() {
+            trigger_base.push(trigger_owner.len());
+            for (ti, t) in p.triggers.iter().enumerate() {
+                trigger_owner.push((pi, ti));
+                patterns.push(t.pattern.as_str());
+            }
+        }
+        // A set too big to compile only loses the shortcut, never correctness.
+        let prefilter = if patterns.is_empty() {
+            None
+        } else {
+            RegexSetBuilder::new(&patterns)
+                .multi_line(true)
+                .crlf(true)
+                .size_limit(REGEX_SIZE_LIMIT * 4)
+                .dfa_size_limit(REGEX_SIZE_LIMIT * 4)
+                .build()
+                .ok()
+        };
+        Ok(Ruleset {
+            personas,
+            ignore: raw.ignore.iter().map(|s| s.value.clone()).collect(),
+            max_file_size: raw.max_file_size,
+            fail_on: raw.fail_on,
+            warnings: raw.warnings.clone(),
+            globs,
+            owners,
+            trigger_owner,
+            trigger_base,
+            prefilter,
+        })
+    }
+
+    /// Parses and compiles config text in one step.
+    pub fn from_source(source: &Source) -> Result<Ruleset, ConfigErrors> {
+        let raw = config::parse(source)?;
+        Ruleset::compile(&raw, source)
+    }
+
+    /// valve's own files and the config's `ignore` are never evaluated.
+    pub fn is_ignored(&self, path: &str) -> bool {
+        if CONFIG_PATHS.contains(&path) || path == BASELINE_PATH {
+            return true;
+        }
+        let mut hits = Vec::new();
+        self.globs.matches_candidate_into(&Candidate::new(path), &mut hits);
+        hits.iter()
+            .any(|&h| matches!(self.owners[h].role, GlobRole::Ignore))
+    }
+
+    /// Which personas take `path`: a filter matches (or there are none) and no
+    /// exclude does. One glob-set pass for all personas.
+    pub fn takers(&self, path: &str, hits: &mut Vec<usize>) -> Takers {
+        self.verdicts(path, hits)
+            .into_iter()
+            .filter(|v| v.takes)
+            .map(|v| v.persona)
+            .collect()
+    }
+
+    /// Like `takers`, with the glob that decided each persona.
+    pub fn verdicts(&self, path: &str, hits: &mut Vec<usize>) -> Vec<Verdict> {
+        hits.clear();
+        self.globs.matches_candidate_into(&Candidate::new(path), hits);
+        let mut out: Vec<Verdict> = self
+            .personas
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Verdict {
+                persona: i,
+                filter: if p.filters.is_empty() {
+                    Some("(no filters: every path)".into())
+                } else {
+                    None
+                },
+                exclude: None,
+                takes: false,
+            })
+            .collect();
+        for &h in hits.iter() {
+            let owner = self.owners[h];
+            let Some(verdict) = out.get_mut(owner.persona) else {
+                continue;
+            };
+            let p = &self.personas[owner.persona];
+            match owner.role {
+                GlobRole::Filter if verdict.filter.is_none() => {
+                    verdict.filter = Some(p.filters[owner.pattern].clone())
+                }
+                GlobRole::Exclude if verdict.exclude.is_none() => {
+                    verdict.exclude = Some(p.exclude[owner.pattern].clone())
+                }
+                _ => {}
+            }
+        }
+        for v in &mut out {
+            v.takes = v.filter.is_some() && v.exclude.is_none();
+        }
+        out
+    }
+
+    /// The ignore pattern that removes `path`, for `valve explain`.
+    pub fn ignored_by(&self, path: &str) -> Option<String> {
+        if CONFIG_PATHS.contains(&path) || path == BASELINE_PATH {
+            return Some("(valve's own file)".into());
+        }
+        let mut hits = Vec::new();
+        self.globs.matches_candidate_into(&Candidate::new(path), &mut hits);
+        hits.iter().find_map(|&h| match self.owners[h].role {
+            GlobRole::Ignore => Some(self.ignore[self.owners[h].pattern].clone()),
+            _ => None,
+        })
+    }
+
+    /// One pass over `content`: which (persona, trigger) pairs can match.
+    /// `None` means "no shortcut available, try them all".
+    pub fn candidate_triggers(&self, content: &[u8]) -> Option<regex::bytes::SetMatches> {
+        self.prefilter.as_ref().map(|set| set.matches(content))
+    }
+
+    /// Whether trigger `ti` of persona `pi` is in the prefilter's matches.
+    pub fn trigger_may_match(
+        &self,
+        set: Option<&regex::bytes::SetMatches>,
+        pi: usize,
+        ti: usize,
+    ) -> bool {
+        match set {
+            None => true,
+            Some(m) => m.matched(self.trigger_base[pi] + ti),
+        }
+    }
+
+    pub fn has_triggers(&self) -> bool {
+        !self.trigger_owner.is_empty()
+    }
+
+    /// The threshold for a context and where it came from.
+    pub fn threshold(&self, context: Context) -> (Threshold, String) {
+        let specific = match context {
+            Context::Hook => self.fail_on.hook,
+            Context::Ci => self.fail_on.ci,
+            Context::Watch => self.fail_on.watch,
+            Context::Default => None,
+        };
+        if let Some(t) = specific {
+            return (t, format!("fail_on.{} in the config", context.as_str()));
+        }
+        if let Some(t) = self.fail_on.default {
+            return (t, "fail_on in the config".into());
+        }
+        (Threshold::AtLeast(Severity::Error), "the default".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str) -> Ruleset {
+        let source = Source {
+            name: "valve.yml".into(),
+            text: text.into(),
+        };
+        match Ruleset::from_source(&source) {
+            Ok(r) => r,
+            Err(e) => panic!("config should compile: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn excludes_win_over_filters() {
+        let r = rules("personas:\n  Docs:\n    filters: ['docs/**']\n    exclude: ['*.png']\n");
+        let mut hits = Vec::new();
+        assert_eq!(r.takers("docs/a.md", &mut hits), vec![0]);
+        assert!(r.takers("docs/img/a.png", &mut hits).is_empty());
+    }
+
+    #[test]
+    fn no_filters_takes_every_path() {
+        let r = rules("personas:\n  All: {}\n  Rs:\n    filters: ['*.rs']\n");
+        let mut hits = Vec::new();
+        assert_eq!(r.takers("x/y.rs", &mut hits), vec![0, 1]);
+        assert_eq!(r.takers("x/y.py", &mut hits), vec![0]);
+    }
+
+    #[test]
+    fn config_ignore_and_own_files() {
+        let r = rules("ignore: ['vendor/**']\npersonas:\n  All: {}\n");
+        assert!(r.is_ignored("vendor/a.js"));
+        assert!(r.is_ignored(".sage/valve.yml"));
+        assert!(!r.is_ignored("src/a.js"));
+    }
+
+    #[test]
+    fn every_bad_pattern_is_reported() {
+        let source = Source {
+            name: "valve.yml".into(),
+            text: "personas:\n  A:\n    filters: ['src/[a']\n    triggers: ['(unclosed', 'ok', '[z-a]']\n"
+                .into(),
+        };
+        let n = Ruleset::from_source(&source).err().map(|e| e.issues.len());
+        assert_eq!(n, Some(3));
+    }
+
+    #[test]
+    fn threshold_prefers_the_context() {
+        let r = rules("fail_on: { hook: critical, default: warning }\npersonas: {}\n");
+        assert_eq!(r.threshold(Context::Hook).0, Threshold::AtLeast(Severity::Critical));
+        assert_eq!(r.threshold(Context::Ci).0, Threshold::AtLeast(Severity::Warning));
+    }
+}

@@ -1,0 +1,367 @@
+//! The pure engine: compiled personas × one document → findings.
+//!
+//! No I/O and no printing: content arrives as bytes, the line diff arrives
+//! through a callback that is only called when a `scope: changed` match
+//! needs it. Positions are 1-based lines and character columns; ends are
+//! exclusive (SPEC §5).
+
+use crate::config::Scope;
+use crate::finding::{ChangeKind, Finding, Reason, Snippet};
+use crate::ruleset::Ruleset;
+
+/// What the engine knows of one changed file.
+pub struct Document<'a> {
+    pub path: &'a str,
+    pub old_path: Option<&'a str>,
+    pub kind: ChangeKind,
+    /// The searchable text; `None` when deleted, binary, too large or a symlink.
+    pub content: Option<&'a [u8]>,
+    /// In `--all`/`PATH` modes and for added files every line counts.
+    pub every_line_counts: bool,
+}
+
+/// Run-wide facts every finding carries.
+pub struct RunFacts<'a> {
+    pub repo: &'a str,
+    pub timestamp: u64,
+    pub redact_all: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Scanned {
+    pub findings: Vec<Finding>,
+    pub suppressed: usize,
+}
+
+/// Longest `match` text kept in a finding, in characters.
+const MATCH_TEXT_LIMIT: usize = 256;
+/// Bytes of context kept either side of a match on a long line.
+const SNIPPET_WINDOW: usize = 160;
+
+/// Evaluates the personas in `takers` on one document.
+///
+/// `changed` returns, for each line of the content, whether the change
+/// added or modified it; it is called at most once.
+pub fn scan(
+    rules: &Ruleset,
+    takers: &[usize],
+    doc: &Document<'_>,
+    facts: &RunFacts<'_>,
+    changed: &mut dyn FnMut() -> Option<Vec<bool>>,
+) -> Scanned {
+    let mut out = Scanned::default();
+    let mut changed_lines: Option<Option<Vec<bool>>> = None;
+    let mut lines: Option<LineIndex> = None;
+    let mut candidates = None;
+    let mut prefiltered = false;
+    for &pi in takers {
+        let persona = &rules.personas[pi];
+        if !persona.wants(doc.kind) {
+            continue;
+        }
+        if persona.is_path_only() {
+            out.findings.push(path_finding(rules, pi, doc, facts));
+            continue;
+        }
+        let Some(content) = doc.content else {
+            continue;
+        };
+        if !prefiltered {
+            candidates = rules.candidate_triggers(content);
+            prefiltered = true;
+        }
+        for (ti, trigger) in persona.triggers.iter().enumerate() {
+            if !rules.trigger_may_match(candidates.as_ref(), pi, ti) {
+                continue;
+            }
+            for m in trigger.regex.find_iter(content) {
+                let index = lines.get_or_insert_with(|| LineIndex::new(content));
+                let start_line = index.line_of(m.start());
+                // An empty match at a line end still belongs to that line.
+                let last_byte = if m.end() > m.start() {
+                    m.end() - 1
+                } else {
+                    m.start()
+                };
+                let end_line_incl = index.line_of(last_byte);
+                let counts = persona.scope == Scope::File
+                    || doc.every_line_counts
+                    || match changed_lines.get_or_insert_with(&mut *changed) {
+                        None => true,
+                        Some(flags) => (start_line..=end_line_incl)
+                            .any(|l| flags.get(l - 1).copied().unwrap_or(false)),
+                    };
+                if !counts {
+                    continue;
+                }
+                let line_text = index.line_text(content, start_line);
+                if persona.allow_ignore && suppressed_by(line_text, &persona.name) {
+                    out.suppressed += 1;
+                    continue;
+                }
+                let redact = persona.redact || facts.redact_all;
+                let (end_line, end_col) = index.position(content, m.end());
+                let matched = if redact {
+                    "REDACTED".to_string()
+                } else {
+                    truncate_chars(&String::from_utf8_lossy(m.as_bytes()), MATCH_TEXT_LIMIT)
+                };
+                let trimmed = String::from_utf8_lossy(line_text).trim().to_string();
+                out.findings.push(Finding {
+                    kind: "finding",
+                    persona: persona.name.clone(),
+                    severity: persona.severity,
+                    response: persona.response.clone(),
+                    message: persona.message_text(),
+                    repo: facts.repo.to_string(),
+                    file: doc.path.to_string(),
+                    old_file: doc.old_path.map(str::to_string),
+                    change: doc.kind,
+                    reason: Reason::GlobTrigger,
+                    line: Some(start_line as u32),
+                    column: Some(index.column(content, m.start()) as u32),
+                    end_line: Some(end_line as u32),
+                    end_column: Some(end_col as u32),
+                    matched: Some(matched),
+                    trigger: Some(ti),
+                    fingerprint: fingerprint(&persona.name, doc.path, &trimmed),
+                    blocking: false,
+                    timestamp: facts.timestamp,
+                    persona_index: pi,
+                    snippet: Some(snippet(content, index, m.start(), m.end(), redact)),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn path_finding(rules: &Ruleset, pi: usize, doc: &Document<'_>, facts: &RunFacts<'_>) -> Finding {
+    let persona = &rules.personas[pi];
+    Finding {
+        kind: "finding",
+        persona: persona.name.clone(),
+        severity: persona.severity,
+        response: persona.response.clone(),
+        message: persona.message_text(),
+        repo: facts.repo.to_string(),
+        file: doc.path.to_string(),
+        old_file: doc.old_path.map(str::to_string),
+        change: doc.kind,
+        reason: Reason::Glob,
+        line: None,
+        column: None,
+        end_line: None,
+        end_column: None,
+        matched: None,
+        trigger: None,
+        fingerprint: fingerprint(&persona.name, doc.path, ""),
+        blocking: false,
+        timestamp: facts.timestamp,
+        persona_index: pi,
+        snippet: None,
+    }
+}
+
+/// Start offsets of every line, for offset → (line, column).
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(content: &[u8]) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', content).map(|i| i + 1));
+        LineIndex { starts }
+    }
+
+    /// 1-based line holding byte `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+
+    /// 1-based column in characters of byte `offset`.
+    pub fn column(&self, content: &[u8], offset: usize) -> usize {
+        let start = self.starts[self.line_of(offset) - 1];
+        char_count(&content[start..offset.min(content.len())]) + 1
+    }
+
+    /// (line, column) of an exclusive end offset.
+    pub fn position(&self, content: &[u8], offset: usize) -> (usize, usize) {
+        (self.line_of(offset), self.column(content, offset))
+    }
+
+    fn line_bounds(&self, content: &[u8], line: usize) -> (usize, usize) {
+        let start = self.starts[line - 1];
+        let mut end = self.starts.get(line).map_or(content.len(), |&s| s - 1);
+        if end > start && content.get(end - 1) == Some(&b'\r') {
+            end -= 1;
+        }
+        (start, end.max(start))
+    }
+
+    /// The text of a 1-based line without its line ending.
+    pub fn line_text<'c>(&self, content: &'c [u8], line: usize) -> &'c [u8] {
+        let (s, e) = self.line_bounds(content, line);
+        &content[s..e]
+    }
+}
+
+/// UTF-8 characters in `bytes` (each invalid byte counts as one).
+fn char_count(bytes: &[u8]) -> usize {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.chars().count(),
+        Err(_) => String::from_utf8_lossy(bytes).chars().count(),
+    }
+}
+
+fn truncate_chars(s: &str, limit: usize) -> String {
+    match s.char_indices().nth(limit) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// The match's lines (and one before), long lines windowed around the
+/// match, the match itself replaced when redacted.
+fn snippet(content: &[u8], index: &LineIndex, start: usize, end: usize, redact: bool) -> Snippet {
+    let first = index.line_of(start);
+    let last = index.line_of(if end > start { end - 1 } else { start });
+    let (line_start, _) = index.line_bounds(content, first);
+    let (_, line_end) = index.line_bounds(content, last);
+    let mut from = line_start.max(start.saturating_sub(SNIPPET_WINDOW));
+    while from > line_start && from < content.len() && (content[from] & 0xC0) == 0x80 {
+        from -= 1;
+    }
+    let mut to = line_end.min(end + SNIPPET_WINDOW).max(end.min(line_end));
+    while to < line_end && (content[to] & 0xC0) == 0x80 {
+        to += 1;
+    }
+    let end = end.min(to.max(start));
+    let mut text = String::new();
+    let mut first_line = first;
+    if first > 1 && from == line_start {
+        let before = index.line_text(content, first - 1);
+        if before.len() <= 2 * SNIPPET_WINDOW {
+            text.push_str(&String::from_utf8_lossy(before));
+            text.push('\n');
+            first_line = first - 1;
+        }
+    }
+    text.push_str(&String::from_utf8_lossy(&content[from..start]));
+    let at = text.len();
+    if redact {
+        text.push_str("REDACTED");
+    } else {
+        text.push_str(&String::from_utf8_lossy(&content[start..end]).replace('\r', ""));
+    }
+    let len = text.len() - at;
+    if end < to {
+        text.push_str(&String::from_utf8_lossy(&content[end..to]));
+    }
+    Snippet {
+        first_line: first_line as u32,
+        text,
+        start: at,
+        len,
+    }
+}
+
+/// Whether a line's `valve:ignore` marker silences `persona`:
+/// bare `valve:ignore` silences all, `valve:ignore[A, B]` only those named.
+pub fn suppressed_by(line: &[u8], persona: &str) -> bool {
+    const MARK: &[u8] = b"valve:ignore";
+    let mut rest = line;
+    while let Some(pos) = memchr::memmem::find(rest, MARK) {
+        rest = &rest[pos + MARK.len()..];
+        match rest.first() {
+            Some(b'[') => {
+                let Some(close) = memchr::memchr(b']', rest) else {
+                    continue;
+                };
+                let names = String::from_utf8_lossy(&rest[1..close]);
+                if names.split(',').any(|n| n.trim() == persona) {
+                    return true;
+                }
+            }
+            _ => return true,
+        }
+    }
+    false
+}
+
+/// A stable fingerprint: persona, path and the trimmed matched line, so a
+/// finding keeps it when lines move. 128-bit FNV-1a, hex.
+pub fn fingerprint(persona: &str, path: &str, line: &str) -> String {
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x6c62_272e_07bb_0142;
+    for part in [persona.as_bytes(), b"\0", path.as_bytes(), b"\0", line.as_bytes()] {
+        for &byte in part {
+            a = (a ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+            b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(5);
+        }
+    }
+    format!("{a:016x}{b:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_columns_are_one_based_in_characters() {
+        let text = "ab\nçdé x\n".as_bytes();
+        let idx = LineIndex::new(text);
+        let x = text.iter().position(|&b| b == b'x').unwrap_or(0);
+        assert_eq!(idx.line_of(x), 2);
+        assert_eq!(idx.column(text, x), 5);
+        assert_eq!(idx.line_of(0), 1);
+        assert_eq!(idx.column(text, 0), 1);
+    }
+
+    #[test]
+    fn end_position_is_exclusive() {
+        let text = b"0123456789012345678901234567890123456789";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.position(text, 34), (1, 35));
+    }
+
+    #[test]
+    fn line_text_drops_crlf() {
+        let text = b"one\r\ntwo\r\n";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.line_text(text, 1), b"one");
+        assert_eq!(idx.line_text(text, 2), b"two");
+    }
+
+    #[test]
+    fn bare_ignore_silences_every_persona() {
+        assert!(suppressed_by(b"let k = 1; // valve:ignore", "Guardian"));
+    }
+
+    #[test]
+    fn named_ignore_silences_only_those_named() {
+        let line = b"x // valve:ignore[Guardian, Docs]";
+        assert!(suppressed_by(line, "Guardian"));
+        assert!(suppressed_by(line, "Docs"));
+        assert!(!suppressed_by(line, "TypeNazi"));
+        assert!(!suppressed_by(b"no marker here", "Guardian"));
+    }
+
+    #[test]
+    fn fingerprint_ignores_indentation_but_not_text() {
+        assert_eq!(fingerprint("G", "a", "x = 1"), fingerprint("G", "a", "x = 1"));
+        assert_ne!(fingerprint("G", "a", "x = 1"), fingerprint("G", "a", "x = 2"));
+        assert_ne!(fingerprint("G", "a", "x"), fingerprint("H", "a", "x"));
+    }
+
+    #[test]
+    fn snippet_replaces_a_redacted_match() {
+        let text = b"line one\nkey = SECRET123 end\n";
+        let idx = LineIndex::new(text);
+        let s = snippet(text, &idx, 15, 24, true);
+        assert!(!s.text.contains("SECRET123"));
+        assert_eq!(&s.text[s.start..s.start + s.len], "REDACTED");
+        assert_eq!(s.first_line, 1);
+    }
+}

@@ -78,6 +78,9 @@ pub struct Finding {
     /// Position of the persona in the config: the last sort key.
     #[serde(skip)]
     pub persona_index: usize,
+    /// Whether `valve:ignore` may silence it (the persona's `allow_ignore`).
+    #[serde(skip)]
+    pub can_ignore: bool,
     /// The source lines around the match, for snippets (redacted when asked).
     #[serde(skip)]
     pub snippet: Option<Snippet>,

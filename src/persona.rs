@@ -47,12 +47,14 @@ impl Persona {
         self.on & kind.bit() != 0
     }
 
-    /// The finding text: the persona's message, else a default naming it.
-    pub fn message_text(&self) -> String {
-        match (&self.message, &self.description) {
-            (Some(m), _) => m.clone(),
-            (None, Some(d)) => d.clone(),
-            (None, None) => self.response.clone().unwrap_or_else(|| self.name.clone()),
+    /// The finding text: `message`, else `description`, else what matched.
+    pub fn message_text(&self, trigger: Option<usize>) -> String {
+        if let Some(m) = self.message.as_ref().or(self.description.as_ref()) {
+            return m.clone();
+        }
+        match trigger.and_then(|t| self.triggers.get(t)) {
+            Some(t) => format!("matched `{}`", t.pattern),
+            None => format!("path is in {}'s filters", self.name),
         }
     }
 }

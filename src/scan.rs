@@ -112,7 +112,7 @@ pub fn scan(
                     persona: persona.name.clone(),
                     severity: persona.severity,
                     response: persona.response.clone(),
-                    message: persona.message_text(),
+                    message: persona.message_text(Some(ti)),
                     repo: facts.repo.to_string(),
                     file: doc.path.to_string(),
                     old_file: doc.old_path.map(str::to_string),
@@ -128,6 +128,7 @@ pub fn scan(
                     blocking: false,
                     timestamp: facts.timestamp,
                     persona_index: pi,
+                    can_ignore: persona.allow_ignore,
                     snippet: Some(snippet(content, index, m.start(), m.end(), redact)),
                 });
             }
@@ -143,7 +144,7 @@ fn path_finding(rules: &Ruleset, pi: usize, doc: &Document<'_>, facts: &RunFacts
         persona: persona.name.clone(),
         severity: persona.severity,
         response: persona.response.clone(),
-        message: persona.message_text(),
+        message: persona.message_text(None),
         repo: facts.repo.to_string(),
         file: doc.path.to_string(),
         old_file: doc.old_path.map(str::to_string),
@@ -159,6 +160,7 @@ fn path_finding(rules: &Ruleset, pi: usize, doc: &Document<'_>, facts: &RunFacts
         blocking: false,
         timestamp: facts.timestamp,
         persona_index: pi,
+        can_ignore: persona.allow_ignore,
         snippet: None,
     }
 }

@@ -236,10 +236,17 @@ impl FindingDiagnostic {
                     line: line as usize - 1,
                     column: column as usize - 1,
                 };
-                let help = format!(
-                    "silence this line with `valve:ignore[{}]` in a comment, or fix it",
-                    f.persona
-                );
+                let help = if f.can_ignore {
+                    format!(
+                        "fix it, or silence this line with `valve:ignore[{}]` in a comment",
+                        f.persona
+                    )
+                } else {
+                    format!(
+                        "fix it; {} cannot be silenced inline (allow_ignore: false), only by `valve baseline`",
+                        f.persona
+                    )
+                };
                 (Some((span, label)), Some(source), Some(help))
             }
             _ => (

@@ -92,8 +92,8 @@ pub fn workspace(cwd: &Path, config: Option<&Path>, head: Option<&str>) -> Resul
         .strip_prefix(&root)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| path.display().to_string());
-    let (raw, source) = config::load(&path, &display)?;
-    let rules = Ruleset::compile(&raw, &source)?;
+    let source = config::read(&path, &display)?;
+    let rules = Ruleset::from_source(&source)?;
     Ok(Workspace {
         repo,
         root,

@@ -135,8 +135,8 @@ pub fn locate(root: &Path, explicit: Option<&Path>) -> Result<PathBuf> {
     })
 }
 
-/// Reads and validates a config file from disk.
-pub fn load(path: &Path, display_name: &str) -> Result<(RawConfig, Source)> {
+/// Reads a config file from disk (validation is `Ruleset::from_source`).
+pub fn read(path: &Path, display_name: &str) -> Result<Source> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|_| {
         Error::io(
@@ -144,29 +144,31 @@ pub fn load(path: &Path, display_name: &str) -> Result<(RawConfig, Source)> {
             std::io::Error::new(std::io::ErrorKind::InvalidData, "valve.yml is not UTF-8"),
         )
     })?;
-    let source = Source {
+    Ok(Source {
         name: display_name.to_string(),
         text,
-    };
-    let raw = parse(&source)?;
-    Ok((raw, source))
+    })
 }
 
 /// Validates config text; all problems come back at once.
 pub fn parse(source: &Source) -> Result<RawConfig, ConfigErrors> {
+    let (raw, issues) = parse_lenient(source);
+    if issues.is_empty() {
+        Ok(raw)
+    } else {
+        Err(ConfigErrors::new(&source.name, issues))
+    }
+}
+
+/// Validates config text, keeping every valid part, so that patterns can
+/// still be compiled (and their errors reported) in the same run.
+pub fn parse_lenient(source: &Source) -> (RawConfig, Vec<ConfigIssue>) {
     let mut v = Validator {
         source,
         issues: Vec::new(),
     };
     let raw = v.config();
-    if v.issues.is_empty() {
-        Ok(raw)
-    } else {
-        Err(ConfigErrors {
-            path: source.name.clone(),
-            issues: v.issues,
-        })
-    }
+    (raw, v.issues)
 }
 
 /// Collects issues while walking the tree.

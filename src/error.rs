@@ -26,12 +26,23 @@ pub struct ConfigIssue {
 #[error("{path} has {} error{}", issues.len(), if issues.len() == 1 { "" } else { "s" })]
 #[diagnostic(
     code(valve::config::invalid),
-    help("fix the marked places; `valve schema` prints the full schema of valve.yml")
+    help("fix the marked places; the README's config reference lists every key")
 )]
 pub struct ConfigErrors {
     pub path: String,
     #[related]
     pub issues: Vec<ConfigIssue>,
+}
+
+impl ConfigErrors {
+    /// Issues in file order.
+    pub fn new(path: &str, mut issues: Vec<ConfigIssue>) -> Self {
+        issues.sort_by_key(|i| i.span.offset());
+        ConfigErrors {
+            path: path.to_string(),
+            issues,
+        }
+    }
 }
 
 /// Everything that ends a run with exit 2.

@@ -56,10 +56,12 @@ pub type Takers = Vec<usize>;
 impl Ruleset {
     /// Compiles a validated config; bad globs and regexes are all reported.
     pub fn compile(raw: &RawConfig, source: &Source) -> Result<Ruleset, ConfigErrors> {
-        let mut v = Validator {
-            source,
-            issues: Vec::new(),
-        };
+        Ruleset::compile_with(raw, source, Vec::new())
+    }
+
+    /// Compiles, adding pattern errors to those validation already found.
+    fn compile_with(raw: &RawConfig, source: &Source, issues: Vec<crate::error::ConfigIssue>) -> Result<Ruleset, ConfigErrors> {
+        let mut v = Validator { source, issues };
         let mut builder = GlobSetBuilder::new();
         let mut owners = Vec::new();
         let mut add = |globs: Vec<globset::Glob>, owner: GlobOwner| {
@@ -118,10 +120,7 @@ impl Ruleset {
             }
         };
         if !v.issues.is_empty() {
-            return Err(ConfigErrors {
-                path: source.name.clone(),
-                issues: v.issues,
-            });
+            return Err(ConfigErrors::new(&source.name, v.issues));
         }
         let mut trigger_owner = Vec::new();
         let mut trigger_base = Vec::new();
@@ -161,8 +160,8 @@ impl Ruleset {
 
     /// Parses and compiles config text in one step.
     pub fn from_source(source: &Source) -> Result<Ruleset, ConfigErrors> {
-        let raw = config::parse(source)?;
-        Ruleset::compile(&raw, source)
+        let (raw, issues) = config::parse_lenient(source);
+        Ruleset::compile_with(&raw, source, issues)
     }
 
     /// valve's own files and the config's `ignore` are never evaluated.

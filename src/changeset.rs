@@ -15,7 +15,10 @@ use crate::git::{Change, Content, Repo};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
     Staged,
-    Range { base: String, head: String },
+    Range {
+        base: String,
+        head: String,
+    },
     Worktree,
     All,
     Paths(Vec<PathBuf>),
@@ -31,7 +34,12 @@ impl Selection {
 }
 
 /// The changes of a selection, relative to `root`, sorted by path.
-pub fn changes(selection: &Selection, repo: Option<&Repo>, root: &Path, cwd: &Path) -> Result<Vec<Change>> {
+pub fn changes(
+    selection: &Selection,
+    repo: Option<&Repo>,
+    root: &Path,
+    cwd: &Path,
+) -> Result<Vec<Change>> {
     let needs_git = |mode: &str| {
         Error::usage(
             format!("`{mode}` needs a git repository, and {} is not in one", cwd.display()),
@@ -49,7 +57,9 @@ pub fn changes(selection: &Selection, repo: Option<&Repo>, root: &Path, cwd: &Pa
             }
             repo.staged()?
         }
-        Selection::Range { base, head } => repo.ok_or_else(|| needs_git("--base"))?.range(base, head)?,
+        Selection::Range { base, head } => {
+            repo.ok_or_else(|| needs_git("--base"))?.range(base, head)?
+        }
         Selection::Worktree => repo.ok_or_else(|| needs_git("--worktree"))?.worktree()?,
         Selection::Default => match repo {
             Some(repo) if !repo.is_bare() => repo.worktree()?,
@@ -141,17 +151,31 @@ pub fn resolve(root: &Path, cwd: &Path, path: &Path) -> Result<PathBuf> {
     };
     if !canonical.starts_with(&canonical_root) {
         return Err(Error::usage(
-            format!("{} is outside the repository {}", path.display(), root.display()),
-            Some("pass paths inside the repository, or run valve from the repository you mean".to_string()),
+            format!(
+                "{} is outside the repository {}",
+                path.display(),
+                root.display()
+            ),
+            Some(
+                "pass paths inside the repository, or run valve from the repository you mean"
+                    .to_string(),
+            ),
         ));
     }
     if std::fs::symlink_metadata(&canonical).is_err() {
         return Err(Error::usage(
             format!("{} does not exist", path.display()),
-            Some("check the path; deleted files are judged with --staged, --worktree or --base".to_string()),
+            Some(
+                "check the path; deleted files are judged with --staged, --worktree or --base"
+                    .to_string(),
+            ),
         ));
     }
-    Ok(canonical_root.join(canonical.strip_prefix(&canonical_root).unwrap_or(&canonical)))
+    Ok(canonical_root.join(
+        canonical
+            .strip_prefix(&canonical_root)
+            .unwrap_or(&canonical),
+    ))
 }
 
 fn normalize(path: &Path) -> PathBuf {
@@ -241,6 +265,9 @@ mod tests {
 
     #[test]
     fn normalize_drops_dots() {
-        assert_eq!(normalize(Path::new("/r/a/../b/./c")), PathBuf::from("/r/b/c"));
+        assert_eq!(
+            normalize(Path::new("/r/a/../b/./c")),
+            PathBuf::from("/r/b/c")
+        );
     }
 }

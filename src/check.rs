@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::changeset::{self, Selection};
-use crate::config::{self, Source, BASELINE_PATH, CONFIG_PATHS};
+use crate::config::{self, BASELINE_PATH, CONFIG_PATHS, Source};
 use crate::error::{Error, Result};
 use crate::finding::{BySeverity, ChangeKind, Finding, Report, Skip, SkipReason, Summary};
 use crate::git::{self, Change, Content, Repo};
@@ -62,7 +62,13 @@ pub fn workspace(cwd: &Path, config: Option<&Path>, head: Option<&str>) -> Resul
         Some(r) => r.workdir.clone().unwrap_or_else(|| cwd.to_path_buf()),
         None => cwd.to_path_buf(),
     };
-    let explicit = config.map(|p| if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) });
+    let explicit = config.map(|p| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cwd.join(p)
+        }
+    });
     // A bare repository has no files: its config comes from the head tree.
     if let (Some(r), None) = (&repo, &explicit) {
         if r.is_bare() {
@@ -136,7 +142,12 @@ pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
 }
 
 /// Evaluates a given list of changes (watch passes a subset).
-pub fn evaluate(ws: &Workspace, opts: &Options, changes: Vec<Change>, started: Instant) -> Result<Report> {
+pub fn evaluate(
+    ws: &Workspace,
+    opts: &Options,
+    changes: Vec<Change>,
+    started: Instant,
+) -> Result<Report> {
     let rules = &ws.rules;
     let whole = opts.selection.is_whole_files();
     let changes: Vec<Change> = changes
@@ -249,7 +260,13 @@ struct Judged {
 type Outcome = Result<Judged>;
 
 /// Evaluates one change: globs first, content only if a trigger needs it.
-fn judge(ws: &Workspace, change: &Change, whole: bool, facts: &RunFacts<'_>, local: Option<&gix::Repository>) -> Outcome {
+fn judge(
+    ws: &Workspace,
+    change: &Change,
+    whole: bool,
+    facts: &RunFacts<'_>,
+    local: Option<&gix::Repository>,
+) -> Outcome {
     let rules = &ws.rules;
     let mut hits = Vec::new();
     let mut takers = rules.takers(&change.path, &mut hits);
@@ -323,7 +340,12 @@ enum Loaded {
     Skip(SkipReason),
 }
 
-fn load(ws: &Workspace, change: &Change, local: Option<&gix::Repository>, max: u64) -> Result<Loaded> {
+fn load(
+    ws: &Workspace,
+    change: &Change,
+    local: Option<&gix::Repository>,
+    max: u64,
+) -> Result<Loaded> {
     let bytes = match &change.new {
         Content::Symlink => return Ok(Loaded::Skip(SkipReason::Symlink)),
         Content::Submodule => return Ok(Loaded::Skip(SkipReason::Submodule)),
@@ -377,7 +399,9 @@ fn load_baseline(ws: &Workspace, choice: &BaselineChoice) -> Result<Option<HashS
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && *choice == BaselineChoice::Default => {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound && *choice == BaselineChoice::Default =>
+        {
             return Ok(None);
         }
         Err(e) => return Err(Error::io(&path, e)),
@@ -388,7 +412,9 @@ fn load_baseline(ws: &Workspace, choice: &BaselineChoice) -> Result<Option<HashS
             Some("regenerate it with `valve baseline`, or pass --no-baseline".to_string()),
         )
     })?;
-    Ok(Some(file.findings.into_iter().map(|e| e.fingerprint).collect()))
+    Ok(Some(
+        file.findings.into_iter().map(|e| e.fingerprint).collect(),
+    ))
 }
 
 /// Serializes a baseline of every finding in `report`.

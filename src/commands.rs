@@ -90,7 +90,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
-            std::fs::write(&path, check::baseline_json(&report)).map_err(|e| Error::io(&path, e))?;
+            std::fs::write(&path, check::baseline_json(&report))
+                .map_err(|e| Error::io(&path, e))?;
             emit(|out| {
                 writeln!(
                     out,
@@ -131,12 +132,21 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
             render::render(args.format, &report, &style, &mut buf)
                 .map_err(|e| Error::io(path, e))?;
             std::fs::write(path, buf).map_err(|e| Error::io(path, e))?;
-            let line = format!("{} ({} blocking) -> {}\n", render::summary_line(&report), report.summary.blocking, path.display());
+            let line = format!(
+                "{} ({} blocking) -> {}\n",
+                render::summary_line(&report),
+                report.summary.blocking,
+                path.display()
+            );
             let _ = io::stderr().write_all(line.as_bytes());
         }
         None => emit(|out| render::render(args.format, &report, &style, out))?,
     }
-    Ok(if report.failed() { EXIT_BLOCKED } else { EXIT_PASS })
+    Ok(if report.failed() {
+        EXIT_BLOCKED
+    } else {
+        EXIT_PASS
+    })
 }
 
 fn personas(g: &crate::cli::Global) -> Result<u8> {
@@ -169,11 +179,16 @@ fn personas(g: &crate::cli::Global) -> Result<u8> {
                     writeln!(out, "  trigger {i}:   {}", t.pattern)?;
                 }
             }
-            let kinds: Vec<&str> = [ChangeKind::Added, ChangeKind::Modified, ChangeKind::Renamed, ChangeKind::Deleted]
-                .into_iter()
-                .filter(|k| p.wants(*k))
-                .map(ChangeKind::as_str)
-                .collect();
+            let kinds: Vec<&str> = [
+                ChangeKind::Added,
+                ChangeKind::Modified,
+                ChangeKind::Renamed,
+                ChangeKind::Deleted,
+            ]
+            .into_iter()
+            .filter(|k| p.wants(*k))
+            .map(ChangeKind::as_str)
+            .collect();
             let scope = match p.scope {
                 crate::config::Scope::Changed => "changed",
                 crate::config::Scope::File => "file",
@@ -184,7 +199,11 @@ fn personas(g: &crate::cli::Global) -> Result<u8> {
                     out,
                     "  flags:      {}{}",
                     if p.redact { " redact" } else { "" },
-                    if p.allow_ignore { "" } else { " no-inline-ignore" }
+                    if p.allow_ignore {
+                        ""
+                    } else {
+                        " no-inline-ignore"
+                    }
                 )?;
             }
         }
@@ -200,19 +219,34 @@ fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
     let mut hits = Vec::new();
     emit(|out| {
         for p in paths {
-            let abs = if p.is_absolute() { p.clone() } else { cwd.join(p) };
-            let abs = match (abs.parent().and_then(|d| d.canonicalize().ok()), abs.file_name()) {
+            let abs = if p.is_absolute() {
+                p.clone()
+            } else {
+                cwd.join(p)
+            };
+            let abs = match (
+                abs.parent().and_then(|d| d.canonicalize().ok()),
+                abs.file_name(),
+            ) {
                 (Some(dir), Some(name)) => dir.join(name),
                 _ => abs,
             };
             if !abs.starts_with(&root) {
-                writeln!(out, "{}: outside the repository {}", p.display(), root.display())?;
+                writeln!(
+                    out,
+                    "{}: outside the repository {}",
+                    p.display(),
+                    root.display()
+                )?;
                 continue;
             }
             let rel = changeset::relative(&root, &abs);
             writeln!(out, "{rel}")?;
             if let Some(pattern) = ws.rules.ignored_by(&rel) {
-                writeln!(out, "  ignored: `{pattern}` (config `ignore`): no persona judges it")?;
+                writeln!(
+                    out,
+                    "  ignored: `{pattern}` (config `ignore`): no persona judges it"
+                )?;
                 continue;
             }
             for v in ws.rules.verdicts(&rel, &mut hits) {
@@ -220,7 +254,9 @@ fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
                 let line = match (&v.filter, &v.exclude) {
                     (Some(f), None) => format!("  takes  {name}: filter `{f}` matches"),
                     (Some(f), Some(x)) => {
-                        format!("  skips  {name}: filter `{f}` matches but exclude `{x}` removes it")
+                        format!(
+                            "  skips  {name}: filter `{f}` matches but exclude `{x}` removes it"
+                        )
                     }
                     (None, _) => format!("  skips  {name}: no filter matches"),
                 };
@@ -233,7 +269,8 @@ fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
 }
 
 /// The file `valve init` writes: every field, documented, and it loads.
-pub const STARTER: &str = r#"# valve personas: who judges which changes. Reference: `valve schema`, README.
+pub const STARTER: &str = concat!(
+    r#"# valve personas: who judges which changes. Reference: `valve schema`, README.
 version: 1                       # optional; only 1 exists
 
 # Paths never evaluated (gitignore-style globs).
@@ -262,7 +299,10 @@ personas:
     redact: true                                 # never print the matched text
     allow_ignore: false                          # `valve:ignore` cannot silence it
     examples:                                    # checked by `valve test`
-      fires: [{ path: src/config.ts, content: 'key = "AKIAABCDEFGHIJKLMNOP"' }]
+      fires: [{ path: src/config.ts, content: 'key = ""#,
+    // Split so that valve's own Secrets persona does not fire on this file.
+    "AKIA",
+    r#"ABCDEFGHIJKLMNOP"' }]
       quiet: [{ path: src/config.ts, content: 'key = process.env.KEY' }]
   Debris:
     description: Debug leftovers
@@ -270,7 +310,8 @@ personas:
     triggers: ['\bdbg!\(', '\bconsole\.log\(', '\bbreakpoint\(\)']
     severity: warning
     message: Debug statement left in
-"#;
+"#
+);
 
 fn init() -> Result<u8> {
     let cwd = cwd()?;
@@ -282,7 +323,10 @@ fn init() -> Result<u8> {
         let existing = root.join(candidate);
         if existing.exists() {
             return Err(Error::Refused {
-                message: format!("{} already exists; valve init never overwrites it", existing.display()),
+                message: format!(
+                    "{} already exists; valve init never overwrites it",
+                    existing.display()
+                ),
                 help: Some("edit it, or move it away and run `valve init` again".to_string()),
             });
         }
@@ -297,8 +341,15 @@ fn init() -> Result<u8> {
         .create_new(true)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
-    file.write_all(STARTER.as_bytes()).map_err(|e| Error::io(&path, e))?;
-    emit(|out| writeln!(out, "valve: wrote {}; try `valve personas` and `valve test`", path.display()))?;
+    file.write_all(STARTER.as_bytes())
+        .map_err(|e| Error::io(&path, e))?;
+    emit(|out| {
+        writeln!(
+            out,
+            "valve: wrote {}; try `valve personas` and `valve test`",
+            path.display()
+        )
+    })?;
     Ok(EXIT_PASS)
 }
 
@@ -356,9 +407,12 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
             failures.len()
         )
     })?;
-    Ok(if failures.is_empty() { EXIT_PASS } else { EXIT_BLOCKED })
+    Ok(if failures.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_BLOCKED
+    })
 }
-
 
 #[cfg(test)]
 mod tests {

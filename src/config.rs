@@ -11,7 +11,7 @@ use miette::{NamedSource, SourceSpan};
 
 use crate::error::{ConfigErrors, ConfigIssue, Error, Result};
 use crate::finding::ChangeKind;
-use crate::severity::{Severity, Threshold, SEVERITY_WORDS};
+use crate::severity::{SEVERITY_WORDS, Severity, Threshold};
 use crate::yaml::{self, Node};
 
 pub const CONFIG_PATHS: [&str; 2] = [".sage/valve.yml", ".sage/valve.yaml"];
@@ -218,7 +218,9 @@ impl Validator<'_> {
                     SourceSpan::new(e.offset.into(), 0),
                     format!("invalid YAML: {}", e.message),
                     "here",
-                    Some("check indentation and quoting; regexes are safest in single quotes".into()),
+                    Some(
+                        "check indentation and quoting; regexes are safest in single quotes".into(),
+                    ),
                 );
                 return raw;
             }
@@ -229,15 +231,13 @@ impl Validator<'_> {
         let mut seen_personas = false;
         for (key, value) in self.unique_keys(entries, TOP_KEYS, "top-level key") {
             match key.as_str() {
-                "version" => {
-                    if !matches!(value, Node::Scalar { value: v, .. } if v == "1") {
-                        self.issue(
-                            value.span(),
-                            "unsupported config version",
-                            "only version 1 exists",
-                            Some("write `version: 1` or remove the key".into()),
-                        );
-                    }
+                "version" if !matches!(value, Node::Scalar { value: v, .. } if v == "1") => {
+                    self.issue(
+                        value.span(),
+                        "unsupported config version",
+                        "only version 1 exists",
+                        Some("write `version: 1` or remove the key".into()),
+                    );
                 }
                 "ignore" => raw.ignore = self.strings(value, "ignore"),
                 "max_file_size" => {
@@ -258,7 +258,10 @@ impl Validator<'_> {
                 root.span(),
                 "valve.yml declares no personas",
                 "a `personas:` mapping is required",
-                Some("add `personas:` with at least one persona; `valve init` writes an example".into()),
+                Some(
+                    "add `personas:` with at least one persona; `valve init` writes an example"
+                        .into(),
+                ),
             );
         }
         raw
@@ -443,7 +446,11 @@ impl Validator<'_> {
             node.span(),
             format!("unknown threshold {}", describe(node)),
             "not a severity",
-            Some(suggest(&word, &words, "info, warning, error, critical or never")),
+            Some(suggest(
+                &word,
+                &words,
+                "info, warning, error, critical or never",
+            )),
         );
         None
     }
@@ -568,7 +575,11 @@ impl Validator<'_> {
             node.span(),
             format!("unknown severity {}", describe(node)),
             "not a severity",
-            Some(suggest(&word, SEVERITY_WORDS, "info, warning, error or critical")),
+            Some(suggest(
+                &word,
+                SEVERITY_WORDS,
+                "info, warning, error or critical",
+            )),
         );
         None
     }
@@ -621,10 +632,9 @@ impl Validator<'_> {
         };
         for (key, value) in self.unique_keys(entries, EXAMPLE_SETS, "examples key") {
             let list = match value {
-                Node::Seq { items, .. } => items
-                    .iter()
-                    .filter_map(|item| self.example(item))
-                    .collect(),
+                Node::Seq { items, .. } => {
+                    items.iter().filter_map(|item| self.example(item)).collect()
+                }
                 other => {
                     self.issue(
                         other.span(),
@@ -750,7 +760,10 @@ mod tests {
         let seed = "personas:\n  Guardian:\n    filters: [\"**/*secret*\"]\n    response: \"security-paranoid\"\n    severity: \"HALT_EVERYTHING\"\n    schedule: daily\n";
         let raw = parse(&src(seed)).ok();
         let raw = raw.as_ref();
-        assert_eq!(raw.map(|r| r.personas[0].severity), Some(Severity::Critical));
+        assert_eq!(
+            raw.map(|r| r.personas[0].severity),
+            Some(Severity::Critical)
+        );
         assert_eq!(raw.map(|r| r.warnings.len()), Some(1));
     }
 
@@ -797,7 +810,10 @@ mod tests {
             "fail_on: { hook: error, ci: warning, watch: never }\npersonas: {}\n",
         ));
         let f = raw.map(|r| r.fail_on).ok();
-        assert_eq!(f.and_then(|f| f.ci), Some(Threshold::AtLeast(Severity::Warning)));
+        assert_eq!(
+            f.and_then(|f| f.ci),
+            Some(Threshold::AtLeast(Severity::Warning))
+        );
         assert_eq!(f.and_then(|f| f.watch), Some(Threshold::Never));
     }
 }

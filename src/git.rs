@@ -65,15 +65,16 @@ pub fn discover(dir: &Path) -> Result<Option<Repo>> {
             Ok(Some(Repo { sync, workdir }))
         }
         Err(e)
-            if e.downcast_any_ref::<gix::discover::upwards::Error>().is_some_and(|u| {
-                use gix::discover::upwards::Error as U;
-                matches!(
-                    u,
-                    U::NoGitRepository { .. }
-                        | U::NoGitRepositoryWithinCeiling { .. }
-                        | U::NoGitRepositoryWithinFs { .. }
-                )
-            }) =>
+            if e.downcast_any_ref::<gix::discover::upwards::Error>()
+                .is_some_and(|u| {
+                    use gix::discover::upwards::Error as U;
+                    matches!(
+                        u,
+                        U::NoGitRepository { .. }
+                            | U::NoGitRepositoryWithinCeiling { .. }
+                            | U::NoGitRepositoryWithinFs { .. }
+                    )
+                }) =>
         {
             Ok(None)
         }
@@ -273,7 +274,8 @@ impl Repo {
         };
         let old_tree = tree_of(merge_base)?;
         let new_tree = tree_of(head_id)?;
-        let options = gix::diff::Options::default().with_rewrites(Some(gix::diff::Rewrites::default()));
+        let options =
+            gix::diff::Options::default().with_rewrites(Some(gix::diff::Rewrites::default()));
         let diff = repo
             .diff_tree_to_tree(&old_tree, &new_tree, options)
             .map_err(wrap("cannot diff the range"))?;
@@ -520,7 +522,7 @@ fn file_matches_blob(repo: &gix::Repository, abs: &Path, id: gix::ObjectId) -> b
 
 /// Pairs work-tree deletions with additions as renames: identical content
 /// first, then git's default 50% similarity (by lines kept).
-fn pair_renames(repo: &gix::Repository, added: &mut Vec<Change>, deleted: &mut Vec<Change>) {
+fn pair_renames(repo: &gix::Repository, added: &mut [Change], deleted: &mut Vec<Change>) {
     const LIMIT: usize = 1000;
     if added.is_empty() || deleted.is_empty() || added.len() * deleted.len() > LIMIT * LIMIT {
         return;
@@ -605,7 +607,10 @@ mod tests {
     fn changed_lines_marks_added_and_modified_lines_only() {
         let old = b"a\nb\nc\nd\n";
         let new = b"a\nB\nc\nd\ne\n";
-        assert_eq!(changed_lines(old, new), vec![false, true, false, false, true]);
+        assert_eq!(
+            changed_lines(old, new),
+            vec![false, true, false, false, true]
+        );
     }
 
     #[test]

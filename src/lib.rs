@@ -35,7 +35,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_PASS };
+            let code = if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_PASS
+            };
             let _ = e.print();
             return code;
         }

@@ -5,7 +5,7 @@
 use globset::{Candidate, GlobSet, GlobSetBuilder};
 use regex::bytes::{RegexSet, RegexSetBuilder};
 
-use crate::config::{self, FailOn, RawConfig, Source, Validator, BASELINE_PATH, CONFIG_PATHS};
+use crate::config::{self, BASELINE_PATH, CONFIG_PATHS, FailOn, RawConfig, Source, Validator};
 use crate::error::ConfigErrors;
 use crate::persona::{self, Persona, REGEX_SIZE_LIMIT};
 use crate::severity::{Context, Severity, Threshold};
@@ -60,7 +60,11 @@ impl Ruleset {
     }
 
     /// Compiles, adding pattern errors to those validation already found.
-    fn compile_with(raw: &RawConfig, source: &Source, issues: Vec<crate::error::ConfigIssue>) -> Result<Ruleset, ConfigErrors> {
+    fn compile_with(
+        raw: &RawConfig,
+        source: &Source,
+        issues: Vec<crate::error::ConfigIssue>,
+    ) -> Result<Ruleset, ConfigErrors> {
         let mut v = Validator { source, issues };
         let mut builder = GlobSetBuilder::new();
         let mut owners = Vec::new();
@@ -170,7 +174,8 @@ impl Ruleset {
             return true;
         }
         let mut hits = Vec::new();
-        self.globs.matches_candidate_into(&Candidate::new(path), &mut hits);
+        self.globs
+            .matches_candidate_into(&Candidate::new(path), &mut hits);
         hits.iter()
             .any(|&h| matches!(self.owners[h].role, GlobRole::Ignore))
     }
@@ -188,7 +193,8 @@ impl Ruleset {
     /// Like `takers`, with the glob that decided each persona.
     pub fn verdicts(&self, path: &str, hits: &mut Vec<usize>) -> Vec<Verdict> {
         hits.clear();
-        self.globs.matches_candidate_into(&Candidate::new(path), hits);
+        self.globs
+            .matches_candidate_into(&Candidate::new(path), hits);
         let mut out: Vec<Verdict> = self
             .personas
             .iter()
@@ -232,7 +238,8 @@ impl Ruleset {
             return Some("(valve's own file)".into());
         }
         let mut hits = Vec::new();
-        self.globs.matches_candidate_into(&Candidate::new(path), &mut hits);
+        self.globs
+            .matches_candidate_into(&Candidate::new(path), &mut hits);
         hits.iter().find_map(|&h| match self.owners[h].role {
             GlobRole::Ignore => Some(self.ignore[self.owners[h].pattern].clone()),
             _ => None,
@@ -333,7 +340,13 @@ mod tests {
     #[test]
     fn threshold_prefers_the_context() {
         let r = rules("fail_on: { hook: critical, default: warning }\npersonas: {}\n");
-        assert_eq!(r.threshold(Context::Hook).0, Threshold::AtLeast(Severity::Critical));
-        assert_eq!(r.threshold(Context::Ci).0, Threshold::AtLeast(Severity::Warning));
+        assert_eq!(
+            r.threshold(Context::Hook).0,
+            Threshold::AtLeast(Severity::Critical)
+        );
+        assert_eq!(
+            r.threshold(Context::Ci).0,
+            Threshold::AtLeast(Severity::Warning)
+        );
     }
 }

@@ -297,10 +297,18 @@ pub fn suppressed_by(line: &[u8], persona: &str) -> bool {
 pub fn fingerprint(persona: &str, path: &str, line: &str) -> String {
     let mut a: u64 = 0xcbf2_9ce4_8422_2325;
     let mut b: u64 = 0x6c62_272e_07bb_0142;
-    for part in [persona.as_bytes(), b"\0", path.as_bytes(), b"\0", line.as_bytes()] {
+    for part in [
+        persona.as_bytes(),
+        b"\0",
+        path.as_bytes(),
+        b"\0",
+        line.as_bytes(),
+    ] {
         for &byte in part {
             a = (a ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-            b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(5);
+            b = (b ^ u64::from(byte))
+                .wrapping_mul(0x0000_0100_0000_01b3)
+                .rotate_left(5);
         }
     }
     format!("{a:016x}{b:016x}")
@@ -352,8 +360,14 @@ mod tests {
 
     #[test]
     fn fingerprint_ignores_indentation_but_not_text() {
-        assert_eq!(fingerprint("G", "a", "x = 1"), fingerprint("G", "a", "x = 1"));
-        assert_ne!(fingerprint("G", "a", "x = 1"), fingerprint("G", "a", "x = 2"));
+        assert_eq!(
+            fingerprint("G", "a", "x = 1"),
+            fingerprint("G", "a", "x = 1")
+        );
+        assert_ne!(
+            fingerprint("G", "a", "x = 1"),
+            fingerprint("G", "a", "x = 2")
+        );
         assert_ne!(fingerprint("G", "a", "x"), fingerprint("H", "a", "x"));
     }
 

@@ -22,7 +22,9 @@ const KEY: &str = "AKIAABCDEFGHIJKLMNOP";
 
 fn repo_with_secrets() -> Fixture {
     let f = Fixture::new();
-    f.config(SECRETS).write("src/a.txt", "clean\n").commit("init");
+    f.config(SECRETS)
+        .write("src/a.txt", "clean\n")
+        .commit("init");
     f
 }
 
@@ -30,12 +32,14 @@ fn repo_with_secrets() -> Fixture {
 fn partial_staging_judges_only_the_index() {
     let f = repo_with_secrets();
     // Stage a secret, then clean the work tree: the index still holds it.
-    f.write("src/a.txt", &format!("key = {KEY}\n")).stage(&["src/a.txt"]);
+    f.write("src/a.txt", &format!("key = {KEY}\n"))
+        .stage(&["src/a.txt"]);
     f.write("src/a.txt", "clean again\n");
     f.valve(&["check", "--staged"]).assert().code(1);
     // And the other way round: a clean index with a dirty work tree passes.
     f.git(&["reset", "-q"]);
-    f.write("src/a.txt", "clean, staged\n").stage(&["src/a.txt"]);
+    f.write("src/a.txt", "clean, staged\n")
+        .stage(&["src/a.txt"]);
     f.write("src/a.txt", &format!("key = {KEY}\n"));
     f.valve(&["check", "--staged"]).assert().code(0);
     f.valve(&["check", "--worktree"]).assert().code(1);
@@ -74,7 +78,11 @@ fn commit_all_through_a_hook_reads_the_temporary_index() {
     // Nothing staged: only `commit -a`'s temporary index holds the secret.
     f.write("src/a.txt", &format!("key = {KEY}\n"));
     assert!(!commit_status(&f, &["commit", "-q", "-a", "-m", "leak"]));
-    assert_eq!(f.git(&["rev-parse", "HEAD"]), head, "the commit was blocked");
+    assert_eq!(
+        f.git(&["rev-parse", "HEAD"]),
+        head,
+        "the commit was blocked"
+    );
     f.write("src/a.txt", "fine\n");
     assert!(commit_status(&f, &["commit", "-q", "-a", "-m", "fine"]));
 }
@@ -88,11 +96,20 @@ fn commit_with_a_path_through_a_hook_reads_the_temporary_index() {
     // builds a temporary index from HEAD + the work-tree a.txt.
     f.write("src/b.txt", "b2\n").stage(&["src/b.txt"]);
     f.write("src/a.txt", &format!("key = {KEY}\n"));
-    assert!(!commit_status(&f, &["commit", "-q", "-m", "leak", "--", "src/a.txt"]));
+    assert!(!commit_status(
+        &f,
+        &["commit", "-q", "-m", "leak", "--", "src/a.txt"]
+    ));
     f.write("src/a.txt", "fine\n");
-    assert!(commit_status(&f, &["commit", "-q", "-m", "ok", "--", "src/a.txt"]));
+    assert!(commit_status(
+        &f,
+        &["commit", "-q", "-m", "ok", "--", "src/a.txt"]
+    ));
     // b's staged change is still staged and untouched.
-    assert_eq!(f.git(&["diff", "--cached", "--name-only"]).trim(), "src/b.txt");
+    assert_eq!(
+        f.git(&["diff", "--cached", "--name-only"]).trim(),
+        "src/b.txt"
+    );
 }
 
 #[test]
@@ -102,7 +119,10 @@ fn unborn_head_treats_everything_staged_as_added() {
         .write("src/a.txt", &format!("{KEY}\n"))
         .stage(&["src/a.txt", ".sage/valve.yml"]);
     let r = f.json(&["--staged"]);
-    assert_eq!(hits(&r), vec![("Guardian".into(), "src/a.txt".into(), Some(1))]);
+    assert_eq!(
+        hits(&r),
+        vec![("Guardian".into(), "src/a.txt".into(), Some(1))]
+    );
     assert_eq!(r["findings"][0]["change"], "added");
 }
 
@@ -110,48 +130,79 @@ fn unborn_head_treats_everything_staged_as_added() {
 fn base_uses_the_merge_base_of_a_branched_history() {
     let f = repo_with_secrets();
     f.git(&["checkout", "-q", "-b", "feature"]);
-    f.write("src/feature.txt", &format!("{KEY}\n")).commit("feature");
+    f.write("src/feature.txt", &format!("{KEY}\n"))
+        .commit("feature");
     f.git(&["checkout", "-q", "main"]);
     // A later change on main must not be blamed on the feature branch.
-    f.write("src/main-only.txt", &format!("{KEY}\n")).commit("main moves on");
+    f.write("src/main-only.txt", &format!("{KEY}\n"))
+        .commit("main moves on");
     let r = f.json(&["--base", "main", "--head", "feature"]);
-    assert_eq!(hits(&r), vec![("Guardian".into(), "src/feature.txt".into(), Some(1))]);
+    assert_eq!(
+        hits(&r),
+        vec![("Guardian".into(), "src/feature.txt".into(), Some(1))]
+    );
 }
 
 #[test]
 fn base_works_in_a_bare_repository() {
     let f = repo_with_secrets();
     f.git(&["checkout", "-q", "-b", "feature"]);
-    f.write("src/feature.txt", &format!("{KEY}\n")).commit("feature");
+    f.write("src/feature.txt", &format!("{KEY}\n"))
+        .commit("feature");
     let bare = Fixture::bare_dir();
     let src = f.path().display().to_string();
     let dst = bare.path().join("r.git").display().to_string();
     bare.git(&["clone", "-q", "--bare", &src, &dst]);
     let out = f
-        .valve_in(&bare.path().join("r.git"), &["check", "--format", "json", "--base", "main", "--head", "feature"])
+        .valve_in(
+            &bare.path().join("r.git"),
+            &[
+                "check", "--format", "json", "--base", "main", "--head", "feature",
+            ],
+        )
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(hits(&r), vec![("Guardian".into(), "src/feature.txt".into(), Some(1))]);
+    assert_eq!(
+        hits(&r),
+        vec![("Guardian".into(), "src/feature.txt".into(), Some(1))]
+    );
 }
 
 #[test]
 fn missing_merge_base_in_a_shallow_clone_fails_closed_with_a_fix() {
     let f = repo_with_secrets();
     for i in 0..3 {
-        f.write("src/a.txt", &format!("v{i}\n")).commit(&format!("main {i}"));
+        f.write("src/a.txt", &format!("v{i}\n"))
+            .commit(&format!("main {i}"));
     }
     f.git(&["checkout", "-q", "-b", "feature", "HEAD~2"]);
     f.write("src/f.txt", "f\n").commit("feature");
     let clone = Fixture::bare_dir();
     let url = format!("file://{}", f.path().display());
     let dst = clone.path().join("c").display().to_string();
-    clone.git(&["clone", "-q", "--depth", "1", "--no-single-branch", &url, &dst]);
-    f.valve_in(&clone.path().join("c"), &["check", "--base", "origin/main", "--head", "origin/feature"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("shallow").and(predicate::str::contains("fetch-depth: 0")));
+    clone.git(&[
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--no-single-branch",
+        &url,
+        &dst,
+    ]);
+    f.valve_in(
+        &clone.path().join("c"),
+        &["check", "--base", "origin/main", "--head", "origin/feature"],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("shallow").and(predicate::str::contains("fetch-depth: 0")));
 }
 
 #[test]
@@ -160,14 +211,19 @@ fn unknown_revision_exits_2_with_a_hint() {
     f.valve(&["check", "--base", "no-such-branch"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no-such-branch").and(predicate::str::contains("git fetch")));
+        .stderr(
+            predicate::str::contains("no-such-branch").and(predicate::str::contains("git fetch")),
+        );
 }
 
 #[test]
 fn rename_out_of_a_watched_folder_fires_on_the_old_path() {
     let f = Fixture::new();
     f.config("personas:\n  Auth:\n    filters: ['**/auth/**']\n    severity: error\n")
-        .write("src/auth/login.ts", "export function login() { return 1; }\n")
+        .write(
+            "src/auth/login.ts",
+            "export function login() { return 1; }\n",
+        )
         .commit("init");
     f.git(&["mv", "src/auth/login.ts", "src/login.ts"]);
     for mode in [&["--staged"][..], &["--worktree"][..]] {
@@ -222,9 +278,8 @@ fn binary_and_oversize_files_are_skipped_and_counted() {
 #[test]
 fn scope_changed_sees_only_changed_lines_and_scope_file_sees_all() {
     let f = Fixture::new();
-    let config = |scope: &str| {
-        format!("personas:\n  Todo:\n    triggers: ['TODO']\n    scope: {scope}\n")
-    };
+    let config =
+        |scope: &str| format!("personas:\n  Todo:\n    triggers: ['TODO']\n    scope: {scope}\n");
     f.config(&config("changed"))
         .write("a.txt", "TODO old\nline\nline\n")
         .commit("init");
@@ -264,7 +319,10 @@ fn baseline_survives_a_moved_line() {
     assert!(f.path().join(".sage/valve-baseline.json").is_file());
     f.valve(&["check", "--all"]).assert().code(0);
     // Lines move; the old finding stays baselined, a new one is not.
-    f.write("a.txt", "new first line\none\n\n  TODO: legacy\nTODO: fresh\n");
+    f.write(
+        "a.txt",
+        "new first line\none\n\n  TODO: legacy\nTODO: fresh\n",
+    );
     let r = f.json(&["--all"]);
     assert_eq!(hits(&r), vec![("Todo".into(), "a.txt".into(), Some(5))]);
     assert_eq!(r["summary"]["baselined"], 1);
@@ -299,16 +357,22 @@ fn multi_line_triggers_report_their_start() {
 #[test]
 fn redaction_keeps_the_secret_out_of_every_output() {
     let f = Fixture::new();
-    f.config(&format!("personas:\n  K:\n    triggers: ['AKIA[0-9A-Z]{{16}}']\n    redact: true\n"))
-        .write("a.txt", &format!("key = {KEY}\n"));
+    f.config("personas:\n  K:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    redact: true\n")
+    .write("a.txt", &format!("key = {KEY}\n"));
     for format in ["human", "json", "ndjson"] {
-        let out = f.valve(&["check", "--all", "--format", format]).output().expect("runs");
+        let out = f
+            .valve(&["check", "--all", "--format", format])
+            .output()
+            .expect("runs");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains(KEY), "{format} leaked the secret:\n{text}");
         assert!(text.contains("REDACTED"), "{format}");
     }
     f.config("personas:\n  K:\n    triggers: ['AKIA[0-9A-Z]{16}']\n");
-    let out = f.valve(&["check", "--all", "--redact"]).output().expect("runs");
+    let out = f
+        .valve(&["check", "--all", "--redact"])
+        .output()
+        .expect("runs");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(KEY));
 }
 
@@ -321,12 +385,24 @@ fn thresholds_and_contexts() {
     f.write("a.txt", "warnme\nerrme\n").stage(&["a.txt"]);
     f.valve(&["check", "--worktree"]).assert().code(1);
     f.valve(&["check", "--staged"]).assert().code(0); // hook: critical
-    f.valve(&["check", "--worktree"]).env("CI", "true").assert().code(1);
+    f.valve(&["check", "--worktree"])
+        .env("CI", "true")
+        .assert()
+        .code(1);
     f.write("a.txt", "warnme\n");
     f.valve(&["check", "--worktree"]).assert().code(0); // default: error
-    f.valve(&["check", "--worktree"]).env("CI", "1").assert().code(1); // ci: warning
-    f.valve(&["check", "--worktree"]).env("CI", "false").assert().code(0);
-    f.valve(&["check", "--worktree", "--fail-on", "never"]).env("CI", "1").assert().code(0);
+    f.valve(&["check", "--worktree"])
+        .env("CI", "1")
+        .assert()
+        .code(1); // ci: warning
+    f.valve(&["check", "--worktree"])
+        .env("CI", "false")
+        .assert()
+        .code(0);
+    f.valve(&["check", "--worktree", "--fail-on", "never"])
+        .env("CI", "1")
+        .assert()
+        .code(0);
     f.valve(&["check", "--worktree", "--fail-on", "info"])
         .assert()
         .code(1)
@@ -349,7 +425,10 @@ fn output_is_identical_across_thread_counts() {
     let f = Fixture::new();
     f.config(SECRETS);
     for i in 0..60 {
-        f.write(&format!("src/m{i:02}.rs"), &format!("dbg!(x);\nlet k = \"{KEY}\";\n"));
+        f.write(
+            &format!("src/m{i:02}.rs"),
+            &format!("dbg!(x);\nlet k = \"{KEY}\";\n"),
+        );
     }
     let strip = |mut v: serde_json::Value| {
         for finding in v["findings"].as_array_mut().into_iter().flatten() {
@@ -373,8 +452,10 @@ fn every_mode_leaves_index_worktree_and_refs_untouched() {
     let f = repo_with_secrets();
     f.git(&["checkout", "-q", "-b", "feature"]);
     f.write("src/f.txt", &format!("{KEY}\n")).commit("f");
-    f.write("src/a.txt", &format!("staged {KEY}\n")).stage(&["src/a.txt"]);
-    f.write("src/a.txt", "unstaged edit\n").write("src/new.txt", "untracked\n");
+    f.write("src/a.txt", &format!("staged {KEY}\n"))
+        .stage(&["src/a.txt"]);
+    f.write("src/a.txt", "unstaged edit\n")
+        .write("src/new.txt", "untracked\n");
     // Make the index stat data stale so a careless refresh would rewrite it.
     f.write("src/b.txt", "b\n");
     let before = f.state();
@@ -390,7 +471,11 @@ fn every_mode_leaves_index_worktree_and_refs_untouched() {
         &["test"][..],
     ] {
         let out = f.valve(args).output().expect("runs");
-        assert!(out.status.code().is_some_and(|c| c <= 1), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(before == f.state(), "{args:?} changed the repository");
     }
 }
@@ -398,7 +483,8 @@ fn every_mode_leaves_index_worktree_and_refs_untouched() {
 #[test]
 fn outside_git_the_default_is_all_and_git_modes_exit_2() {
     let f = Fixture::bare_dir();
-    f.config("personas:\n  T:\n    triggers: ['TODO']\n").write("a.txt", "TODO\n");
+    f.config("personas:\n  T:\n    triggers: ['TODO']\n")
+        .write("a.txt", "TODO\n");
     let r = f.json(&[]);
     assert_eq!(hits(&r), vec![("T".into(), "a.txt".into(), Some(1))]);
     for mode in ["--staged", "--worktree"] {
@@ -429,7 +515,10 @@ fn paths_mode_checks_named_files_and_refuses_outside_paths() {
         .write("a.txt", "TODO\n")
         .write("d/b.txt", "TODO\n")
         .write("c.txt", "TODO\n");
-    let files: Vec<String> = hits(&f.json(&["a.txt", "d"])).into_iter().map(|h| h.1).collect();
+    let files: Vec<String> = hits(&f.json(&["a.txt", "d"]))
+        .into_iter()
+        .map(|h| h.1)
+        .collect();
     assert_eq!(files, vec!["a.txt".to_string(), "d/b.txt".to_string()]);
     f.valve(&["check", "/etc/passwd"])
         .assert()
@@ -441,27 +530,32 @@ fn paths_mode_checks_named_files_and_refuses_outside_paths() {
 #[test]
 fn missing_config_names_the_path_and_suggests_init() {
     let f = Fixture::new();
-    f.valve(&["check"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(".sage/valve.yml").and(predicate::str::contains("valve init")));
+    f.valve(&["check"]).assert().code(2).stderr(
+        predicate::str::contains(".sage/valve.yml").and(predicate::str::contains("valve init")),
+    );
 }
 
 #[test]
 fn no_persona_takes_any_file_is_said() {
     let f = Fixture::new();
-    f.config("personas:\n  Rs:\n    filters: ['*.rs']\n").write("a.txt", "x\n");
+    f.config("personas:\n  Rs:\n    filters: ['*.rs']\n")
+        .write("a.txt", "x\n");
     f.valve(&["check", "--all"])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("no persona takes any of the 1 changed file"));
+        .stdout(predicate::str::contains(
+            "no persona takes any of the 1 changed file",
+        ));
 }
 
 #[test]
 fn ndjson_is_one_object_a_line_then_the_summary() {
     let f = repo_with_secrets();
     f.write("src/a.txt", &format!("{KEY}\n{KEY}\n"));
-    let out = f.valve(&["check", "--format", "ndjson"]).output().expect("runs");
+    let out = f
+        .valve(&["check", "--format", "ndjson"])
+        .output()
+        .expect("runs");
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is json"))
@@ -491,7 +585,9 @@ fn output_file_gets_the_report_and_stderr_the_summary() {
 fn global_flags_work_after_the_subcommand() {
     let f = repo_with_secrets();
     f.write("src/a.txt", &format!("{KEY}\n"));
-    f.valve(&["check", "--color", "never", "-q", "--threads", "2"]).assert().code(1);
+    f.valve(&["check", "--color", "never", "-q", "--threads", "2"])
+        .assert()
+        .code(1);
     f.valve(&["--color", "never", "check"]).assert().code(1);
 }
 
@@ -501,7 +597,10 @@ fn human_output_snapshot() {
     f.write("src/a.txt", &format!("clean\nconst k = \"{KEY}\";\n"));
     f.write("src/lib.rs", "fn main() {\n    dbg!(1);\n}\n");
     f.write("src/img.bin", "\0\0");
-    let out = f.valve(&["check", "--color", "never"]).output().expect("runs");
+    let out = f
+        .valve(&["check", "--color", "never"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!(normalize(&String::from_utf8_lossy(&out.stdout), f.path()));
 }
@@ -510,7 +609,10 @@ fn human_output_snapshot() {
 fn human_output_snapshot_passing() {
     let f = repo_with_secrets();
     f.write("src/lib.rs", "fn main() {\n    dbg!(1);\n}\n");
-    let out = f.valve(&["check", "--color", "never", "-v", "--fail-on", "critical"]).output().expect("runs");
+    let out = f
+        .valve(&["check", "--color", "never", "-v", "--fail-on", "critical"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!(normalize(&String::from_utf8_lossy(&out.stdout), f.path()));
 }

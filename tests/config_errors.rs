@@ -13,7 +13,12 @@ fn errors_of(yaml: &str) -> String {
         .valve(&["check", "--all", "--color", "never"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(2), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!err.contains("panicked"), "{err}");
     err
@@ -32,15 +37,30 @@ fn assert_at(err: &str, line_col: &str, words: &[&str]) {
 #[test]
 fn unknown_key_with_did_you_mean() {
     let err = errors_of("personas:\n  A:\n    filter: ['*.rs']\n");
-    assert_at(&err, "3:5", &["unknown persona key `filter`", "did you mean `filters`?"]);
+    assert_at(
+        &err,
+        "3:5",
+        &["unknown persona key `filter`", "did you mean `filters`?"],
+    );
     let err = errors_of("persona:\n  A: {}\n");
-    assert_at(&err, "1:1", &["unknown top-level key `persona`", "did you mean `personas`?"]);
+    assert_at(
+        &err,
+        "1:1",
+        &[
+            "unknown top-level key `persona`",
+            "did you mean `personas`?",
+        ],
+    );
 }
 
 #[test]
 fn wrong_type() {
     let err = errors_of("personas:\n  A:\n    triggers: { a: b }\n");
-    assert_at(&err, "3:15", &["`triggers` must be a list of strings", "found a mapping"]);
+    assert_at(
+        &err,
+        "3:15",
+        &["`triggers` must be a list of strings", "found a mapping"],
+    );
     let err = errors_of("personas:\n  A:\n    redact: yes please\n");
     assert_at(&err, "3:13", &["`redact` must be true or false"]);
 }
@@ -54,7 +74,11 @@ fn invalid_glob() {
 #[test]
 fn invalid_regex() {
     let err = errors_of("personas:\n  A:\n    triggers:\n      - 'fine'\n      - '(unclosed'\n");
-    assert_at(&err, "5:9", &["invalid regex in persona `A`", "unclosed group"]);
+    assert_at(
+        &err,
+        "5:9",
+        &["invalid regex in persona `A`", "unclosed group"],
+    );
 }
 
 #[test]
@@ -66,13 +90,21 @@ fn regex_over_the_size_limit_is_a_config_error() {
 #[test]
 fn unknown_severity_with_did_you_mean() {
     let err = errors_of("personas:\n  A:\n    severity: critcal\n");
-    assert_at(&err, "3:15", &["unknown severity `critcal`", "did you mean `critical`?"]);
+    assert_at(
+        &err,
+        "3:15",
+        &["unknown severity `critcal`", "did you mean `critical`?"],
+    );
 }
 
 #[test]
 fn unknown_change_kind_with_did_you_mean() {
     let err = errors_of("personas:\n  A:\n    on: [added, renamd]\n");
-    assert_at(&err, "3:17", &["unknown change kind `renamd`", "did you mean `renamed`?"]);
+    assert_at(
+        &err,
+        "3:17",
+        &["unknown change kind `renamd`", "did you mean `renamed`?"],
+    );
 }
 
 #[test]
@@ -108,14 +140,24 @@ fn seed_file_loads_unchanged_with_a_schedule_warning() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/examples/seed-valve.yml"),
     )
     .expect("the seed file is beside the project");
-    f.config(&seed).write("src/auth/x.ts", "const a = b as any;\n");
-    let out = f.valve(&["check", "--all", "--color", "never"]).output().expect("runs");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    f.config(&seed)
+        .write("src/auth/x.ts", "const a = b as any;\n");
+    let out = f
+        .valve(&["check", "--all", "--color", "never"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("critical Guardian"), "{text}");
     assert!(text.contains("TypeNazi"), "{text}");
     let f = Fixture::new();
-    f.config(&format!("{seed}    schedule: daily\n")).write("a.txt", "x\n");
+    f.config(&format!("{seed}    schedule: daily\n"))
+        .write("a.txt", "x\n");
     f.valve(&["personas"])
         .assert()
         .success()

@@ -167,7 +167,11 @@ fn verdict_line(report: &Report, style: &HumanStyle) -> String {
     let s = &report.summary;
     let threshold = format!("threshold {} from {}", s.fail_on, s.fail_on_source);
     if s.blocking == 0 {
-        return paint(style, GREEN, &format!("passed: nothing at or above the threshold ({threshold})"));
+        return paint(
+            style,
+            GREEN,
+            &format!("passed: nothing at or above the threshold ({threshold})"),
+        );
     }
     let mut names: Vec<String> = Vec::new();
     for f in report.findings.iter().filter(|f| f.blocking) {
@@ -220,7 +224,10 @@ impl FindingDiagnostic {
             _ => String::new(),
         };
         let blocking = if f.blocking { " (blocking)" } else { "" };
-        let title = format!("{} {}: {}{response}{blocking}", f.severity, f.persona, f.message);
+        let title = format!(
+            "{} {}: {}{response}{blocking}",
+            f.severity, f.persona, f.message
+        );
         let (label, source, help) = match (&f.snippet, f.line, f.column) {
             (Some(snip), Some(line), Some(column)) => {
                 let span = SourceSpan::new(snip.start.into(), snip.len);
@@ -252,7 +259,11 @@ impl FindingDiagnostic {
             _ => (
                 None,
                 None,
-                Some(format!("{} matched the persona's path globs ({})", f.file, f.change.as_str())),
+                Some(format!(
+                    "{} matched the persona's path globs ({})",
+                    f.file,
+                    f.change.as_str()
+                )),
             ),
         };
         FindingDiagnostic {
@@ -285,7 +296,9 @@ impl Diagnostic for FindingDiagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {

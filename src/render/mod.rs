@@ -8,7 +8,7 @@ use crate::finding::Report;
 mod human;
 mod json;
 
-pub use human::{summary_line, HumanStyle};
+pub use human::{HumanStyle, summary_line};
 
 /// The report formats of SPEC §5 implemented so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,7 +19,12 @@ pub enum Format {
 }
 
 /// Writes `report` in `format`.
-pub fn render(format: Format, report: &Report, style: &HumanStyle, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(
+    format: Format,
+    report: &Report,
+    style: &HumanStyle,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Human => human::render(report, style, out),
         Format::Json => json::render(report, out),

@@ -189,7 +189,10 @@ pub fn normalize(text: &str, root: &Path) -> String {
     while let Some(start) = s.find('[') {
         let (head, tail) = s.split_at(start);
         out.push_str(head);
-        let digits: String = tail[1..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        let digits: String = tail[1..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
         if !digits.is_empty() && tail[1 + digits.len()..].starts_with(" ms]") {
             out.push_str("[N ms]");
             s = tail[1 + digits.len() + 4..].to_string();

@@ -173,7 +173,15 @@ pub fn evaluate(
             )
             .collect()
     };
+    // Starting a thread pool costs more than judging a file or two.
     let outcomes = match opts.threads {
+        _ if changes.len() < 2 => {
+            let local = ws.repo.as_ref().map(Repo::local);
+            changes
+                .iter()
+                .map(|c| judge(ws, c, whole, &facts, local.as_ref()))
+                .collect()
+        }
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build()

@@ -117,12 +117,14 @@ impl Repo {
             .head_tree_id_or_empty()
             .map_err(wrap("cannot read HEAD"))?
             .detach();
-        let index = repo.index_or_empty().map_err(|e| {
-            Error::git(
-                format!("cannot read the index {}: {e}", repo.index_path().display()),
-                Some("if a git command crashed, `git status` repairs a stale index".to_string()),
-            )
-        })?;
+        let index = read_index(&repo)?;
+        // git's own shortcut: a valid cache-tree whose root is HEAD's tree
+        // means the index equals HEAD, so nothing is staged.
+        if let Some(cache) = index.tree() {
+            if cache.num_entries.is_some() && cache.id == head_tree {
+                return Ok(Vec::new());
+            }
+        }
         let mut changes = Vec::new();
         repo.tree_index_status(
             &head_tree,
@@ -509,6 +511,30 @@ impl Repo {
         }
         self.blob(&repo, BlobId(entry.object_id())).map(Some)
     }
+}
+
+/// The index (honouring `GIT_INDEX_FILE`), or an empty one if none exists.
+///
+/// The trailing checksum is not verified: decoding still checks the
+/// structure, and hashing a large index costs more than the whole staged
+/// check of a typical commit. git verifies it on its own next write.
+fn read_index(repo: &gix::Repository) -> Result<gix::index::State> {
+    let path = repo.index_path();
+    if !path.exists() {
+        return Ok(gix::index::State::new(repo.object_hash()));
+    }
+    let options = gix::index::decode::Options {
+        thread_limit: Some(1),
+        ..Default::default()
+    };
+    gix::index::File::at(&path, repo.object_hash(), true, options)
+        .map(Into::into)
+        .map_err(|e| {
+            Error::git(
+                format!("cannot read the index {}: {e}", path.display()),
+                Some("if a git command crashed, `git status` repairs a stale index".to_string()),
+            )
+        })
 }
 
 fn file_matches_blob(repo: &gix::Repository, abs: &Path, id: gix::ObjectId) -> bool {

@@ -358,7 +358,7 @@ fn multi_line_triggers_report_their_start() {
 fn redaction_keeps_the_secret_out_of_every_output() {
     let f = Fixture::new();
     f.config("personas:\n  K:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    redact: true\n")
-    .write("a.txt", &format!("key = {KEY}\n"));
+        .write("a.txt", &format!("key = {KEY}\n"));
     for format in ["human", "json", "ndjson"] {
         let out = f
             .valve(&["check", "--all", "--format", format])

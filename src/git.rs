@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use gix::bstr::{BStr, ByteSlice};
+use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
 use gix::diff::blob::{Algorithm, Diff, InternedInput, sources::byte_lines};
 use gix::status::tree_index::TrackRenames;
 
@@ -111,6 +111,11 @@ impl Repo {
     }
 
     /// Index vs `HEAD` (unborn: empty tree), read from the index blobs.
+    ///
+    /// Like git, the index's cache-tree prunes every directory whose tree is
+    /// known to equal `HEAD`'s, so a small commit in a large repository
+    /// reads only the trees along its changed paths. gix's index diff, with
+    /// its rename tracker, then runs over just those regions.
     pub fn staged(&self) -> Result<Vec<Change>> {
         let repo = self.local();
         let head_tree = repo
@@ -118,98 +123,44 @@ impl Repo {
             .map_err(wrap("cannot read HEAD"))?
             .detach();
         let index = read_index(&repo)?;
-        // git's own shortcut: a valid cache-tree whose root is HEAD's tree
-        // means the index equals HEAD, so nothing is staged.
-        if let Some(cache) = index.tree() {
-            if cache.num_entries.is_some() && cache.id == head_tree {
-                return Ok(Vec::new());
-            }
-        }
-        let mut changes = Vec::new();
-        repo.tree_index_status(
-            &head_tree,
+        let empty = gix::ObjectId::empty_tree(repo.object_hash());
+        let mut regions = Vec::new();
+        dirty_regions(
+            &repo,
             &index,
-            None,
-            TrackRenames::Given(gix::diff::Rewrites::default()),
-            |change, _, _| {
-                use gix::diff::index::ChangeRef;
-                let c = match change {
-                    ChangeRef::Addition {
-                        location,
-                        entry_mode,
-                        id,
-                        ..
-                    } => Change {
-                        path: path_string(location.as_ref()),
-                        old_path: None,
-                        kind: ChangeKind::Added,
-                        new: content_for(
-                            entry_mode == gix::index::entry::Mode::SYMLINK,
-                            entry_mode.is_submodule(),
-                            id.into_owned(),
-                        ),
-                        old: None,
-                    },
-                    ChangeRef::Deletion {
-                        location,
-                        entry_mode,
-                        id,
-                        ..
-                    } => Change {
-                        path: path_string(location.as_ref()),
-                        old_path: None,
-                        kind: ChangeKind::Deleted,
-                        new: if entry_mode.is_submodule() {
-                            Content::Submodule
-                        } else {
-                            Content::Gone
-                        },
-                        old: Some(BlobId(id.into_owned())),
-                    },
-                    ChangeRef::Modification {
-                        location,
-                        previous_id,
-                        entry_mode,
-                        id,
-                        ..
-                    } => Change {
-                        path: path_string(location.as_ref()),
-                        old_path: None,
-                        kind: ChangeKind::Modified,
-                        new: content_for(
-                            entry_mode == gix::index::entry::Mode::SYMLINK,
-                            entry_mode.is_submodule(),
-                            id.into_owned(),
-                        ),
-                        old: Some(BlobId(previous_id.into_owned())),
-                    },
-                    ChangeRef::Rewrite {
-                        source_location,
-                        source_id,
-                        location,
-                        entry_mode,
-                        id,
-                        copy,
-                        ..
-                    } => Change {
-                        path: path_string(location.as_ref()),
-                        old_path: (!copy).then(|| path_string(source_location.as_ref())),
-                        kind: if copy {
-                            ChangeKind::Added
-                        } else {
-                            ChangeKind::Renamed
-                        },
-                        new: content_for(
-                            entry_mode == gix::index::entry::Mode::SYMLINK,
-                            entry_mode.is_submodule(),
-                            id.into_owned(),
-                        ),
-                        old: Some(BlobId(source_id.into_owned())),
-                    },
-                };
-                changes.push(c);
+            (head_tree != empty).then_some(head_tree),
+            index.tree(),
+            BString::default(),
+            &mut regions,
+        )?;
+        if regions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (lhs, rhs) = region_states(&repo, &index, &regions)?;
+        let mut cache = repo
+            .diff_resource_cache_for_tree_diff()
+            .map_err(wrap("cannot prepare rename tracking"))?;
+        let root = self
+            .workdir
+            .clone()
+            .unwrap_or_else(|| repo.git_dir().to_path_buf());
+        let mut search = gix::pathspec::Search::from_specs(std::iter::empty(), None, &root)
+            .map_err(|e| Error::git(format!("cannot prepare the index diff: {e}"), None))?;
+        let mut changes = Vec::new();
+        gix::diff::index(
+            &lhs,
+            &rhs,
+            |change| {
+                changes.push(change_from_index(change));
                 Ok(std::ops::ControlFlow::Continue(()))
             },
+            Some(gix::diff::index::RewriteOptions {
+                resource_cache: &mut cache,
+                find: &repo.objects,
+                rewrites: gix::diff::Rewrites::default(),
+            }),
+            &mut search,
+            &mut |_, _, _, _| false,
         )
         .map_err(wrap("cannot compare the index with HEAD"))?;
         Ok(changes)
@@ -511,6 +462,217 @@ impl Repo {
         }
         self.blob(&repo, BlobId(entry.object_id())).map(Some)
     }
+}
+
+fn change_from_index(change: gix::diff::index::ChangeRef<'_, '_>) -> Change {
+    use gix::diff::index::ChangeRef;
+    let link = |m: gix::index::entry::Mode| m == gix::index::entry::Mode::SYMLINK;
+    match change {
+        ChangeRef::Addition {
+            location,
+            entry_mode,
+            id,
+            ..
+        } => Change {
+            path: path_string(location.as_ref()),
+            old_path: None,
+            kind: ChangeKind::Added,
+            new: content_for(link(entry_mode), entry_mode.is_submodule(), id.into_owned()),
+            old: None,
+        },
+        ChangeRef::Deletion {
+            location,
+            entry_mode,
+            id,
+            ..
+        } => Change {
+            path: path_string(location.as_ref()),
+            old_path: None,
+            kind: ChangeKind::Deleted,
+            new: if entry_mode.is_submodule() {
+                Content::Submodule
+            } else {
+                Content::Gone
+            },
+            old: Some(BlobId(id.into_owned())),
+        },
+        ChangeRef::Modification {
+            location,
+            previous_id,
+            entry_mode,
+            id,
+            ..
+        } => Change {
+            path: path_string(location.as_ref()),
+            old_path: None,
+            kind: ChangeKind::Modified,
+            new: content_for(link(entry_mode), entry_mode.is_submodule(), id.into_owned()),
+            old: Some(BlobId(previous_id.into_owned())),
+        },
+        ChangeRef::Rewrite {
+            source_location,
+            source_id,
+            location,
+            entry_mode,
+            id,
+            copy,
+            ..
+        } => Change {
+            path: path_string(location.as_ref()),
+            old_path: (!copy).then(|| path_string(source_location.as_ref())),
+            kind: if copy {
+                ChangeKind::Added
+            } else {
+                ChangeKind::Renamed
+            },
+            new: content_for(link(entry_mode), entry_mode.is_submodule(), id.into_owned()),
+            old: Some(BlobId(source_id.into_owned())),
+        },
+    }
+}
+
+/// A directory where `HEAD` and the index may differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Region {
+    /// `""` for the root, else the directory path ending in `/`.
+    prefix: BString,
+    /// `HEAD`'s tree for this directory, if it has one.
+    head: Option<gix::ObjectId>,
+    /// Anything below may differ; else only the files directly inside
+    /// (subdirectories are regions of their own).
+    deep: bool,
+}
+
+/// Walks `HEAD`'s trees alongside the index's cache-tree and records the
+/// directories that are not provably equal.
+fn dirty_regions(
+    repo: &gix::Repository,
+    index: &gix::index::State,
+    head: Option<gix::ObjectId>,
+    cache: Option<&gix::index::extension::Tree>,
+    prefix: BString,
+    out: &mut Vec<Region>,
+) -> Result<()> {
+    let (Some(head_id), Some(cache)) = (head, cache) else {
+        out.push(Region {
+            prefix,
+            head,
+            deep: true,
+        });
+        return Ok(());
+    };
+    if cache.num_entries.is_some() && cache.id == head_id {
+        return Ok(());
+    }
+    out.push(Region {
+        prefix: prefix.clone(),
+        head: Some(head_id),
+        deep: false,
+    });
+    let head = head_id;
+    let tree = repo
+        .find_tree(head)
+        .map_err(wrap("cannot read HEAD's tree"))?;
+    let decoded = tree
+        .decode()
+        .map_err(|e| Error::git(format!("cannot decode a tree: {e}"), None))?;
+    let mut children: BTreeMap<
+        Vec<u8>,
+        (Option<gix::ObjectId>, Option<&gix::index::extension::Tree>),
+    > = BTreeMap::new();
+    for entry in &decoded.entries {
+        if entry.mode.is_tree() {
+            children.entry(entry.filename.to_vec()).or_default().0 = Some(entry.oid.to_owned());
+        }
+    }
+    for child in &cache.children {
+        children.entry(child.name.to_vec()).or_default().1 = Some(child);
+    }
+    // Directories that exist only in the index (new ones) have neither a
+    // HEAD tree nor, until the next write-tree, a cache-tree node.
+    let range = index
+        .prefixed_entries_range(prefix.as_bstr())
+        .unwrap_or(0..0);
+    let mut last: &[u8] = b"";
+    for entry in &index.entries()[range] {
+        let rest = &entry.path(index)[prefix.len()..];
+        if let Some(slash) = rest.find_byte(b'/') {
+            let name = &rest[..slash];
+            if name != last {
+                children.entry(name.to_vec()).or_default();
+                last = name;
+            }
+        }
+    }
+    for (name, (head_child, cache_child)) in children {
+        let mut child_prefix = prefix.clone();
+        child_prefix.push_str(&name);
+        child_prefix.push(b'/');
+        dirty_regions(repo, index, head_child, cache_child, child_prefix, out)?;
+    }
+    Ok(())
+}
+
+/// `HEAD`'s and the index's entries inside `regions`, as two sorted states.
+fn region_states(
+    repo: &gix::Repository,
+    index: &gix::index::State,
+    regions: &[Region],
+) -> Result<(gix::index::State, gix::index::State)> {
+    let mut lhs = gix::index::State::new(repo.object_hash());
+    let mut rhs = gix::index::State::new(repo.object_hash());
+    for region in regions {
+        let (prefix, deep) = (region.prefix.as_bstr(), region.deep);
+        if let Some(id) = region.head {
+            push_tree(repo, id, prefix, deep, &mut lhs)?;
+        }
+        let range = index.prefixed_entries_range(prefix).unwrap_or(0..0);
+        for entry in &index.entries()[range] {
+            let path = entry.path(index);
+            if !deep && path[prefix.len()..].contains(&b'/') {
+                continue;
+            }
+            rhs.dangerously_push_entry(entry.stat, entry.id, entry.flags, entry.mode, path);
+        }
+    }
+    lhs.sort_entries();
+    rhs.sort_entries();
+    Ok((lhs, rhs))
+}
+
+/// Adds a tree's file entries under `prefix` (recursively when `deep`).
+fn push_tree(
+    repo: &gix::Repository,
+    id: gix::ObjectId,
+    prefix: &BStr,
+    deep: bool,
+    state: &mut gix::index::State,
+) -> Result<()> {
+    let tree = repo
+        .find_tree(id)
+        .map_err(wrap("cannot read HEAD's tree"))?;
+    let decoded = tree
+        .decode()
+        .map_err(|e| Error::git(format!("cannot decode a tree: {e}"), None))?;
+    for entry in &decoded.entries {
+        let mut path: BString = prefix.to_owned();
+        path.push_str(entry.filename);
+        if entry.mode.is_tree() {
+            if deep {
+                path.push(b'/');
+                push_tree(repo, entry.oid.to_owned(), path.as_bstr(), true, state)?;
+            }
+            continue;
+        }
+        state.dangerously_push_entry(
+            Default::default(),
+            entry.oid.to_owned(),
+            gix::index::entry::Flags::empty(),
+            entry.mode.into(),
+            path.as_bstr(),
+        );
+    }
+    Ok(())
 }
 
 /// The index (honouring `GIT_INDEX_FILE`), or an empty one if none exists.

@@ -616,3 +616,55 @@ fn human_output_snapshot_passing() {
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!(normalize(&String::from_utf8_lossy(&out.stdout), f.path()));
 }
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_judged_by_path_and_never_read() {
+    let outside = Fixture::bare_dir();
+    outside.write("secret.txt", &format!("{KEY}\n"));
+    let f = Fixture::new();
+    f.config("personas:\n  Key:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n  Links:\n    filters: ['*.lnk']\n")
+        .write("keep.txt", "x\n")
+        .commit("init");
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), f.path().join("out.lnk"))
+        .expect("symlink");
+    for mode in [&["--worktree"][..], &["--all"][..], &["out.lnk"][..]] {
+        let r = f.json(mode);
+        assert_eq!(
+            hits(&r),
+            vec![("Links".into(), "out.lnk".into(), None)],
+            "{mode:?}"
+        );
+        assert_eq!(r["skipped"][0]["reason"], "symlink", "{mode:?}");
+    }
+    f.stage(&["out.lnk"]);
+    let r = f.json(&["--staged"]);
+    assert_eq!(hits(&r), vec![("Links".into(), "out.lnk".into(), None)]);
+}
+
+#[test]
+fn submodules_are_skipped_and_listed() {
+    let sub = Fixture::new();
+    sub.write("inner.txt", &format!("{KEY}\n")).commit("sub");
+    let f = Fixture::new();
+    f.config("personas:\n  Key:\n    triggers: ['AKIA[0-9A-Z]{16}']\n")
+        .write("keep.txt", "x\n")
+        .commit("init");
+    let url = sub.path().display().to_string();
+    f.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        &url,
+        "vendored",
+    ]);
+    let r = f.json(&["--staged"]);
+    assert!(hits(&r).is_empty(), "{r}");
+    assert_eq!(r["skipped"][0]["file"], "vendored");
+    assert_eq!(r["skipped"][0]["reason"], "submodule");
+    f.commit("add submodule");
+    let r = f.json(&["--base", "HEAD~1"]);
+    assert_eq!(r["skipped"][0]["reason"], "submodule");
+}

@@ -168,18 +168,18 @@ pub fn evaluate(
         changes
             .par_iter()
             .map_init(
-                || ws.repo.as_ref().map(Repo::local),
-                |local, change| judge(ws, change, whole, &facts, local.as_ref()),
+                || Local::new(ws.repo.as_ref()),
+                |local, change| judge(ws, change, whole, &facts, local),
             )
             .collect()
     };
     // Starting a thread pool costs more than judging a file or two.
     let outcomes = match opts.threads {
         _ if changes.len() < 2 => {
-            let local = ws.repo.as_ref().map(Repo::local);
+            let mut local = Local::new(ws.repo.as_ref());
             changes
                 .iter()
-                .map(|c| judge(ws, c, whole, &facts, local.as_ref()))
+                .map(|c| judge(ws, c, whole, &facts, &mut local))
                 .collect()
         }
         Some(n) => rayon::ThreadPoolBuilder::new()
@@ -257,6 +257,24 @@ pub fn evaluate(
     })
 }
 
+/// A worker's repository handle, opened on first use: `--all` and `PATH`
+/// never need one, and rayon may call `map_init` once per split.
+struct Local<'a> {
+    repo: Option<&'a Repo>,
+    handle: Option<gix::Repository>,
+}
+
+impl<'a> Local<'a> {
+    fn new(repo: Option<&'a Repo>) -> Self {
+        Local { repo, handle: None }
+    }
+
+    fn get(&mut self) -> Option<(&'a Repo, &gix::Repository)> {
+        let repo = self.repo?;
+        Some((repo, self.handle.get_or_insert_with(|| repo.local())))
+    }
+}
+
 struct Judged {
     findings: Vec<Finding>,
     suppressed: usize,
@@ -273,7 +291,7 @@ fn judge(
     change: &Change,
     whole: bool,
     facts: &RunFacts<'_>,
-    local: Option<&gix::Repository>,
+    local: &mut Local<'_>,
 ) -> Outcome {
     let rules = &ws.rules;
     let mut hits = Vec::new();
@@ -310,7 +328,7 @@ fn judge(
         });
     let mut data: Option<Vec<u8>> = None;
     if wants_content {
-        match load(ws, change, local, rules.max_file_size)? {
+        match load(change, local, rules.max_file_size)? {
             Loaded::Text(bytes) => data = Some(bytes),
             Loaded::Skip(reason) => {
                 judged.skip = Some(Skip {
@@ -333,8 +351,9 @@ fn judge(
         every_line_counts: whole || change.kind == ChangeKind::Added || change.old.is_none(),
     };
     let mut diff = || -> Option<Vec<bool>> {
-        let (repo, old, new) = (ws.repo.as_ref()?, change.old?, data.as_deref()?);
-        let old_bytes = repo.blob(local?, old).ok()?;
+        let (old, new) = (change.old?, data.as_deref()?);
+        let (repo, handle) = local.get()?;
+        let old_bytes = repo.blob(handle, old).ok()?;
         Some(git::changed_lines(&old_bytes, new))
     };
     let scanned = scan::scan(rules, &takers, &doc, facts, &mut diff);
@@ -348,12 +367,7 @@ enum Loaded {
     Skip(SkipReason),
 }
 
-fn load(
-    ws: &Workspace,
-    change: &Change,
-    local: Option<&gix::Repository>,
-    max: u64,
-) -> Result<Loaded> {
+fn load(change: &Change, local: &mut Local<'_>, max: u64) -> Result<Loaded> {
     let bytes = match &change.new {
         Content::Symlink => return Ok(Loaded::Skip(SkipReason::Symlink)),
         Content::Submodule => return Ok(Loaded::Skip(SkipReason::Submodule)),
@@ -365,9 +379,9 @@ fn load(
             }
             std::fs::read(path).map_err(|e| Error::io(path, e))?
         }
-        Content::Blob(id) => match (ws.repo.as_ref(), local) {
-            (Some(repo), Some(local)) => repo.blob(local, *id)?,
-            _ => return Err(Error::git("a blob was listed without a repository", None)),
+        Content::Blob(id) => match local.get() {
+            Some((repo, handle)) => repo.blob(handle, *id)?,
+            None => return Err(Error::git("a blob was listed without a repository", None)),
         },
     };
     if bytes.len() as u64 > max {

@@ -113,7 +113,7 @@ fn file_change(root: &Path, abs: &Path, symlink: bool) -> Change {
         new: if symlink {
             Content::Symlink
         } else {
-            Content::File(abs.to_path_buf())
+            Content::File
         },
         old: None,
     }

@@ -164,55 +164,50 @@ pub fn evaluate(
         timestamp,
         redact_all: opts.redact,
     };
-    let work = || -> Vec<Outcome> {
+    // Each worker folds its files into one tally: no per-file results are
+    // kept, only findings and skips.
+    let work = || -> Result<Tally> {
         changes
             .par_iter()
             .map_init(
                 || Local::new(ws.repo.as_ref()),
                 |local, change| judge(ws, change, whole, &facts, local),
             )
-            .collect()
+            .try_fold(Tally::default, |mut tally, judged| {
+                tally.add(judged?);
+                Ok(tally)
+            })
+            .try_reduce(Tally::default, |mut a, b| {
+                a.merge(b);
+                Ok(a)
+            })
     };
     // Starting a thread pool costs more than judging a file or two.
-    let outcomes = match opts.threads {
+    let tally = match opts.threads {
         _ if changes.len() < 2 => {
             let mut local = Local::new(ws.repo.as_ref());
-            changes
-                .iter()
-                .map(|c| judge(ws, c, whole, &facts, &mut local))
-                .collect()
+            let mut tally = Tally::default();
+            for c in &changes {
+                tally.add(judge(ws, c, whole, &facts, &mut local)?);
+            }
+            tally
         }
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build()
             .map_err(|e| Error::usage(format!("cannot start {n} threads: {e}"), None))?
-            .install(work),
-        None => work(),
+            .install(work)?,
+        None => work()?,
     };
-    let mut findings = Vec::new();
-    let mut skipped = Vec::new();
-    let mut suppressed = 0;
-    let mut scanned = 0;
-    let mut matched = 0;
-    let mut binary = 0;
-    let mut too_large = 0;
-    for o in outcomes {
-        let o = o?;
-        if o.taken {
-            matched += 1;
-            scanned += 1;
-        }
-        if let Some(skip) = o.skip {
-            match skip.reason {
-                SkipReason::Binary => binary += 1,
-                SkipReason::TooLarge => too_large += 1,
-                _ => {}
-            }
-            skipped.push(skip);
-        }
-        suppressed += o.suppressed;
-        findings.extend(o.findings);
-    }
+    let Tally {
+        mut findings,
+        mut skipped,
+        suppressed,
+        taken: matched,
+        binary,
+        too_large,
+    } = tally;
+    let scanned = matched;
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     skipped.sort_by(|a, b| a.file.cmp(&b.file).then(a.reason.cmp(&b.reason)));
 
@@ -285,6 +280,42 @@ struct Judged {
 
 type Outcome = Result<Judged>;
 
+/// What a worker accumulates over its files.
+#[derive(Default)]
+struct Tally {
+    findings: Vec<Finding>,
+    skipped: Vec<Skip>,
+    suppressed: usize,
+    taken: usize,
+    binary: usize,
+    too_large: usize,
+}
+
+impl Tally {
+    fn add(&mut self, j: Judged) {
+        self.taken += usize::from(j.taken);
+        if let Some(skip) = j.skip {
+            match skip.reason {
+                SkipReason::Binary => self.binary += 1,
+                SkipReason::TooLarge => self.too_large += 1,
+                _ => {}
+            }
+            self.skipped.push(skip);
+        }
+        self.suppressed += j.suppressed;
+        self.findings.extend(j.findings);
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.findings.extend(other.findings);
+        self.skipped.extend(other.skipped);
+        self.suppressed += other.suppressed;
+        self.taken += other.taken;
+        self.binary += other.binary;
+        self.too_large += other.too_large;
+    }
+}
+
 /// Evaluates one change: globs first, content only if a trigger needs it.
 fn judge(
     ws: &Workspace,
@@ -328,7 +359,7 @@ fn judge(
         });
     let mut data: Option<Vec<u8>> = None;
     if wants_content {
-        match load(change, local, rules.max_file_size)? {
+        match load(&ws.root, change, local, rules.max_file_size)? {
             Loaded::Text(bytes) => data = Some(bytes),
             Loaded::Skip(reason) => {
                 judged.skip = Some(Skip {
@@ -367,12 +398,13 @@ enum Loaded {
     Skip(SkipReason),
 }
 
-fn load(change: &Change, local: &mut Local<'_>, max: u64) -> Result<Loaded> {
+fn load(root: &Path, change: &Change, local: &mut Local<'_>, max: u64) -> Result<Loaded> {
     let bytes = match &change.new {
         Content::Symlink => return Ok(Loaded::Skip(SkipReason::Symlink)),
         Content::Submodule => return Ok(Loaded::Skip(SkipReason::Submodule)),
         Content::Gone => return Ok(Loaded::Text(Vec::new())),
-        Content::File(path) => {
+        Content::File => {
+            let path = &root.join(&change.path);
             let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
             if meta.len() > max {
                 return Ok(Loaded::Skip(SkipReason::TooLarge));

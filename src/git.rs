@@ -25,8 +25,8 @@ pub struct BlobId(gix::ObjectId);
 pub enum Content {
     /// A blob in the object database (index or commit).
     Blob(BlobId),
-    /// A regular file in the work tree.
-    File(PathBuf),
+    /// A regular file in the work tree, at the change's path under the root.
+    File,
     /// A symlink: evaluated by path only.
     Symlink,
     /// A gitlink: skipped.
@@ -382,7 +382,7 @@ impl Repo {
                 None => Content::Gone,
                 Some(m) if m.file_type().is_symlink() => Content::Symlink,
                 Some(m) if m.is_dir() => Content::Submodule,
-                Some(_) => Content::File(abs.clone()),
+                Some(_) => Content::File,
             };
             match (head_entry, new) {
                 (None, Content::Gone) => {}
@@ -415,8 +415,8 @@ impl Repo {
                         });
                         continue;
                     }
-                    if let Content::File(abs) = &new {
-                        if file_matches_blob(&repo, abs, id) {
+                    if new == Content::File {
+                        if file_matches_blob(&repo, &abs, id) {
                             continue;
                         }
                     }
@@ -430,7 +430,7 @@ impl Repo {
                 }
             }
         }
-        pair_renames(&repo, &mut added, &mut deleted);
+        pair_renames(&repo, &workdir, &mut added, &mut deleted);
         changes.extend(added);
         changes.extend(deleted);
         Ok(changes)
@@ -710,7 +710,12 @@ fn file_matches_blob(repo: &gix::Repository, abs: &Path, id: gix::ObjectId) -> b
 
 /// Pairs work-tree deletions with additions as renames: identical content
 /// first, then git's default 50% similarity (by lines kept).
-fn pair_renames(repo: &gix::Repository, added: &mut [Change], deleted: &mut Vec<Change>) {
+fn pair_renames(
+    repo: &gix::Repository,
+    workdir: &Path,
+    added: &mut [Change],
+    deleted: &mut Vec<Change>,
+) {
     const LIMIT: usize = 1000;
     if added.is_empty() || deleted.is_empty() || added.len() * deleted.len() > LIMIT * LIMIT {
         return;
@@ -718,7 +723,7 @@ fn pair_renames(repo: &gix::Repository, added: &mut [Change], deleted: &mut Vec<
     let new_data: Vec<Option<Vec<u8>>> = added
         .iter()
         .map(|c| match &c.new {
-            Content::File(p) => std::fs::read(p).ok(),
+            Content::File => std::fs::read(workdir.join(&c.path)).ok(),
             _ => None,
         })
         .collect();

@@ -33,6 +33,16 @@ impl Selection {
     }
 }
 
+/// Whether a selection is one walk of the whole root, which `check` streams
+/// instead of listing: `--all`, or no mode outside git.
+pub fn walks_whole_root(selection: &Selection, repo: Option<&Repo>) -> bool {
+    match selection {
+        Selection::All => !repo.is_some_and(Repo::is_bare),
+        Selection::Default => repo.is_none(),
+        _ => false,
+    }
+}
+
 /// The changes of a selection, relative to `root`, sorted by path.
 pub fn changes(
     selection: &Selection,
@@ -100,8 +110,10 @@ pub fn changes(
             files
         }
     };
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    // Unstable: no scratch buffer; equal paths are merged just below.
+    out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     out.dedup_by(|a, b| a.path == b.path);
+    out.shrink_to_fit();
     Ok(out)
 }
 
@@ -192,10 +204,45 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// A walker thread's state, handed over when the thread finishes.
+struct Handover<'a, S> {
+    state: Option<S>,
+    sink: &'a Mutex<Vec<S>>,
+}
+
+impl<S> Drop for Handover<'_, S> {
+    fn drop(&mut self) {
+        if let (Some(state), Ok(mut all)) = (self.state.take(), self.sink.lock()) {
+            all.push(state);
+        }
+    }
+}
+
 /// Every file under `dirs`, respecting `.gitignore`, `.ignore` and git's
 /// excludes; hidden files are included (a `.env` is exactly what a gate
-/// must see), `.git` is not. Walks in parallel.
+/// must see), `.git` is not.
 pub fn walk(root: &Path, dirs: &[PathBuf]) -> Result<Vec<Change>> {
+    let lists = walk_with(root, dirs, None, Vec::new, |list: &mut Vec<Change>, c| {
+        list.push(c)
+    })?;
+    let mut all = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+    for list in lists {
+        all.extend(list);
+    }
+    Ok(all)
+}
+
+/// Walks `dirs` in parallel and hands each file to `visit` on the walker's
+/// own thread, with per-thread state from `init`; returns every thread's
+/// state. Nothing is collected unless `visit` collects it, so `--all`
+/// judges files as they are found, like `rg`.
+pub fn walk_with<S: Send>(
+    root: &Path,
+    dirs: &[PathBuf],
+    threads: Option<usize>,
+    init: impl Fn() -> S + Sync,
+    visit: impl Fn(&mut S, Change) + Sync,
+) -> Result<Vec<S>> {
     let Some((first, rest)) = dirs.split_first() else {
         return Ok(Vec::new());
     };
@@ -212,11 +259,17 @@ pub fn walk(root: &Path, dirs: &[PathBuf]) -> Result<Vec<Change>> {
         .parents(true)
         .require_git(false)
         .follow_links(false)
+        .threads(threads.unwrap_or(0))
         .filter_entry(|e| e.file_name() != ".git");
-    let found: Mutex<Vec<Change>> = Mutex::new(Vec::new());
+    let states: Mutex<Vec<S>> = Mutex::new(Vec::new());
     let error: Mutex<Option<Error>> = Mutex::new(None);
+    let (states_ref, error_ref, init, visit) = (&states, &error, &init, &visit);
     builder.build_parallel().run(|| {
-        Box::new(|entry| {
+        let mut mine = Handover {
+            state: Some(init()),
+            sink: states_ref,
+        };
+        Box::new(move |entry| {
             match entry {
                 Ok(entry) => {
                     let Some(ft) = entry.file_type() else {
@@ -225,16 +278,15 @@ pub fn walk(root: &Path, dirs: &[PathBuf]) -> Result<Vec<Change>> {
                     if ft.is_dir() {
                         return ignore::WalkState::Continue;
                     }
-                    let change = file_change(root, entry.path(), ft.is_symlink());
-                    if let Ok(mut v) = found.lock() {
-                        v.push(change);
+                    if let Some(state) = mine.state.as_mut() {
+                        visit(state, file_change(root, entry.path(), ft.is_symlink()));
                     }
                 }
                 Err(e) => {
                     // A path we may not read is an error, not a silent skip.
                     if let Some(io) = e.io_error() {
                         if io.kind() == std::io::ErrorKind::PermissionDenied {
-                            if let Ok(mut slot) = error.lock() {
+                            if let Ok(mut slot) = error_ref.lock() {
                                 slot.get_or_insert(Error::usage(
                                     format!("cannot walk the tree: {e}"),
                                     Some("fix the permissions or add the path to `ignore:` in valve.yml".to_string()),
@@ -248,10 +300,10 @@ pub fn walk(root: &Path, dirs: &[PathBuf]) -> Result<Vec<Change>> {
             ignore::WalkState::Continue
         })
     });
-    if let Some(e) = error.into_inner().ok().flatten() {
+    if let Some(e) = error.lock().ok().and_then(|mut slot| slot.take()) {
         return Err(e);
     }
-    Ok(found.into_inner().unwrap_or_default())
+    Ok(states.into_inner().unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::config::{self, BASELINE_PATH, CONFIG_PATHS, Source};
 use crate::error::{Error, Result};
 use crate::finding::{BySeverity, ChangeKind, Finding, Report, Skip, SkipReason, Summary};
 use crate::git::{self, Change, Content, Repo};
-use crate::ruleset::Ruleset;
+use crate::ruleset::{Matchers, Ruleset};
 use crate::scan::{self, Document, RunFacts};
 use crate::severity::{Context, Threshold};
 
@@ -44,6 +44,8 @@ pub struct Options {
     pub ci: bool,
     pub baseline: BaselineChoice,
     pub redact: bool,
+    /// Build source snippets for findings (human output that is not `-q`).
+    pub snippets: bool,
     pub threads: Option<usize>,
 }
 
@@ -135,16 +137,76 @@ pub fn run(opts: &Options) -> Result<Report> {
 }
 
 /// Runs a check in an already loaded workspace (watch reuses it).
+///
+/// Triggers compile on a second thread while git lists the changes; the
+/// compile is always joined, so a bad regex is reported on every run.
 pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
     let started = Instant::now();
-    let changes = changeset::changes(&opts.selection, ws.repo.as_ref(), &ws.root, &opts.cwd)?;
-    evaluate(ws, opts, changes, started)
+    let streamed = changeset::walks_whole_root(&opts.selection, ws.repo.as_ref());
+    std::thread::scope(|scope| {
+        let compiling = scope.spawn(|| ws.rules.matchers());
+        let listed = (!streamed)
+            .then(|| changeset::changes(&opts.selection, ws.repo.as_ref(), &ws.root, &opts.cwd));
+        let matchers = compiling
+            .join()
+            .map_err(|_| Error::usage("compiling the triggers failed unexpectedly", None))??;
+        match listed {
+            None => stream(ws, opts, &matchers, started),
+            Some(changes) => evaluate(ws, opts, &matchers, changes?, started),
+        }
+    })
+}
+
+fn run_facts(ws: &Workspace) -> (String, u64) {
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    (ws.root.display().to_string(), timestamp)
+}
+
+/// `--all`: files are judged on the walker's threads as they are found;
+/// no list of the tree is ever held.
+fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant) -> Result<Report> {
+    let (repo_display, timestamp) = run_facts(ws);
+    let facts = RunFacts {
+        matchers,
+        repo: &repo_display,
+        timestamp,
+        redact_all: opts.redact,
+        snippets: opts.snippets,
+    };
+    let states = changeset::walk_with(
+        &ws.root,
+        std::slice::from_ref(&ws.root),
+        opts.threads,
+        || (Tally::default(), None::<Error>),
+        |(tally, error), change| {
+            if error.is_some() || ws.rules.is_ignored(&change.path) {
+                return;
+            }
+            tally.changed += 1;
+            match judge(ws, &change, true, &facts, &mut Local::new(None)) {
+                Ok(j) => tally.add(j),
+                Err(e) => *error = Some(e),
+            }
+        },
+    )?;
+    let mut tally = Tally::default();
+    for (t, error) in states {
+        if let Some(e) = error {
+            return Err(e);
+        }
+        tally.merge(t);
+    }
+    finish(ws, opts, tally, repo_display, started)
 }
 
 /// Evaluates a given list of changes (watch passes a subset).
 pub fn evaluate(
     ws: &Workspace,
     opts: &Options,
+    matchers: &Matchers,
     changes: Vec<Change>,
     started: Instant,
 ) -> Result<Report> {
@@ -154,15 +216,13 @@ pub fn evaluate(
         .into_iter()
         .filter(|c| !rules.is_ignored(&c.path))
         .collect();
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let repo_display = ws.root.display().to_string();
+    let (repo_display, timestamp) = run_facts(ws);
     let facts = RunFacts {
+        matchers,
         repo: &repo_display,
         timestamp,
         redact_all: opts.redact,
+        snippets: opts.snippets,
     };
     // Each worker folds its files into one tally: no per-file results are
     // kept, only findings and skips.
@@ -199,6 +259,20 @@ pub fn evaluate(
             .install(work)?,
         None => work()?,
     };
+    let mut tally = tally;
+    tally.changed = changes.len();
+    finish(ws, opts, tally, repo_display, started)
+}
+
+/// Sorts, applies the baseline and the threshold, and sums up.
+fn finish(
+    ws: &Workspace,
+    opts: &Options,
+    tally: Tally,
+    repo_display: String,
+    started: Instant,
+) -> Result<Report> {
+    let rules = &ws.rules;
     let Tally {
         mut findings,
         mut skipped,
@@ -206,9 +280,14 @@ pub fn evaluate(
         taken: matched,
         binary,
         too_large,
+        changed,
     } = tally;
     let scanned = matched;
-    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    findings.sort_unstable_by(|a, b| {
+        a.sort_key()
+            .cmp(&b.sort_key())
+            .then(a.trigger.cmp(&b.trigger))
+    });
     skipped.sort_by(|a, b| a.file.cmp(&b.file).then(a.reason.cmp(&b.reason)));
 
     let baseline = load_baseline(ws, &opts.baseline)?;
@@ -228,7 +307,7 @@ pub fn evaluate(
     }
     let summary = Summary {
         kind: "summary",
-        files_changed: changes.len(),
+        files_changed: changed,
         files_scanned: scanned,
         files_binary: binary,
         files_too_large: too_large,
@@ -289,6 +368,8 @@ struct Tally {
     taken: usize,
     binary: usize,
     too_large: usize,
+    /// Files in the change set (after `ignore`).
+    changed: usize,
 }
 
 impl Tally {
@@ -313,6 +394,7 @@ impl Tally {
         self.taken += other.taken;
         self.binary += other.binary;
         self.too_large += other.too_large;
+        self.changed += other.changed;
     }
 }
 

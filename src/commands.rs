@@ -78,6 +78,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 ci: false,
                 baseline: BaselineChoice::Off,
                 redact: false,
+                snippets: false,
                 threads: g.threads,
             };
             let head = match &opts.selection {
@@ -116,6 +117,7 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         ci: Context::ci_from_env(std::env::var("CI").ok().as_deref()),
         baseline: args.baseline(),
         redact: args.redact,
+        snippets: args.format == crate::render::Format::Human && !g.quiet,
         threads: g.threads,
     };
     let report = check::run(&opts)?;
@@ -151,6 +153,8 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
 
 fn personas(g: &crate::cli::Global) -> Result<u8> {
     let ws = check::workspace(&cwd()?, g.config.as_deref(), None)?;
+    // A bad trigger is a config error here too.
+    ws.rules.matchers()?;
     emit(|out| {
         for w in &ws.rules.warnings {
             writeln!(out, "warning: {w}")?;
@@ -215,6 +219,7 @@ fn personas(g: &crate::cli::Global) -> Result<u8> {
 fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
     let cwd = cwd()?;
     let ws = check::workspace(&cwd, g.config.as_deref(), None)?;
+    ws.rules.matchers()?;
     let root = ws.root.canonicalize().unwrap_or(ws.root.clone());
     let mut hits = Vec::new();
     emit(|out| {
@@ -356,10 +361,13 @@ fn init() -> Result<u8> {
 fn test(g: &crate::cli::Global) -> Result<u8> {
     let ws = check::workspace(&cwd()?, g.config.as_deref(), None)?;
     let rules = &ws.rules;
+    let matchers = rules.matchers()?;
     let facts = RunFacts {
+        matchers: &matchers,
         repo: "",
         timestamp: 0,
         redact_all: false,
+        snippets: false,
     };
     let mut failures = Vec::new();
     let mut passed = 0;

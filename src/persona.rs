@@ -13,10 +13,12 @@ use crate::severity::Severity;
 /// Compiled regexes may not grow past this (SPEC §9: a config error, not OOM).
 pub const REGEX_SIZE_LIMIT: usize = 16 * 1024 * 1024;
 
+/// A trigger as written; its automaton lives in `ruleset::Matchers`.
 #[derive(Debug, Clone)]
 pub struct Trigger {
     pub pattern: String,
-    pub regex: Regex,
+    /// Where the pattern is in valve.yml, for a compile error.
+    pub span: miette::SourceSpan,
 }
 
 /// A persona ready to run: the hot loop sees only this.
@@ -127,36 +129,43 @@ pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, regex::Error> {
         .build()
 }
 
-pub(crate) fn compile(v: &mut Validator<'_>, raw: &RawPersona) -> Persona {
-    let mut triggers = Vec::new();
-    for t in &raw.triggers {
-        match compile_regex(&t.value) {
-            Ok(regex) => triggers.push(Trigger {
-                pattern: t.value.clone(),
-                regex,
-            }),
-            Err(e) => {
-                let detail = match &e {
-                    regex::Error::CompiledTooBig(limit) => {
-                        format!("compiled regex exceeds the {limit}-byte size limit")
-                    }
-                    other => other
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or("invalid")
-                        .trim_start_matches("error: ")
-                        .to_string(),
-                };
-                v.issue(
-                    t.span,
-                    format!("invalid regex in persona `{}`", raw.name.value),
-                    detail,
-                    Some("triggers use Rust regex syntax; in YAML, single quotes keep backslashes as written".into()),
-                );
-            }
+/// Compiles one trigger, or the issue to report at its span.
+pub(crate) fn compile_trigger(v: &mut Validator<'_>, persona: &str, t: &Trigger) -> Option<Regex> {
+    match compile_regex(&t.pattern) {
+        Ok(regex) => Some(regex),
+        Err(e) => {
+            let detail = match &e {
+                regex::Error::CompiledTooBig(limit) => {
+                    format!("compiled regex exceeds the {limit}-byte size limit")
+                }
+                other => other
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim_start_matches("error: ")
+                    .to_string(),
+            };
+            v.issue(
+                t.span,
+                format!("invalid regex in persona `{persona}`"),
+                detail,
+                Some("triggers use Rust regex syntax; in YAML, single quotes keep backslashes as written".into()),
+            );
+            None
         }
     }
+}
+
+pub(crate) fn compile(raw: &RawPersona) -> Persona {
+    let triggers = raw
+        .triggers
+        .iter()
+        .map(|t| Trigger {
+            pattern: t.value.clone(),
+            span: t.span,
+        })
+        .collect();
     let on = match &raw.on {
         None => 0b1111,
         Some(kinds) => kinds.iter().fold(0, |acc, k| acc | k.bit()),

@@ -3,7 +3,7 @@
 //! every trigger, so one pass over a file says which triggers can fire.
 
 use globset::{Candidate, GlobSet, GlobSetBuilder};
-use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
 use crate::config::{self, BASELINE_PATH, CONFIG_PATHS, FailOn, RawConfig, Source, Validator};
 use crate::error::ConfigErrors;
@@ -43,11 +43,40 @@ pub struct Ruleset {
     pub warnings: Vec<String>,
     globs: GlobSet,
     owners: Vec<GlobOwner>,
-    /// Every trigger of every persona, flattened: (persona, trigger index).
-    trigger_owner: Vec<(usize, usize)>,
-    /// First slot of each persona's triggers in `trigger_owner`.
-    trigger_base: Vec<usize>,
+    /// The config text, for diagnostics found when compiling triggers.
+    source: Source,
+}
+
+/// Every trigger compiled: one regex each, and one `RegexSet` of them all so
+/// that one pass over a file says which triggers can fire. Built apart from
+/// the `Ruleset` so that `check` can compile while git lists the changes.
+#[derive(Debug)]
+pub struct Matchers {
+    /// `regexes[persona][trigger]`.
+    regexes: Vec<Vec<Regex>>,
+    /// First slot of each persona's triggers in the set.
+    base: Vec<usize>,
     prefilter: Option<RegexSet>,
+}
+
+impl Matchers {
+    pub fn regex(&self, pi: usize, ti: usize) -> Option<&Regex> {
+        self.regexes.get(pi).and_then(|r| r.get(ti))
+    }
+
+    /// One pass over `content`: which triggers can match at all.
+    /// `None` means "no shortcut available, try them all".
+    pub fn candidates(&self, content: &[u8]) -> Option<regex::bytes::SetMatches> {
+        self.prefilter.as_ref().map(|set| set.matches(content))
+    }
+
+    /// Whether trigger `ti` of persona `pi` is among the set's matches.
+    pub fn may_match(&self, set: Option<&regex::bytes::SetMatches>, pi: usize, ti: usize) -> bool {
+        match set {
+            None => true,
+            Some(m) => m.matched(self.base[pi] + ti),
+        }
+    }
 }
 
 /// Personas that take a path, in config order.
@@ -109,7 +138,7 @@ impl Ruleset {
                     },
                 );
             }
-            personas.push(persona::compile(&mut v, rp));
+            personas.push(persona::compile(rp));
         }
         let globs = match builder.build() {
             Ok(g) => g,
@@ -123,18 +152,49 @@ impl Ruleset {
                 GlobSet::empty()
             }
         };
+        let rules = Ruleset {
+            personas,
+            ignore: raw.ignore.iter().map(|s| s.value.clone()).collect(),
+            max_file_size: raw.max_file_size,
+            fail_on: raw.fail_on,
+            warnings: raw.warnings.clone(),
+            globs,
+            owners,
+            source: source.clone(),
+        };
         if !v.issues.is_empty() {
-            return Err(ConfigErrors::new(&source.name, v.issues));
+            // Report bad regexes in the same run as every other problem.
+            let mut issues = v.issues;
+            if let Err(e) = rules.matchers() {
+                issues.extend(e.issues);
+            }
+            return Err(ConfigErrors::new(&source.name, issues));
         }
-        let mut trigger_owner = Vec::new();
-        let mut trigger_base = Vec::new();
+        Ok(rules)
+    }
+
+    /// Compiles every trigger; bad ones are config errors at their span.
+    pub fn matchers(&self) -> Result<Matchers, ConfigErrors> {
+        let mut v = Validator {
+            source: &self.source,
+            issues: Vec::new(),
+        };
+        let mut regexes = Vec::with_capacity(self.personas.len());
+        let mut base = Vec::with_capacity(self.personas.len());
         let mut patterns = Vec::new();
-        for (pi, p) in personas.iter().enumerate() {
-            trigger_base.push(trigger_owner.len());
-            for (ti, t) in p.triggers.iter().enumerate() {
-                trigger_owner.push((pi, ti));
+        for p in &self.personas {
+            base.push(patterns.len());
+            let mut compiled = Vec::with_capacity(p.triggers.len());
+            for t in &p.triggers {
+                if let Some(r) = persona::compile_trigger(&mut v, &p.name, t) {
+                    compiled.push(r);
+                }
                 patterns.push(t.pattern.as_str());
             }
+            regexes.push(compiled);
+        }
+        if !v.issues.is_empty() {
+            return Err(ConfigErrors::new(&self.source.name, v.issues));
         }
         // A set too big to compile only loses the shortcut, never correctness.
         let prefilter = if patterns.is_empty() {
@@ -148,20 +208,12 @@ impl Ruleset {
                 .build()
                 .ok()
         };
-        Ok(Ruleset {
-            personas,
-            ignore: raw.ignore.iter().map(|s| s.value.clone()).collect(),
-            max_file_size: raw.max_file_size,
-            fail_on: raw.fail_on,
-            warnings: raw.warnings.clone(),
-            globs,
-            owners,
-            trigger_owner,
-            trigger_base,
+        Ok(Matchers {
+            regexes,
+            base,
             prefilter,
         })
     }
-
     /// Parses and compiles config text in one step.
     pub fn from_source(source: &Source) -> Result<Ruleset, ConfigErrors> {
         let (raw, issues) = config::parse_lenient(source);
@@ -246,29 +298,6 @@ impl Ruleset {
         })
     }
 
-    /// One pass over `content`: which (persona, trigger) pairs can match.
-    /// `None` means "no shortcut available, try them all".
-    pub fn candidate_triggers(&self, content: &[u8]) -> Option<regex::bytes::SetMatches> {
-        self.prefilter.as_ref().map(|set| set.matches(content))
-    }
-
-    /// Whether trigger `ti` of persona `pi` is in the prefilter's matches.
-    pub fn trigger_may_match(
-        &self,
-        set: Option<&regex::bytes::SetMatches>,
-        pi: usize,
-        ti: usize,
-    ) -> bool {
-        match set {
-            None => true,
-            Some(m) => m.matched(self.trigger_base[pi] + ti),
-        }
-    }
-
-    pub fn has_triggers(&self) -> bool {
-        !self.trigger_owner.is_empty()
-    }
-
     /// The threshold for a context and where it came from.
     pub fn threshold(&self, context: Context) -> (Threshold, String) {
         let specific = match context {
@@ -335,6 +364,21 @@ mod tests {
         };
         let n = Ruleset::from_source(&source).err().map(|e| e.issues.len());
         assert_eq!(n, Some(3));
+    }
+
+    #[test]
+    fn a_bad_regex_alone_is_reported_when_triggers_compile() {
+        let source = Source {
+            name: "valve.yml".into(),
+            text: "personas:\n  A:\n    triggers: ['ok', '(unclosed']\n".into(),
+        };
+        let rules = Ruleset::from_source(&source);
+        assert!(rules.is_ok(), "structure and globs are fine");
+        let n = rules
+            .ok()
+            .and_then(|r| r.matchers().err())
+            .map(|e| e.issues.len());
+        assert_eq!(n, Some(1));
     }
 
     #[test]

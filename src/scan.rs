@@ -7,7 +7,7 @@
 
 use crate::config::Scope;
 use crate::finding::{ChangeKind, Finding, Reason, Snippet};
-use crate::ruleset::Ruleset;
+use crate::ruleset::{Matchers, Ruleset};
 
 /// What the engine knows of one changed file.
 pub struct Document<'a> {
@@ -20,11 +20,14 @@ pub struct Document<'a> {
     pub every_line_counts: bool,
 }
 
-/// Run-wide facts every finding carries.
+/// Run-wide facts every finding carries, and the compiled triggers.
 pub struct RunFacts<'a> {
+    pub matchers: &'a Matchers,
     pub repo: &'a str,
     pub timestamp: u64,
     pub redact_all: bool,
+    /// Whether findings carry source snippets (only human output shows them).
+    pub snippets: bool,
 }
 
 #[derive(Debug, Default)]
@@ -67,14 +70,17 @@ pub fn scan(
             continue;
         };
         if !prefiltered {
-            candidates = rules.candidate_triggers(content);
+            candidates = facts.matchers.candidates(content);
             prefiltered = true;
         }
-        for (ti, trigger) in persona.triggers.iter().enumerate() {
-            if !rules.trigger_may_match(candidates.as_ref(), pi, ti) {
+        for ti in 0..persona.triggers.len() {
+            if !facts.matchers.may_match(candidates.as_ref(), pi, ti) {
                 continue;
             }
-            for m in trigger.regex.find_iter(content) {
+            let Some(regex) = facts.matchers.regex(pi, ti) else {
+                continue;
+            };
+            for m in regex.find_iter(content) {
                 let index = lines.get_or_insert_with(|| LineIndex::new(content));
                 let start_line = index.line_of(m.start());
                 // An empty match at a line end still belongs to that line.
@@ -129,7 +135,9 @@ pub fn scan(
                     timestamp: facts.timestamp,
                     persona_index: pi,
                     can_ignore: persona.allow_ignore,
-                    snippet: Some(snippet(content, index, m.start(), m.end(), redact)),
+                    snippet: facts
+                        .snippets
+                        .then(|| snippet(content, index, m.start(), m.end(), redact)),
                 });
             }
         }

@@ -82,6 +82,22 @@ fn invalid_regex() {
 }
 
 #[test]
+fn invalid_regex_is_reported_even_with_nothing_to_check() {
+    let f = Fixture::new();
+    f.config("personas:\n  A:\n    triggers: ['(unclosed']\n");
+    for args in [
+        &["check", "--staged"][..],
+        &["personas"][..],
+        &["explain", "a.txt"][..],
+    ] {
+        f.valve(args)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("valve.yml:3:16"));
+    }
+}
+
+#[test]
 fn regex_over_the_size_limit_is_a_config_error() {
     let err = errors_of("personas:\n  A:\n    triggers: ['(\\w{500}){500}']\n");
     assert_at(&err, "3:16", &["size limit"]);

@@ -415,10 +415,8 @@ impl Repo {
                         });
                         continue;
                     }
-                    if new == Content::File {
-                        if file_matches_blob(&repo, &abs, id) {
-                            continue;
-                        }
+                    if new == Content::File && file_matches_blob(&repo, &abs, id) {
+                        continue;
                     }
                     changes.push(Change {
                         path,

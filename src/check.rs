@@ -20,6 +20,9 @@ use crate::ruleset::{Matchers, Ruleset};
 use crate::scan::{self, Document, RunFacts};
 use crate::severity::{Context, Threshold};
 
+/// Below this many files, judging them on one thread beats starting a pool.
+const SEQUENTIAL_BELOW: usize = 16;
+
 /// Bytes inspected for a NUL to call a file binary (as git does).
 const BINARY_PROBE: usize = 8000;
 
@@ -242,9 +245,9 @@ pub fn evaluate(
                 Ok(a)
             })
     };
-    // Starting a thread pool costs more than judging a file or two.
+    // Starting a thread pool costs more than judging a few files.
     let tally = match opts.threads {
-        _ if changes.len() < 2 => {
+        _ if changes.len() < SEQUENTIAL_BELOW => {
             let mut local = Local::new(ws.repo.as_ref());
             let mut tally = Tally::default();
             for c in &changes {

@@ -137,9 +137,21 @@ impl Repo {
             return Ok(Vec::new());
         }
         let (lhs, rhs) = region_states(&repo, &index, &regions)?;
-        let mut cache = repo
-            .diff_resource_cache_for_tree_diff()
+        // Built from the index already read: gix's own constructor would read
+        // and verify the whole index a second time just for attributes.
+        let attributes = repo
+            .attributes_only(
+                &index,
+                gix::worktree::stack::state::attributes::Source::IdMapping,
+            )
             .map_err(wrap("cannot prepare rename tracking"))?;
+        let mut cache = gix::diff::resource_cache(
+            &repo,
+            gix::diff::blob::pipeline::Mode::ToGit,
+            (*attributes).clone(),
+            Default::default(),
+        )
+        .map_err(wrap("cannot prepare rename tracking"))?;
         let root = self
             .workdir
             .clone()
@@ -591,15 +603,20 @@ fn dirty_regions(
     let range = index
         .prefixed_entries_range(prefix.as_bstr())
         .unwrap_or(0..0);
-    let mut last: &[u8] = b"";
-    for entry in &index.entries()[range] {
-        let rest = &entry.path(index)[prefix.len()..];
-        if let Some(slash) = rest.find_byte(b'/') {
-            let name = &rest[..slash];
-            if name != last {
-                children.entry(name.to_vec()).or_default();
-                last = name;
+    let entries = &index.entries()[range];
+    let mut i = 0;
+    while i < entries.len() {
+        let path = entries[i].path(index);
+        match path[prefix.len()..].find_byte(b'/') {
+            Some(slash) => {
+                let dir = &path[..prefix.len() + slash + 1];
+                children
+                    .entry(dir[prefix.len()..dir.len() - 1].to_vec())
+                    .or_default();
+                // Entries are sorted: skip this directory's run in one search.
+                i += entries[i..].partition_point(|e| e.path(index).starts_with(dir));
             }
+            None => i += 1,
         }
     }
     for (name, (head_child, cache_child)) in children {

@@ -668,3 +668,67 @@ fn submodules_are_skipped_and_listed() {
     let r = f.json(&["--base", "HEAD~1"]);
     assert_eq!(r["skipped"][0]["reason"], "submodule");
 }
+
+#[test]
+fn colour_rules() {
+    let f = repo_with_secrets();
+    f.write("src/a.txt", &format!("{KEY}\n"));
+    let has_ansi = |args: &[&str], no_color: bool| {
+        let mut cmd = f.valve(args);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let out = cmd.output().expect("runs");
+        String::from_utf8_lossy(&out.stdout).contains('\u{1b}')
+    };
+    assert!(has_ansi(&["check", "--color", "always"], false));
+    assert!(
+        has_ansi(&["check", "--color", "always"], true),
+        "always beats NO_COLOR"
+    );
+    assert!(!has_ansi(&["check", "--color", "never"], false));
+    assert!(
+        !has_ansi(&["check"], false),
+        "auto: stdout is not a terminal"
+    );
+    assert!(!has_ansi(&["check", "--color", "auto"], true));
+    // Machine formats never carry colour.
+    assert!(!has_ansi(
+        &["check", "--color", "always", "--format", "json"],
+        false
+    ));
+}
+
+#[test]
+fn json_report_snapshot() {
+    let f = repo_with_secrets();
+    f.write("src/a.txt", &format!("clean\nconst k = \"{KEY}\";\n"));
+    f.write("src/lib.rs", "fn main() { dbg!(1); }\n");
+    f.write("src/img.bin", "\0\0");
+    let out = f
+        .valve(&["check", "--format", "json"])
+        .output()
+        .expect("runs");
+    // Raw text, so the snapshot pins SPEC §5's field order too.
+    let text: String = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            match l
+                .split_once("\"timestamp\": ")
+                .or_else(|| l.split_once("\"duration_ms\": "))
+            {
+                Some((head, rest)) => {
+                    let key = if l.contains("timestamp") {
+                        "timestamp"
+                    } else {
+                        "duration_ms"
+                    };
+                    let comma = if rest.ends_with(',') { "," } else { "" };
+                    format!("{head}\"{key}\": 0{comma}\n")
+                }
+                None => format!("{l}\n"),
+            }
+        })
+        .collect();
+    insta::assert_snapshot!(normalize(&text, f.path()));
+}

@@ -330,6 +330,8 @@ fn finish(
         skipped,
         summary,
         files_matched: matched,
+        whole_files: opts.selection.is_whole_files()
+            || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
         warnings: rules.warnings.clone(),
     })
 }

@@ -196,6 +196,8 @@ pub struct Report {
     pub summary: Summary,
     /// Files that at least one persona's globs took.
     pub files_matched: usize,
+    /// `--all`/`PATH`: files are judged whole, not as changes.
+    pub whole_files: bool,
     pub warnings: Vec<String>,
 }
 

@@ -544,7 +544,7 @@ fn no_persona_takes_any_file_is_said() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
-            "no persona takes any of the 1 changed file",
+            "no persona takes any of the 1 file",
         ));
 }
 

@@ -117,7 +117,11 @@ fn write_skips(report: &Report, style: &HumanStyle, out: &mut dyn Write) -> io::
 /// One line: what was judged and found. Also the stderr line with `--output`.
 pub fn summary_line(report: &Report) -> String {
     let s = &report.summary;
-    let noun = if report.whole_files { "file" } else { "changed file" };
+    let noun = if report.whole_files {
+        "file"
+    } else {
+        "changed file"
+    };
     if s.files_changed == 0 {
         return format!("valve: no {noun}s to judge");
     }

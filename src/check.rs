@@ -325,6 +325,7 @@ fn finish(
         duration_ms: started.elapsed().as_millis() as u64,
     };
     Ok(Report {
+        personas: rules.infos(),
         repo: repo_display,
         findings,
         skipped,

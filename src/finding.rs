@@ -187,9 +187,24 @@ impl Serialize for Threshold {
     }
 }
 
+/// What renderers need to know of a persona (SARIF rules, markdown tables).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonaInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub message: Option<String>,
+    pub severity: Severity,
+    pub response: Option<String>,
+    pub filters: Vec<String>,
+    pub triggers: Vec<String>,
+    pub redact: bool,
+}
+
 /// The outcome of one check: what renderers print and main turns into an exit code.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// Every persona of the config, in config order.
+    pub personas: Vec<PersonaInfo>,
     pub repo: String,
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skip>,

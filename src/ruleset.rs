@@ -298,6 +298,23 @@ impl Ruleset {
         })
     }
 
+    /// The personas as renderers see them.
+    pub fn infos(&self) -> Vec<crate::finding::PersonaInfo> {
+        self.personas
+            .iter()
+            .map(|p| crate::finding::PersonaInfo {
+                name: p.name.clone(),
+                description: p.description.clone(),
+                message: p.message.clone(),
+                severity: p.severity,
+                response: p.response.clone(),
+                filters: p.filters.clone(),
+                triggers: p.triggers.iter().map(|t| t.pattern.clone()).collect(),
+                redact: p.redact,
+            })
+            .collect()
+    }
+
     /// The threshold for a context and where it came from.
     pub fn threshold(&self, context: Context) -> (Threshold, String) {
         let specific = match context {

@@ -1,0 +1,239 @@
+//! `sarif`, `github` and `markdown`, and redaction in every format.
+//! SARIF is validated with `check-jsonschema` (PyPI, installed by .ci/run)
+//! against the official schema in ../shared.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command as Std;
+
+use common::{Fixture, normalize};
+use predicates::prelude::*;
+
+const KEY: &str = "AKIAABCDEFGHIJKLMNOP";
+
+fn varied_repo() -> Fixture {
+    let f = Fixture::new();
+    f.config(
+        "max_file_size: 200B\npersonas:\n  Guardian:\n    filters: ['src/**']\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n    response: security-paranoid\n    message: Possible AWS key\n  Auth:\n    description: Auth code moved or touched\n    filters: ['**/auth/**']\n    severity: warning\n  Todo:\n    triggers: ['TODO']\n",
+    )
+    .write("src/auth/login.ts", "export const login = () => 1;\n")
+    .write("src/keep.txt", "x\n")
+    .commit("init");
+    f.git(&["mv", "src/auth/login.ts", "src/login.ts"]);
+    f.write("src/a b,c:d.txt", &format!("key = {KEY}\nTODO later\n"));
+    f.write_bytes("src/blob.bin", b"\0AKIA");
+    f.write("src/big.txt", &"TODO ".repeat(60));
+    f
+}
+
+fn run(f: &Fixture, args: &[&str]) -> (i32, String) {
+    let out = f.valve(args).output().expect("valve runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn sarif_validates_against_the_official_schema() {
+    let f = varied_repo();
+    let (code, text) = run(&f, &["check", "--format", "sarif"]);
+    assert_eq!(code, 1);
+    let path = f.path().join("out.sarif");
+    std::fs::write(&path, &text).expect("write");
+    let schema =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schemas/sarif-schema-2.1.0.json");
+    let out = Std::new("check-jsonschema")
+        .arg("--schemafile")
+        .arg(&schema)
+        .arg(&path)
+        .output()
+        .expect("check-jsonschema is installed (pip install check-jsonschema; .ci/run does it)");
+    assert!(
+        out.status.success(),
+        "SARIF does not validate:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let run = &doc["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(
+        rules,
+        vec!["Guardian", "Auth", "Todo"],
+        "one rule per persona, config order"
+    );
+    assert_eq!(
+        run["tool"]["driver"]["rules"][0]["properties"]["triggers"][0],
+        "AKIA[0-9A-Z]{16}"
+    );
+    let results = run["results"].as_array().cloned().unwrap_or_default();
+    let level_of = |rule: &str| {
+        results
+            .iter()
+            .find(|r| r["ruleId"] == rule)
+            .map(|r| r["level"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(level_of("Guardian").as_deref(), Some("error"));
+    assert_eq!(level_of("Auth").as_deref(), Some("warning"));
+    assert_eq!(level_of("Todo").as_deref(), Some("note"));
+    let key = results
+        .iter()
+        .find(|r| r["ruleId"] == "Guardian")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        key["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "src/a%20b%2Cc%3Ad.txt"
+    );
+    assert_eq!(
+        key["locations"][0]["physicalLocation"]["region"]["startColumn"],
+        7
+    );
+    assert_eq!(
+        key["locations"][0]["physicalLocation"]["region"]["endColumn"],
+        27
+    );
+    assert!(
+        key["partialFingerprints"]["valve/v1"]
+            .as_str()
+            .is_some_and(|s| s.len() == 32)
+    );
+    let notes: Vec<String> = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["message"]["text"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        notes,
+        vec![
+            "skipped src/big.txt (too_large)",
+            "skipped src/blob.bin (binary)"
+        ]
+    );
+}
+
+#[test]
+fn github_annotations_are_escaped() {
+    let f = varied_repo();
+    let (code, text) = run(&f, &["check", "--format", "github"]);
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("::error file=src/a b%2Cc%3Ad.txt,line=1,col=7,endLine=1,endColumn=27,title=valve Guardian::critical: Possible AWS key"),
+        "{text}"
+    );
+    assert!(
+        text.contains("::warning file=src/login.ts,title=valve Auth::"),
+        "{text}"
+    );
+    assert!(
+        text.contains("::notice file=src/a b%2Cc%3Ad.txt,line=2,"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not searched: src/big.txt (too_large), src/blob.bin (binary)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn github_message_data_is_escaped() {
+    let f = Fixture::new();
+    f.config("personas:\n  P:\n    triggers: ['x']\n    message: \"100% sure\\nsecond line\"\n")
+        .write("a.txt", "x\n");
+    let (_, text) = run(&f, &["check", "--all", "--format", "github"]);
+    assert!(text.contains("::notice file=a.txt,line=1,col=1,endLine=1,endColumn=2,title=valve P::info: 100%25 sure%0Asecond line"), "{text}");
+}
+
+#[test]
+fn github_budget_is_ten_per_kind_most_severe_first() {
+    let f = Fixture::new();
+    f.config("personas:\n  E:\n    triggers: ['E']\n    severity: error\n  W:\n    triggers: ['W']\n    severity: warning\n  N:\n    triggers: ['N']\n");
+    let body = format!(
+        "{}{}{}",
+        "E\n".repeat(25),
+        "W\n".repeat(3),
+        "N\n".repeat(12)
+    );
+    f.write("a.txt", &body);
+    let (code, text) = run(&f, &["check", "--all", "--format", "github"]);
+    assert_eq!(code, 1);
+    let count = |k: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("::{k} file=")))
+            .count()
+    };
+    assert_eq!(
+        (count("error"), count("warning"), count("notice")),
+        (10, 3, 10)
+    );
+    let first = text.lines().next().unwrap_or("");
+    assert!(first.starts_with("::error "), "most severe first: {first}");
+    let last_notice = text
+        .lines()
+        .filter(|l| l.starts_with("::notice title=valve::"))
+        .collect::<Vec<_>>();
+    assert_eq!(last_notice.len(), 1, "{text}");
+    assert!(
+        last_notice[0].contains("17 more findings were not shown"),
+        "{}",
+        last_notice[0]
+    );
+    assert!(last_notice[0].contains("SARIF"), "says where to see them");
+}
+
+#[test]
+fn markdown_snapshot() {
+    let f = varied_repo();
+    let (code, text) = run(&f, &["check", "--format", "markdown"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(normalize(&text, f.path()));
+}
+
+#[test]
+fn redaction_keeps_the_secret_out_of_every_format() {
+    let f = Fixture::new();
+    f.config("personas:\n  K:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: error\n    redact: true\n")
+        .write("a.txt", &format!("key = {KEY}\n"));
+    for format in ["human", "json", "ndjson", "sarif", "github", "markdown"] {
+        let (code, text) = run(&f, &["check", "--all", "--format", format]);
+        assert_eq!(code, 1, "{format}");
+        assert!(!text.contains(KEY), "{format} leaked the secret:\n{text}");
+    }
+    f.config("personas:\n  K:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: error\n");
+    for format in ["human", "json", "ndjson", "sarif", "github", "markdown"] {
+        let (_, text) = run(&f, &["check", "--all", "--redact", "--format", format]);
+        assert!(
+            !text.contains(KEY),
+            "--redact: {format} leaked the secret:\n{text}"
+        );
+        let (_, plain) = run(&f, &["check", "--all", "--format", format]);
+        if format != "sarif" {
+            assert!(
+                plain.contains(KEY),
+                "{format} shows the match when not redacted"
+            );
+        }
+    }
+}
+
+#[test]
+fn sarif_to_a_file_with_a_summary_on_stderr() {
+    let f = varied_repo();
+    f.valve(&["check", "--format", "sarif", "--output", "report.sarif"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("blocking").and(predicate::str::contains("report.sarif")));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.path().join("report.sarif")).expect("written"))
+            .expect("json");
+    assert_eq!(doc["version"], "2.1.0");
+}

@@ -63,7 +63,7 @@ fn annotation(f: &Finding) -> String {
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     // Most severe first; within a severity, the report's (path) order.
     let mut order: Vec<&Finding> = report.findings.iter().collect();
-    order.sort_by(|a, b| b.severity.cmp(&a.severity));
+    order.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let mut shown = [0usize; 3];
     let mut hidden = 0usize;
     for f in order {

@@ -67,6 +67,13 @@ pub enum Command {
     Init,
     /// Check every persona's `examples`
     Test,
+    /// Print the JSON Schema of valve.yml (for editors)
+    Schema,
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Record current findings in .sage/valve-baseline.json
     Baseline {
         #[command(flatten)]

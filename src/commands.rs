@@ -68,6 +68,18 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Explain { paths } => explain(&g, &paths),
         Command::Init => init(),
         Command::Test => test(&g),
+        Command::Schema => {
+            let text = serde_json::to_string_pretty(&crate::schema::schema()).unwrap_or_default();
+            emit(|out| writeln!(out, "{text}"))?;
+            Ok(EXIT_PASS)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "valve", &mut buf);
+            emit(|out| out.write_all(&buf))?;
+            Ok(EXIT_PASS)
+        }
         Command::Baseline { mode, output } => {
             let opts = Options {
                 cwd: cwd()?,

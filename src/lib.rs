@@ -16,6 +16,7 @@ pub mod persona;
 pub mod render;
 pub mod ruleset;
 pub mod scan;
+pub mod schema;
 pub mod severity;
 pub mod yaml;
 

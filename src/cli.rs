@@ -64,7 +64,16 @@ pub enum Command {
         paths: Vec<PathBuf>,
     },
     /// Write a commented starter .sage/valve.yml (never overwrites)
-    Init,
+    Init {
+        /// Also install the pre-commit hook
+        #[arg(long)]
+        hook: bool,
+    },
+    /// Install, remove or show valve's git hooks
+    Hook {
+        #[command(subcommand)]
+        action: HookAction,
+    },
     /// Check every persona's `examples`
     Test,
     /// Print the JSON Schema of valve.yml (for editors)
@@ -82,6 +91,23 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookAction {
+    /// Install the pre-commit hook where git runs hooks (core.hooksPath aware)
+    Install {
+        /// Also install the pre-push hook
+        #[arg(long)]
+        pre_push: bool,
+        /// Replace a hook that is not valve's, keeping it as <name>.valve-backup
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove valve's hooks and restore any backup
+    Uninstall,
+    /// Say which hooks are installed where
+    Status,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::changeset::{self, Selection};
 use crate::check::{self, BaselineChoice, Options};
-use crate::cli::{CheckArgs, Cli, ColorChoice, Command};
+use crate::cli::{CheckArgs, Cli, ColorChoice, Command, HookAction};
 use crate::config::{BASELINE_PATH, CONFIG_PATHS};
 use crate::error::{Error, Result};
 use crate::finding::ChangeKind;
@@ -66,7 +66,17 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Check(args) => check_command(&g, &args),
         Command::Personas => personas(&g),
         Command::Explain { paths } => explain(&g, &paths),
-        Command::Init => init(),
+        Command::Init { hook } => {
+            init()?;
+            if hook {
+                hook_command(&HookAction::Install {
+                    pre_push: false,
+                    force: false,
+                })?;
+            }
+            Ok(EXIT_PASS)
+        }
+        Command::Hook { action } => hook_command(&action),
         Command::Test => test(&g),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::schema::schema()).unwrap_or_default();
@@ -366,6 +376,92 @@ fn init() -> Result<u8> {
             "valve: wrote {}; try `valve personas` and `valve test`",
             path.display()
         )
+    })?;
+    Ok(EXIT_PASS)
+}
+
+fn hook_command(action: &HookAction) -> Result<u8> {
+    use crate::hook::{self, Installed, Kind, Removed, State};
+    let cwd = cwd()?;
+    let repo = crate::git::discover(&cwd)?.ok_or_else(|| {
+        Error::usage(
+            format!("{} is not in a git repository", cwd.display()),
+            Some("run `valve hook` inside the repository whose commits it should gate".to_string()),
+        )
+    })?;
+    let mut lines = Vec::new();
+    match action {
+        HookAction::Install { pre_push, force } => {
+            let mut kinds = vec![Kind::PreCommit];
+            if *pre_push {
+                kinds.push(Kind::PrePush);
+            }
+            for kind in kinds {
+                let (status, done) = hook::install(&repo, kind, *force)?;
+                lines.push(match done {
+                    Installed::Fresh => format!(
+                        "valve: installed {} at {}",
+                        kind.name(),
+                        status.path.display()
+                    ),
+                    Installed::Updated => format!(
+                        "valve: {} at {} is valve's; refreshed it",
+                        kind.name(),
+                        status.path.display()
+                    ),
+                    Installed::ReplacedWithBackup(b) => format!(
+                        "valve: installed {} at {}; the previous hook is kept as {}",
+                        kind.name(),
+                        status.path.display(),
+                        b.display()
+                    ),
+                });
+            }
+        }
+        HookAction::Uninstall => {
+            for kind in [Kind::PreCommit, Kind::PrePush] {
+                let path = repo.hooks_dir()?.join(kind.name());
+                lines.push(match hook::uninstall(&repo, kind)? {
+                    Removed::NotInstalled => {
+                        format!("valve: no {} hook at {}", kind.name(), path.display())
+                    }
+                    Removed::LeftForeign => {
+                        format!("valve: {} is not valve's; left it alone", path.display())
+                    }
+                    Removed::Removed => format!("valve: removed {}", path.display()),
+                    Removed::Restored(p) => format!(
+                        "valve: removed valve's {} and restored the previous hook at {}",
+                        kind.name(),
+                        p.display()
+                    ),
+                });
+            }
+        }
+        HookAction::Status => {
+            for kind in [Kind::PreCommit, Kind::PrePush] {
+                let st = hook::status(&repo, kind)?;
+                let state = match st.state {
+                    State::Valve => "valve",
+                    State::Foreign => "another hook (not valve's)",
+                    State::Absent => "not installed",
+                };
+                let backup = st
+                    .backup
+                    .map(|b| format!("; backup at {}", b.display()))
+                    .unwrap_or_default();
+                lines.push(format!(
+                    "{:<10} {state}: {}{backup}",
+                    kind.name(),
+                    st.path.display()
+                ));
+            }
+        }
+    }
+    emit(|out| {
+        for l in &lines {
+            writeln!(out, "{l}")?;
+        }
+        Ok(())
     })?;
     Ok(EXIT_PASS)
 }

@@ -446,6 +446,32 @@ impl Repo {
         Ok(changes)
     }
 
+    /// Where git runs hooks for this repository: `core.hooksPath` (a
+    /// relative path is relative to the work-tree root, as git runs hooks
+    /// there), else the hooks folder of the common git dir, which linked
+    /// worktrees share.
+    pub fn hooks_dir(&self) -> Result<PathBuf> {
+        let repo = self.local();
+        let configured = repo
+            .config_snapshot()
+            .trusted_path("core.hooksPath")
+            .map_err(|e| {
+                Error::git(
+                    format!("cannot read core.hooksPath: {e}"),
+                    Some("check `git config core.hooksPath`".to_string()),
+                )
+            })?;
+        Ok(match configured {
+            Some(p) if p.is_absolute() => p,
+            Some(p) => self
+                .workdir
+                .clone()
+                .unwrap_or_else(|| repo.git_dir().to_path_buf())
+                .join(p),
+            None => repo.common_dir().join("hooks"),
+        })
+    }
+
     /// Reads a blob's bytes.
     pub fn blob(&self, repo: &gix::Repository, id: BlobId) -> Result<Vec<u8>> {
         repo.find_blob(id.0)

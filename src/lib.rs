@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod finding;
 pub mod git;
+pub mod hook;
 pub mod persona;
 pub mod render;
 pub mod ruleset;

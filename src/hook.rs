@@ -1,0 +1,221 @@
+//! `valve hook install|uninstall|status`: put valve's hooks where git will
+//! run them, never lose a hook that was there before.
+//!
+//! A hook is valve's when it carries the `# valve-hook:` marker. A foreign
+//! hook is replaced only with `--force`, and then kept as
+//! `<name>.valve-backup`, which `uninstall` puts back. Writes are atomic
+//! (temp file in the same folder, then rename) with the run bit set.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::git::Repo;
+
+/// The marker that identifies valve's hooks.
+pub const MARKER: &str = "# valve-hook:";
+
+/// The hooks valve ships (the files in `hooks/`).
+pub const PRE_COMMIT: &str = include_str!("../hooks/pre-commit");
+pub const PRE_PUSH: &str = include_str!("../hooks/pre-push");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    PreCommit,
+    PrePush,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::PreCommit => "pre-commit",
+            Kind::PrePush => "pre-push",
+        }
+    }
+
+    fn script(self) -> &'static str {
+        match self {
+            Kind::PreCommit => PRE_COMMIT,
+            Kind::PrePush => PRE_PUSH,
+        }
+    }
+}
+
+/// What is at a hook's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Absent,
+    Valve,
+    Foreign,
+}
+
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub kind: Kind,
+    pub path: PathBuf,
+    pub state: State,
+    pub backup: Option<PathBuf>,
+}
+
+fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".valve-backup");
+    path.with_file_name(name)
+}
+
+fn state_of(path: &Path) -> Result<State> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(if String::from_utf8_lossy(&bytes).contains(MARKER) {
+            State::Valve
+        } else {
+            State::Foreign
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A dangling symlink is still something we must not clobber.
+            if fs::symlink_metadata(path).is_ok() {
+                Ok(State::Foreign)
+            } else {
+                Ok(State::Absent)
+            }
+        }
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+pub fn status(repo: &Repo, kind: Kind) -> Result<Status> {
+    let path = repo.hooks_dir()?.join(kind.name());
+    let backup = backup_path(&path);
+    Ok(Status {
+        kind,
+        state: state_of(&path)?,
+        backup: backup.exists().then_some(backup),
+        path,
+    })
+}
+
+/// What `install` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    Fresh,
+    Updated,
+    ReplacedWithBackup(PathBuf),
+}
+
+/// Writes `content` to `path` atomically, executable.
+fn write_atomic(path: &Path, content: &str) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = dir.join(format!(
+        ".{}.valve-tmp-{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(content.as_bytes())?;
+        file.sync_all()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))?;
+        }
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+pub fn install(repo: &Repo, kind: Kind, force: bool) -> Result<(Status, Installed)> {
+    let current = status(repo, kind)?;
+    let done = match current.state {
+        State::Absent => Installed::Fresh,
+        State::Valve => Installed::Updated,
+        State::Foreign if !force => {
+            return Err(Error::Refused {
+                message: format!(
+                    "{} exists and is not valve's; it was left as it is",
+                    current.path.display()
+                ),
+                help: Some(format!(
+                    "run `valve hook install --force` to keep it as {} and install valve's, or call `valve check --staged` from your own hook",
+                    backup_path(&current.path).display()
+                )),
+            });
+        }
+        State::Foreign => {
+            let backup = backup_path(&current.path);
+            if backup.exists() || fs::symlink_metadata(&backup).is_ok() {
+                return Err(Error::Refused {
+                    message: format!(
+                        "{} already exists, so the current hook cannot be backed up without losing one of them",
+                        backup.display()
+                    ),
+                    help: Some("move one of the two away, then install again".to_string()),
+                });
+            }
+            fs::rename(&current.path, &backup).map_err(|e| Error::io(&current.path, e))?;
+            Installed::ReplacedWithBackup(backup)
+        }
+    };
+    write_atomic(&current.path, kind.script())?;
+    Ok((status(repo, kind)?, done))
+}
+
+/// What `uninstall` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    NotInstalled,
+    LeftForeign,
+    Removed,
+    Restored(PathBuf),
+}
+
+pub fn uninstall(repo: &Repo, kind: Kind) -> Result<Removed> {
+    let current = status(repo, kind)?;
+    match current.state {
+        State::Absent => Ok(Removed::NotInstalled),
+        State::Foreign => Ok(Removed::LeftForeign),
+        State::Valve => {
+            fs::remove_file(&current.path).map_err(|e| Error::io(&current.path, e))?;
+            match current.backup {
+                Some(backup) => {
+                    fs::rename(&backup, &current.path).map_err(|e| Error::io(&backup, e))?;
+                    Ok(Removed::Restored(current.path))
+                }
+                None => Ok(Removed::Removed),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_hooks_carry_the_marker() {
+        assert!(PRE_COMMIT.contains(MARKER));
+        assert!(PRE_PUSH.contains(MARKER));
+        assert!(PRE_COMMIT.starts_with("#!/bin/sh\n"));
+    }
+
+    #[test]
+    fn backup_sits_beside_the_hook() {
+        assert_eq!(
+            backup_path(Path::new("/r/.git/hooks/pre-commit")),
+            PathBuf::from("/r/.git/hooks/pre-commit.valve-backup")
+        );
+    }
+}

@@ -155,6 +155,9 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
             let mut buf = Vec::new();
             render::render(args.format, &report, &style, &mut buf)
                 .map_err(|e| Error::io(path, e))?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
             std::fs::write(path, buf).map_err(|e| Error::io(path, e))?;
             let line = format!(
                 "{} ({} blocking) -> {}\n",

@@ -160,6 +160,16 @@ pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
     })
 }
 
+/// Runs a check with triggers already compiled (watch keeps them).
+pub fn run_in_with(ws: &Workspace, opts: &Options, matchers: &Matchers) -> Result<Report> {
+    let started = Instant::now();
+    if changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()) {
+        return stream(ws, opts, matchers, started);
+    }
+    let changes = changeset::changes(&opts.selection, ws.repo.as_ref(), &ws.root, &opts.cwd)?;
+    evaluate(ws, opts, matchers, changes, started)
+}
+
 fn run_facts(ws: &Workspace) -> (String, u64) {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -55,6 +55,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Judge changed files; exit 1 when a finding is at or above the threshold
     Check(CheckArgs),
+    /// Judge the work tree on every save: print what is new and what is resolved
+    Watch(WatchArgs),
     /// List the personas of the config
     Personas,
     /// Say which personas take each path, and why
@@ -91,6 +93,37 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The repository (or a folder in it) to watch
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// Quiet time before a burst of events is judged, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    pub debounce: u64,
+    /// Stream format
+    #[arg(long, value_enum, default_value_t = WatchFormat::Human)]
+    pub format: WatchFormat,
+    /// Also append every event, as ndjson, to FILE
+    #[arg(long, value_name = "FILE")]
+    pub chronicle: Option<PathBuf>,
+    /// Clear the screen before each batch (human format)
+    #[arg(long)]
+    pub clear: bool,
+    /// Mark findings at this severity or above as blocking
+    #[arg(long, value_name = "LEVEL", value_parser = parse_threshold)]
+    pub fail_on: Option<Threshold>,
+    /// Never print matched text
+    #[arg(long)]
+    pub redact: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WatchFormat {
+    Human,
+    Ndjson,
 }
 
 #[derive(Debug, Subcommand)]

@@ -64,6 +64,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     let g = cli.global.clone();
     match cli.command {
         Command::Check(args) => check_command(&g, &args),
+        Command::Watch(args) => watch_command(&g, &args),
         Command::Personas => personas(&g),
         Command::Explain { paths } => explain(&g, &paths),
         Command::Init { hook } => {
@@ -174,6 +175,55 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
     } else {
         EXIT_PASS
     })
+}
+
+fn watch_command(g: &crate::cli::Global, args: &crate::cli::WatchArgs) -> Result<u8> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&shutdown))
+            .map_err(|e| Error::io("<signal handler>", e))?;
+    }
+    let here = cwd()?;
+    let dir = match &args.path {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => here.join(p),
+        None => here,
+    };
+    if !dir.is_dir() {
+        return Err(Error::usage(
+            format!("{} is not a folder", dir.display()),
+            Some("pass the repository (or a folder in it) to watch".to_string()),
+        ));
+    }
+    let opts = crate::watch::WatchOptions {
+        cwd: dir,
+        config: g.config.clone(),
+        debounce: std::time::Duration::from_millis(args.debounce),
+        format: match args.format {
+            crate::cli::WatchFormat::Human => crate::watch::StreamFormat::Human,
+            crate::cli::WatchFormat::Ndjson => crate::watch::StreamFormat::Ndjson,
+        },
+        chronicle: args.chronicle.clone(),
+        clear: args.clear,
+        color: use_color(g.color, io::stdout().is_terminal()),
+        fail_on: args.fail_on,
+        redact: args.redact,
+        threads: g.threads,
+    };
+    let stdout = io::stdout();
+    let mut lock = stdout.lock();
+    match crate::watch::run(opts, &mut lock, shutdown) {
+        Ok(()) => Ok(EXIT_PASS),
+        // The reader went away (`valve watch | head`): a normal end.
+        Err(Error::Io { path, source })
+            if path.as_os_str() == "<stdout>" && source.kind() == io::ErrorKind::BrokenPipe =>
+        {
+            Ok(EXIT_PASS)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn personas(g: &crate::cli::Global) -> Result<u8> {

@@ -110,6 +110,11 @@ impl Repo {
         self.workdir.is_none()
     }
 
+    /// The repository's private git dir (a linked worktree's own).
+    pub fn git_dir(&self) -> PathBuf {
+        self.sync.git_dir().to_path_buf()
+    }
+
     /// Index vs `HEAD` (unborn: empty tree), read from the index blobs.
     ///
     /// Like git, the index's cache-tree prunes every directory whose tree is
@@ -472,6 +477,27 @@ impl Repo {
         })
     }
 
+    /// HEAD and the ignore rules as they are now, for `valve watch`.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let repo = self.local();
+        let head = match repo.head_tree_id() {
+            Ok(id) => Some(id.detach()),
+            Err(_) if repo.head().map(|h| h.is_unborn()).unwrap_or(false) => None,
+            Err(e) => return Err(wrap("cannot read HEAD")(e)),
+        };
+        let workdir = self.workdir.clone().ok_or_else(|| {
+            Error::git(
+                "a bare repository has no work tree to watch",
+                Some("run `valve watch` in a work tree".to_string()),
+            )
+        })?;
+        Ok(Snapshot {
+            repo,
+            head,
+            workdir,
+        })
+    }
+
     /// Reads a blob's bytes.
     pub fn blob(&self, repo: &gix::Repository, id: BlobId) -> Result<Vec<u8>> {
         repo.find_blob(id.0)
@@ -738,6 +764,103 @@ fn read_index(repo: &gix::Repository) -> Result<gix::index::State> {
                 Some("if a git command crashed, `git status` repairs a stale index".to_string()),
             )
         })
+}
+
+/// HEAD's tree and the repository, read once per batch of file events.
+pub struct Snapshot {
+    repo: gix::Repository,
+    head: Option<gix::ObjectId>,
+    workdir: PathBuf,
+}
+
+impl Snapshot {
+    /// Which of `paths` git ignores (`.gitignore` files, `info/exclude`,
+    /// `core.excludesFile`); tracked files never are.
+    pub fn ignored(&self, paths: &[String]) -> Result<Vec<bool>> {
+        let empty = gix::index::State::new(self.repo.object_hash());
+        let mut stack = self
+            .repo
+            .excludes(&empty, None, Default::default())
+            .map_err(wrap("cannot read the ignore rules"))?;
+        let mut out = Vec::with_capacity(paths.len());
+        for path in paths {
+            let tracked = self.head_entry(path)?.is_some();
+            let dir = self.workdir.join(path).is_dir();
+            let mode = dir.then_some(gix::index::entry::Mode::DIR);
+            let excluded = stack
+                .at_path(Path::new(path), mode)
+                .map(|p| p.is_excluded())
+                .map_err(wrap("cannot read the ignore rules"))?;
+            out.push(!tracked && excluded);
+        }
+        Ok(out)
+    }
+
+    fn head_entry(
+        &self,
+        path: &str,
+    ) -> Result<Option<(gix::ObjectId, gix::object::tree::EntryMode)>> {
+        let Some(tree) = self.head else {
+            return Ok(None);
+        };
+        let tree = self
+            .repo
+            .find_tree(tree)
+            .map_err(wrap("cannot read HEAD's tree"))?;
+        Ok(tree
+            .lookup_entry_by_path(path)
+            .map_err(wrap("cannot read HEAD's tree"))?
+            .filter(|e| !e.mode().is_tree())
+            .map(|e| (e.object_id(), e.mode())))
+    }
+
+    /// The work tree's change of one path against HEAD, or `None` when
+    /// the file equals HEAD's or exists on neither side. No rename pairing:
+    /// a moved file is a deletion and an addition.
+    pub fn change(&self, path: &str) -> Result<Option<Change>> {
+        let abs = self.workdir.join(path);
+        let meta = std::fs::symlink_metadata(&abs).ok();
+        let new = match &meta {
+            None => Content::Gone,
+            Some(m) if m.file_type().is_symlink() => Content::Symlink,
+            Some(m) if m.is_dir() => return Ok(None),
+            Some(_) => Content::File,
+        };
+        let change = match (self.head_entry(path)?, new) {
+            (None, Content::Gone) => None,
+            (None, new) => Some(Change {
+                path: path.to_string(),
+                old_path: None,
+                kind: ChangeKind::Added,
+                new,
+                old: None,
+            }),
+            (Some((id, mode)), Content::Gone) => Some(Change {
+                path: path.to_string(),
+                old_path: None,
+                kind: ChangeKind::Deleted,
+                new: if mode.is_commit() {
+                    Content::Submodule
+                } else {
+                    Content::Gone
+                },
+                old: Some(BlobId(id)),
+            }),
+            (Some((id, _)), Content::File) if file_matches_blob(&self.repo, &abs, id) => None,
+            (Some((id, mode)), new) => Some(Change {
+                path: path.to_string(),
+                old_path: None,
+                kind: ChangeKind::Modified,
+                new: if mode.is_commit() {
+                    Content::Submodule
+                } else {
+                    new
+                },
+                old: Some(BlobId(id)),
+            }),
+        };
+        Ok(change)
+    }
 }
 
 fn file_matches_blob(repo: &gix::Repository, abs: &Path, id: gix::ObjectId) -> bool {

@@ -19,6 +19,7 @@ pub mod ruleset;
 pub mod scan;
 pub mod schema;
 pub mod severity;
+pub mod watch;
 pub mod yaml;
 
 use std::ffi::OsString;

@@ -1,0 +1,823 @@
+//! `valve watch`: the check engine on filesystem events.
+//!
+//! notify (with notify-debouncer-full) delivers batches of events; access
+//! events (valve's own reads) are dropped, the rest become touched paths.
+//! `classify` (pure) sorts a batch into: git state changed (HEAD, index,
+//! refs: re-evaluate the whole change set), config edited (reload), a
+//! `.gitignore` edited (re-evaluate), files to re-judge, and noise. Files
+//! are judged by the same `check::evaluate` as `valve check`; `diff`
+//! (pure) says what is new and what is resolved. Watcher failures are
+//! retried with exponential backoff; a shutdown flag (SIGINT/SIGTERM) is
+//! checked at least every 100 ms.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use notify::{EventKind, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use serde::Serialize;
+
+use crate::changeset::{self, Selection};
+use crate::check::{self, BaselineChoice, Options, Workspace};
+use crate::config::CONFIG_PATHS;
+use crate::error::{Error, Result};
+use crate::finding::{BySeverity, Finding, Report, Summary};
+use crate::ruleset::Matchers;
+use crate::severity::Context;
+
+/// How often the loop looks at the shutdown flag when nothing happens.
+const TICK: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFormat {
+    Human,
+    Ndjson,
+}
+
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    pub cwd: PathBuf,
+    pub config: Option<PathBuf>,
+    pub debounce: Duration,
+    pub format: StreamFormat,
+    pub chronicle: Option<PathBuf>,
+    pub clear: bool,
+    pub color: bool,
+    pub fail_on: Option<crate::severity::Threshold>,
+    pub redact: bool,
+    pub threads: Option<usize>,
+}
+
+/// What one batch of touched paths asks for.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// HEAD, the index or a ref moved: re-evaluate the whole change set.
+    pub git_state: bool,
+    /// valve.yml was edited: reload it.
+    pub reload: bool,
+    /// A `.gitignore` was edited: what is ignored may have changed.
+    pub ignore_rules: bool,
+    /// Work-tree files (repo-relative) to judge again.
+    pub files: BTreeSet<String>,
+}
+
+impl Plan {
+    pub fn is_quiet(&self) -> bool {
+        !self.git_state && !self.reload && !self.ignore_rules && self.files.is_empty()
+    }
+}
+
+/// Sorts one batch of repo-relative paths (git-dir paths arrive as
+/// `.git/...`). Pure: `ignored` answers for config `ignore` and `.gitignore`.
+pub fn classify(paths: &[String], config: &str, ignored: impl Fn(&str) -> bool) -> Plan {
+    let mut plan = Plan::default();
+    for p in paths {
+        if let Some(inner) = p.strip_prefix(".git/") {
+            let inner = inner.trim_end_matches(".lock");
+            if inner == "HEAD"
+                || inner == "index"
+                || inner == "packed-refs"
+                || inner.starts_with("refs/heads/")
+                || inner == "refs/stash"
+            {
+                plan.git_state = true;
+            }
+            continue;
+        }
+        if p == ".git" || p.is_empty() {
+            continue;
+        }
+        if p == config {
+            plan.reload = true;
+            continue;
+        }
+        if p == ".gitignore" || p.ends_with("/.gitignore") {
+            plan.ignore_rules = true;
+            continue;
+        }
+        if ignored(p) {
+            continue;
+        }
+        plan.files.insert(p.clone());
+    }
+    plan
+}
+
+/// Identity of a finding across evaluations: its fingerprint (persona, path,
+/// matched line's text), so a finding whose line merely moved is neither
+/// new nor resolved.
+fn key(f: &Finding) -> (&str, &str, &str) {
+    (&f.file, &f.persona, &f.fingerprint)
+}
+
+/// What is new in `now` and what was resolved from `before` (multisets:
+/// two identical lines are two findings).
+pub fn diff<'a>(before: &'a [Finding], now: &'a [Finding]) -> (Vec<&'a Finding>, Vec<&'a Finding>) {
+    let mut seen: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    for f in before {
+        *seen.entry(key(f)).or_default() += 1;
+    }
+    let mut new = Vec::new();
+    for f in now {
+        match seen.get_mut(&key(f)) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => new.push(f),
+        }
+    }
+    let mut left: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    for f in now {
+        *left.entry(key(f)).or_default() += 1;
+    }
+    let mut resolved = Vec::new();
+    for f in before {
+        match left.get_mut(&key(f)) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => resolved.push(f),
+        }
+    }
+    (new, resolved)
+}
+
+/// The wait before retrying a failed watcher: 1 s doubling to 60 s.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64.checked_shl(attempt).unwrap_or(u64::MAX).min(60))
+}
+
+/// One line of the stream.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Event<'a> {
+    Finding(&'a Finding),
+    Error {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        timestamp: u64,
+    },
+    Reload {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        config: String,
+        timestamp: u64,
+    },
+    Summary(&'a Summary),
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn clock() -> String {
+    let secs = now_ms() / 1000;
+    format!(
+        "{:02}:{:02}:{:02}",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+/// Where events go: stdout in the chosen format, and the chronicle file.
+struct Sink<'w> {
+    out: &'w mut dyn Write,
+    format: StreamFormat,
+    color: bool,
+    clear: bool,
+    chronicle: Option<std::fs::File>,
+}
+
+impl Sink<'_> {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn json(&mut self, event: &Event<'_>) -> Result<()> {
+        let line = serde_json::to_string(event).unwrap_or_default();
+        if let Some(file) = self.chronicle.as_mut() {
+            writeln!(file, "{line}").map_err(|e| Error::io("<chronicle>", e))?;
+        }
+        if self.format == StreamFormat::Ndjson {
+            self.write(&line)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, line: &str) -> Result<()> {
+        writeln!(self.out, "{line}")
+            .and_then(|_| self.out.flush())
+            .map_err(|e| Error::io("<stdout>", e))
+    }
+
+    fn human(&mut self, line: &str) -> Result<()> {
+        if self.format == StreamFormat::Human {
+            let stamped = format!("{} {line}", self.paint("2", &format!("[{} UTC]", clock())));
+            self.write(&stamped)?;
+        }
+        Ok(())
+    }
+
+    fn finding(&mut self, f: &Finding, resolved: bool) -> Result<()> {
+        let mut shown = f.clone();
+        if resolved {
+            shown.kind = "resolved";
+        }
+        self.json(&Event::Finding(&shown))?;
+        let at = match (f.line, f.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", f.file),
+            _ => f.file.clone(),
+        };
+        let matched = f
+            .matched
+            .as_ref()
+            .map(|m| format!(" — `{m}`"))
+            .unwrap_or_default();
+        let line = if resolved {
+            self.paint(
+                "32",
+                &format!("- resolved {} {} {at}", f.severity, f.persona),
+            )
+        } else {
+            let text = format!(
+                "+ {} {} {at}  {}{matched}{}",
+                f.severity,
+                f.persona,
+                f.message,
+                if f.blocking { " (blocking)" } else { "" }
+            );
+            self.paint(if f.blocking { "31" } else { "33" }, &text)
+        };
+        self.human(&line)
+    }
+
+    fn error(&mut self, message: String, file: Option<String>) -> Result<()> {
+        let human = message.clone();
+        self.json(&Event::Error {
+            kind: "error",
+            message,
+            file,
+            timestamp: now_ms(),
+        })?;
+        let line = self.paint("31", &format!("error: {human}"));
+        self.human(&line)
+    }
+
+    fn reload(&mut self, config: &str) -> Result<()> {
+        self.json(&Event::Reload {
+            kind: "reload",
+            config: config.to_string(),
+            timestamp: now_ms(),
+        })?;
+        self.human(&format!("reloaded {config}"))
+    }
+
+    fn summary(&mut self, s: &Summary) -> Result<()> {
+        self.json(&Event::Summary(s))?;
+        self.human(&format!(
+            "{} finding{} now, {} blocking (threshold {} from {})",
+            s.findings,
+            if s.findings == 1 { "" } else { "s" },
+            s.blocking,
+            s.fail_on,
+            s.fail_on_source
+        ))
+    }
+
+    fn clear_screen(&mut self) -> Result<()> {
+        if self.clear && self.format == StreamFormat::Human {
+            write!(self.out, "\x1b[2J\x1b[H").map_err(|e| Error::io("<stdout>", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The summary of the whole current state after an evaluation.
+fn summarize(state: &[Finding], last: &Summary) -> Summary {
+    let mut by_severity = BySeverity::default();
+    for f in state {
+        by_severity.add(f.severity);
+    }
+    let blocking = state.iter().filter(|f| f.blocking).count();
+    Summary {
+        findings: state.len(),
+        by_severity,
+        blocking,
+        verdict: if blocking > 0 { "fail" } else { "pass" },
+        ..last.clone()
+    }
+}
+
+struct Watcher {
+    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+    rx: Receiver<DebounceEventResult>,
+}
+
+fn start_watcher(
+    root: &Path,
+    git_dir: Option<&Path>,
+    debounce: Duration,
+) -> std::result::Result<Watcher, notify::Error> {
+    let (tx, rx) = channel();
+    let mut debouncer = new_debouncer(debounce, None, tx)?;
+    debouncer.watch(root, RecursiveMode::Recursive)?;
+    if let Some(dir) = git_dir {
+        debouncer.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    Ok(Watcher {
+        _debouncer: debouncer,
+        rx,
+    })
+}
+
+/// The state of a running watch.
+struct Session<'w> {
+    opts: WatchOptions,
+    ws: Workspace,
+    matchers: Matchers,
+    check: Options,
+    state: Vec<Finding>,
+    last: Option<Summary>,
+    sink: Sink<'w>,
+    config_rel: String,
+}
+
+impl Session<'_> {
+    fn full(&mut self) -> Result<()> {
+        let mut report = check::run_in_with(&self.ws, &self.check, &self.matchers)?;
+        let findings = std::mem::take(&mut report.findings);
+        self.apply(findings, &report)
+    }
+
+    fn files(&mut self, files: &BTreeSet<String>) -> Result<()> {
+        let Some(repo) = self.ws.repo.as_ref() else {
+            return self.full();
+        };
+        let snapshot = repo.snapshot()?;
+        let list: Vec<String> = files.iter().cloned().collect();
+        let ignored = snapshot.ignored(&list)?;
+        let mut touched = BTreeSet::new();
+        let mut changes = Vec::new();
+        for (path, ignored) in list.iter().zip(ignored) {
+            // A folder is not a file to judge; its files have events of their own.
+            if ignored || self.ws.rules.is_ignored(path) || self.ws.root.join(path).is_dir() {
+                continue;
+            }
+            touched.insert(path.clone());
+            if let Some(change) = snapshot.change(path)? {
+                changes.push(change);
+            }
+        }
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let report = check::evaluate(
+            &self.ws,
+            &self.check,
+            &self.matchers,
+            changes,
+            Instant::now(),
+        )?;
+        let mut next: Vec<Finding> = self
+            .state
+            .iter()
+            .filter(|f| {
+                !touched.contains(&f.file)
+                    && f.old_file.as_ref().is_none_or(|o| !touched.contains(o))
+            })
+            .cloned()
+            .collect();
+        next.extend(report.findings.iter().cloned());
+        next.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.apply(next, &report)
+    }
+
+    /// Prints what changed and keeps `next` as the state.
+    fn apply(&mut self, next: Vec<Finding>, report: &Report) -> Result<()> {
+        let summary = summarize(&next, &report.summary);
+        let (new, resolved) = diff(&self.state, &next);
+        let first = self.last.is_none();
+        if !new.is_empty() || !resolved.is_empty() || first {
+            self.sink.clear_screen()?;
+            for f in &resolved {
+                self.sink.finding(f, true)?;
+            }
+            for f in &new {
+                self.sink.finding(f, false)?;
+            }
+            self.sink.summary(&summary)?;
+        } else {
+            // Machine streams get a summary after every evaluation; a quiet
+            // evaluation prints nothing for humans.
+            self.sink.json(&Event::Summary(&summary))?;
+        }
+        self.state = next;
+        self.last = Some(summary);
+        Ok(())
+    }
+
+    fn reload(&mut self) -> Result<()> {
+        let loaded = check::workspace(&self.opts.cwd, self.opts.config.as_deref(), None)
+            .and_then(|ws| ws.rules.matchers().map(|m| (ws, m)).map_err(Error::from));
+        match loaded {
+            Ok((ws, matchers)) => {
+                self.ws = ws;
+                self.matchers = matchers;
+                let name = self.config_rel.clone();
+                self.sink.reload(&name)?;
+                self.full()
+            }
+            Err(e) => {
+                let text = render_error(&e);
+                let file = Some(self.config_rel.clone());
+                self.sink
+                    .error(format!("{text}\nkeeping the previous personas"), file)
+            }
+        }
+    }
+
+    fn batch(&mut self, paths: Vec<PathBuf>, rescan: bool) -> Result<()> {
+        let root = self.ws.root.clone();
+        let rel: Vec<String> = paths
+            .iter()
+            .filter_map(|p| self.relative(&root, p))
+            .collect();
+        let mut plan = classify(&rel, &self.config_rel, |p| self.ws.rules.is_ignored(p));
+        // The kernel dropped events (queue overflow): trust nothing, rescan.
+        plan.git_state |= rescan;
+        if plan.is_quiet() {
+            return Ok(());
+        }
+        let outcome = if plan.reload {
+            self.reload()
+        } else if plan.git_state || plan.ignore_rules {
+            self.full()
+        } else {
+            self.files(&plan.files)
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            // A bad file or a git hiccup is reported; the watch goes on.
+            Err(e) => self.sink.error(render_error(&e), None),
+        }
+    }
+
+    /// Repo-relative path of an event; git-dir paths become `.git/...`.
+    fn relative(&self, root: &Path, path: &Path) -> Option<String> {
+        if let Some(git_dir) = self.ws.repo.as_ref().map(|r| r.git_dir()) {
+            if let Ok(inner) = path.strip_prefix(&git_dir) {
+                return Some(format!(
+                    ".git/{}",
+                    changeset::relative(Path::new(""), inner)
+                ));
+            }
+        }
+        let rel = path.strip_prefix(root).ok()?;
+        Some(changeset::relative(Path::new(""), rel))
+    }
+}
+
+fn render_error(e: &Error) -> String {
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100);
+    let mut text = String::new();
+    if handler.render_report(&mut text, e).is_err() {
+        text = e.to_string();
+    }
+    text.trim_end().to_string()
+}
+
+/// Runs until `shutdown` is set.
+pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -> Result<()> {
+    let ws = check::workspace(&opts.cwd, opts.config.as_deref(), None)?;
+    let matchers = ws.rules.matchers()?;
+    if ws.repo.as_ref().is_some_and(|r| r.is_bare()) {
+        return Err(Error::usage(
+            "a bare repository has no work tree to watch",
+            Some("run `valve watch` in a work tree".to_string()),
+        ));
+    }
+    let chronicle = match &opts.chronicle {
+        Some(path) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| Error::io(path, e))?,
+        ),
+        None => None,
+    };
+    let config_rel = CONFIG_PATHS
+        .iter()
+        .find(|c| ws.root.join(c).is_file())
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| CONFIG_PATHS[0].to_string());
+    let config_rel = match &opts.config {
+        Some(p) => {
+            let abs = if p.is_absolute() {
+                p.clone()
+            } else {
+                opts.cwd.join(p)
+            };
+            changeset::relative(&ws.root, &abs)
+        }
+        None => config_rel,
+    };
+    let selection = if ws.repo.is_some() {
+        Selection::Worktree
+    } else {
+        Selection::All
+    };
+    let check = Options {
+        cwd: opts.cwd.clone(),
+        selection,
+        config: opts.config.clone(),
+        fail_on: opts.fail_on,
+        context: Some(Context::Watch),
+        ci: false,
+        baseline: BaselineChoice::Default,
+        redact: opts.redact,
+        snippets: false,
+        threads: opts.threads,
+    };
+    let root = ws.root.clone();
+    let git_dir = ws
+        .repo
+        .as_ref()
+        .map(|r| r.git_dir())
+        .filter(|d| !d.starts_with(&root));
+    let sink = Sink {
+        out,
+        format: opts.format,
+        color: opts.color,
+        clear: opts.clear,
+        chronicle,
+    };
+    let debounce = opts.debounce;
+    let mut session = Session {
+        opts,
+        ws,
+        matchers,
+        check,
+        state: Vec::new(),
+        last: None,
+        sink,
+        config_rel,
+    };
+    session.sink.human(&format!(
+        "valve watching {} (debounce {} ms; Ctrl-C to stop)",
+        root.display(),
+        debounce.as_millis()
+    ))?;
+    // Watch first, so nothing saved during the first evaluation is missed.
+    let mut watcher = Some(
+        start_watcher(&root, git_dir.as_deref(), debounce).map_err(|e| {
+            Error::usage(
+                format!("cannot watch {}: {e}", root.display()),
+                Some(notify_help(&e)),
+            )
+        })?,
+    );
+    session.full()?;
+
+    let mut attempt = 0u32;
+    let mut retry_at: Option<Instant> = None;
+    while !shutdown.load(Ordering::SeqCst) {
+        let Some(w) = watcher.as_ref() else {
+            // Backing off after a failure: retry when due, in short sleeps.
+            let due = retry_at.unwrap_or_else(Instant::now);
+            if Instant::now() < due {
+                std::thread::sleep(TICK.min(due - Instant::now()));
+                continue;
+            }
+            match start_watcher(&root, git_dir.as_deref(), debounce) {
+                Ok(w) => {
+                    watcher = Some(w);
+                    attempt = 0;
+                    retry_at = None;
+                    session.sink.human("watching again")?;
+                    if let Err(e) = session.full() {
+                        session.sink.error(render_error(&e), None)?;
+                    }
+                }
+                Err(e) => {
+                    attempt += 1;
+                    let wait = backoff(attempt);
+                    session.sink.error(
+                        format!(
+                            "cannot watch {} ({e}); retrying in {} s",
+                            root.display(),
+                            wait.as_secs()
+                        ),
+                        None,
+                    )?;
+                    retry_at = Some(Instant::now() + wait);
+                }
+            }
+            continue;
+        };
+        match w.rx.recv_timeout(TICK) {
+            Ok(Ok(events)) => {
+                let root_gone = !root.is_dir();
+                if root_gone {
+                    watcher = None;
+                    let wait = backoff(attempt);
+                    session.sink.error(
+                        format!(
+                            "{} was removed; retrying in {} s",
+                            root.display(),
+                            wait.as_secs()
+                        ),
+                        None,
+                    )?;
+                    retry_at = Some(Instant::now() + wait);
+                    continue;
+                }
+                let rescan = events.iter().any(|e| e.event.need_rescan());
+                let paths = events
+                    .into_iter()
+                    .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
+                    .flat_map(|e| e.event.paths)
+                    .collect();
+                session.batch(paths, rescan)?;
+            }
+            Ok(Err(errors)) => {
+                let Some(e) = errors.into_iter().next() else {
+                    continue;
+                };
+                watcher = None;
+                let wait = backoff(attempt);
+                session.sink.error(
+                    format!(
+                        "the watcher failed ({e}); {}; retrying in {} s",
+                        notify_help(&e),
+                        wait.as_secs()
+                    ),
+                    None,
+                )?;
+                retry_at = Some(Instant::now() + wait);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                watcher = None;
+                retry_at = Some(Instant::now() + backoff(attempt));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn notify_help(e: &notify::Error) -> String {
+    match &e.kind {
+        notify::ErrorKind::MaxFilesWatch => {
+            "the inotify watch limit is reached: raise it with `sysctl fs.inotify.max_user_watches=524288`".to_string()
+        }
+        notify::ErrorKind::PathNotFound => "the folder is gone; valve waits for it to come back".to_string(),
+        _ => "valve will retry".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{ChangeKind, Reason};
+    use crate::severity::Severity;
+
+    fn finding(file: &str, persona: &str, fingerprint: &str, line: u32) -> Finding {
+        Finding {
+            kind: "finding",
+            persona: persona.into(),
+            severity: Severity::Error,
+            response: None,
+            message: "m".into(),
+            repo: "/r".into(),
+            file: file.into(),
+            old_file: None,
+            change: ChangeKind::Modified,
+            reason: Reason::GlobTrigger,
+            line: Some(line),
+            column: Some(1),
+            end_line: Some(line),
+            end_column: Some(2),
+            matched: Some("x".into()),
+            trigger: Some(0),
+            fingerprint: fingerprint.into(),
+            blocking: true,
+            timestamp: 0,
+            persona_index: 0,
+            can_ignore: true,
+            snippet: None,
+        }
+    }
+
+    fn paths(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn git_internals_are_noise_except_head_index_and_refs() {
+        let plan = classify(
+            &paths(&[
+                ".git/objects/ab/cdef",
+                ".git/logs/HEAD",
+                ".git/COMMIT_EDITMSG",
+            ]),
+            ".sage/valve.yml",
+            |_| false,
+        );
+        assert!(plan.is_quiet());
+        for p in [
+            ".git/HEAD",
+            ".git/index",
+            ".git/index.lock",
+            ".git/refs/heads/main",
+            ".git/packed-refs",
+        ] {
+            assert!(
+                classify(&paths(&[p]), ".sage/valve.yml", |_| false).git_state,
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn ignored_paths_cause_no_work() {
+        let plan = classify(
+            &paths(&["target/debug/x", "node_modules/a/b.js"]),
+            ".sage/valve.yml",
+            |p| p.starts_with("target/") || p.starts_with("node_modules/"),
+        );
+        assert!(plan.is_quiet());
+    }
+
+    #[test]
+    fn a_burst_on_one_file_is_one_file_to_judge() {
+        let plan = classify(
+            &paths(&["src/a.rs", "src/a.rs", "src/a.rs", "src/b.rs"]),
+            ".sage/valve.yml",
+            |_| false,
+        );
+        assert_eq!(plan.files.len(), 2);
+    }
+
+    #[test]
+    fn config_and_gitignore_edits_are_recognized() {
+        let plan = classify(
+            &paths(&[".sage/valve.yml", "web/.gitignore"]),
+            ".sage/valve.yml",
+            |_| false,
+        );
+        assert!(plan.reload && plan.ignore_rules && plan.files.is_empty());
+    }
+
+    #[test]
+    fn diff_reports_new_and_resolved_but_not_moved_lines() {
+        let before = vec![finding("a", "G", "f1", 3), finding("a", "G", "f2", 9)];
+        let now = vec![finding("a", "G", "f1", 4), finding("b", "G", "f3", 1)];
+        let (new, resolved) = diff(&before, &now);
+        assert_eq!(
+            new.iter()
+                .map(|f| f.fingerprint.as_str())
+                .collect::<Vec<_>>(),
+            vec!["f3"]
+        );
+        assert_eq!(
+            resolved
+                .iter()
+                .map(|f| f.fingerprint.as_str())
+                .collect::<Vec<_>>(),
+            vec!["f2"]
+        );
+    }
+
+    #[test]
+    fn diff_counts_identical_findings() {
+        let before = vec![finding("a", "G", "f", 1)];
+        let now = vec![finding("a", "G", "f", 1), finding("a", "G", "f", 2)];
+        let (new, resolved) = diff(&before, &now);
+        assert_eq!((new.len(), resolved.len()), (1, 0));
+        let (new, resolved) = diff(&now, &before);
+        assert_eq!((new.len(), resolved.len()), (0, 1));
+    }
+
+    #[test]
+    fn backoff_doubles_from_one_second_to_a_minute() {
+        let waits: Vec<u64> = (0..9).map(|a| backoff(a).as_secs()).collect();
+        assert_eq!(waits, vec![1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(backoff(200).as_secs(), 60);
+    }
+}

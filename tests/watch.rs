@@ -1,0 +1,252 @@
+//! `valve watch` as a user runs it: the real binary on a temp repo, its
+//! ndjson read line by line with deadlines (never fixed sleeps).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command as Std, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use common::{Fixture, hermetic, valve_bin};
+use serde_json::Value;
+
+const KEY: &str = "AKIAABCDEFGHIJKLMNOP";
+/// Generous for slow CI machines; a passing run takes milliseconds.
+const DEADLINE: Duration = Duration::from_secs(15);
+
+const CONFIG: &str = "ignore: ['vendor/**']\npersonas:\n  Guardian:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n";
+
+struct Watch {
+    child: Child,
+    events: Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Watch {
+    fn start(f: &Fixture, extra: &[&str]) -> Watch {
+        let mut cmd = Std::new(valve_bin());
+        hermetic(&mut cmd);
+        let mut child = cmd
+            .args(["watch", "--format", "ndjson", "--debounce", "30"])
+            .args(extra)
+            .current_dir(f.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("valve watch starts");
+        let (tx, rx) = channel();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not one JSON object a line: {e}: {line}"));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut w = Watch {
+            child,
+            events: rx,
+            seen: Vec::new(),
+        };
+        // The first evaluation ends with a summary; the watcher is live by then.
+        w.until(|e| e["type"] == "summary");
+        w
+    }
+
+    /// Events up to and including the first that `pred` accepts.
+    fn until(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let end = Instant::now() + DEADLINE;
+        let mut got = Vec::new();
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(e) => {
+                    self.seen.push(e.clone());
+                    let done = pred(&e);
+                    got.push(e);
+                    if done {
+                        return got;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no matching event within {DEADLINE:?}; got {got:#?}")
+                }
+                Err(RecvTimeoutError::Disconnected) => panic!("valve watch ended; got {got:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo() -> Fixture {
+    let f = Fixture::new();
+    f.config(CONFIG)
+        .write(".gitignore", "target/\n")
+        .write("src/a.txt", "clean\n")
+        .write("src/b.txt", "clean\n")
+        .commit("init");
+    f
+}
+
+fn is(kind: &'static str, file: &'static str) -> impl Fn(&Value) -> bool {
+    move |e| e["type"] == kind && e["file"] == file
+}
+
+#[test]
+fn initial_findings_then_new_then_resolved() {
+    let f = repo();
+    f.write("src/a.txt", &format!("{KEY}\n"));
+    let mut w = Watch::start(&f, &[]);
+    let first: Vec<&Value> = w.seen.iter().filter(|e| e["type"] == "finding").collect();
+    assert_eq!(first.len(), 1, "{:#?}", w.seen);
+    assert_eq!(first[0]["file"], "src/a.txt");
+    assert_eq!(first[0]["persona"], "Guardian");
+    assert_eq!(
+        first[0]["blocking"], true,
+        "watch context, default threshold"
+    );
+
+    f.write("src/b.txt", &format!("x = {KEY}\n"));
+    let got = w.until(|e| e["type"] == "summary");
+    let new: Vec<&Value> = got.iter().filter(|e| e["type"] == "finding").collect();
+    assert_eq!(new.len(), 1, "only what is new: {got:#?}");
+    assert_eq!(new[0]["file"], "src/b.txt");
+    assert_eq!(new[0]["column"], 5);
+
+    f.write("src/b.txt", "clean again\n");
+    let got = w.until(|e| e["type"] == "summary");
+    assert!(got.iter().any(is("resolved", "src/b.txt")), "{got:#?}");
+    assert_eq!(got.last().map(|s| s["findings"].clone()), Some(1.into()));
+
+    // An editor that saves by writing a temp file and renaming it over.
+    std::fs::write(f.path().join("src/.b.txt.swp"), format!("{KEY}\n")).expect("write");
+    std::fs::rename(f.path().join("src/.b.txt.swp"), f.path().join("src/b.txt")).expect("rename");
+    let got = w.until(is("finding", "src/b.txt"));
+    assert!(
+        !got.iter()
+            .any(|e| e["file"] == "src/.b.txt.swp" && e["type"] == "finding"),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn writes_in_ignored_folders_cause_no_event() {
+    let f = repo();
+    let mut w = Watch::start(&f, &[]);
+    // A build into a gitignored folder and a vendored tree in config `ignore`.
+    for i in 0..30 {
+        f.write(
+            &format!("target/debug/build/out{i}.txt"),
+            &format!("{KEY}\n"),
+        );
+        f.write(&format!("vendor/lib{i}.txt"), &format!("{KEY}\n"));
+    }
+    // Then one real edit: it must be the very next thing valve reports.
+    f.write("src/a.txt", &format!("{KEY}\n"));
+    let got = w.until(|e| e["type"] == "summary");
+    let files: Vec<&Value> = got.iter().filter_map(|e| e.get("file")).collect();
+    assert_eq!(files, vec![&Value::from("src/a.txt")], "{got:#?}");
+    assert_eq!(got.len(), 2, "one finding, one summary: {got:#?}");
+}
+
+#[test]
+fn a_commit_resolves_what_it_commits() {
+    let f = repo();
+    f.write("src/a.txt", &format!("{KEY}\n"))
+        .stage(&["src/a.txt"]);
+    let mut w = Watch::start(&f, &[]);
+    assert!(w.seen.iter().any(is("finding", "src/a.txt")));
+    f.git(&["commit", "-q", "--no-verify", "-m", "commit it"]);
+    let got = w.until(is("resolved", "src/a.txt"));
+    assert!(!got.iter().any(|e| e["type"] == "error"), "{got:#?}");
+}
+
+#[test]
+fn an_invalid_config_edit_keeps_the_previous_personas() {
+    let f = repo();
+    f.write("src/a.txt", "TODO here\n");
+    let mut w = Watch::start(&f, &[]);
+    f.config("personas:\n  Guardian:\n    triggers: ['(unclosed']\n");
+    let got = w.until(|e| e["type"] == "error");
+    let error = got.last().cloned().unwrap_or_default();
+    assert_eq!(error["file"], ".sage/valve.yml");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("keeping the previous personas")
+    );
+    // The old personas still judge saves.
+    f.write("src/b.txt", &format!("{KEY}\n"));
+    w.until(is("finding", "src/b.txt"));
+    w.until(|e| e["type"] == "summary");
+    // A valid edit reloads and re-evaluates with the new personas.
+    f.config("personas:\n  Todo:\n    triggers: ['TODO']\n");
+    let got = w.until(|e| e["type"] == "summary");
+    assert!(got.iter().any(|e| e["type"] == "reload"), "{got:#?}");
+    assert!(
+        got.iter()
+            .any(|e| e["type"] == "finding" && e["persona"] == "Todo"),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|e| e["type"] == "resolved" && e["persona"] == "Guardian"),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn chronicle_gets_the_same_events() {
+    let f = repo();
+    let chronicle = f.path().join(".git/valve-chronicle.ndjson");
+    let mut w = Watch::start(&f, &["--chronicle", chronicle.to_str().unwrap_or("")]);
+    f.write("src/a.txt", &format!("{KEY}\n"));
+    w.until(|e| e["type"] == "summary");
+    let lines: Vec<Value> = std::fs::read_to_string(&chronicle)
+        .expect("chronicle written")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines, w.seen);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_and_sigint_exit_0_within_a_second() {
+    for signal in ["-TERM", "-INT"] {
+        let f = repo();
+        let mut w = Watch::start(&f, &[]);
+        let pid = w.child.id().to_string();
+        let sent = Instant::now();
+        assert!(
+            Std::new("kill")
+                .args([signal, &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let end = sent + Duration::from_secs(1);
+        let status = loop {
+            if let Some(status) = w.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < end,
+                "{signal}: still running after a second"
+            );
+            // A poll with a deadline: the exit has no event to wait on.
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(status.code(), Some(0), "{signal}");
+    }
+}

@@ -429,6 +429,16 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// Opens the repository and config afresh (after the folder came back).
+    fn reopen(&mut self) -> Result<()> {
+        // Our working directory may be the removed folder's old inode.
+        std::env::set_current_dir(&self.opts.cwd).map_err(|e| Error::io(&self.opts.cwd, e))?;
+        let ws = check::workspace(&self.opts.cwd, self.opts.config.as_deref(), None)?;
+        self.matchers = ws.rules.matchers()?;
+        self.ws = ws;
+        self.full()
+    }
+
     fn reload(&mut self) -> Result<()> {
         let loaded = check::workspace(&self.opts.cwd, self.opts.config.as_deref(), None)
             .and_then(|ws| ws.rules.matchers().map(|m| (ws, m)).map_err(Error::from));
@@ -610,7 +620,7 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
                     attempt = 0;
                     retry_at = None;
                     session.sink.human("watching again")?;
-                    if let Err(e) = session.full() {
+                    if let Err(e) = session.reopen() {
                         session.sink.error(render_error(&e), None)?;
                     }
                 }

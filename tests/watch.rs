@@ -250,3 +250,42 @@ fn sigterm_and_sigint_exit_0_within_a_second() {
         assert_eq!(status.code(), Some(0), "{signal}");
     }
 }
+
+#[test]
+fn the_watched_folder_removed_and_recreated_is_reported_and_watched_again() {
+    let f = repo();
+    let mut w = Watch::start(&f, &[]);
+    let saved = Fixture::bare_dir();
+    let copy = saved.path().join("copy");
+    assert!(
+        Std::new("cp")
+            .arg("-r")
+            .arg(f.path())
+            .arg(&copy)
+            .status()
+            .expect("cp")
+            .success()
+    );
+    std::fs::remove_dir_all(f.path()).expect("remove the repo");
+    let got = w.until(|e| e["type"] == "error");
+    assert!(
+        got.last().is_some_and(|e| e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("retrying in 1 s")),
+        "{got:#?}"
+    );
+    assert!(
+        Std::new("cp")
+            .arg("-r")
+            .arg(&copy)
+            .arg(f.path())
+            .status()
+            .expect("cp")
+            .success()
+    );
+    // Back after the 1 s backoff: the re-evaluation ends with a summary.
+    w.until(|e| e["type"] == "summary");
+    f.write("src/a.txt", &format!("{KEY}\n"));
+    w.until(is("finding", "src/a.txt"));
+}

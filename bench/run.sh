@@ -163,3 +163,44 @@ fi
 
 echo
 echo "peak RSS: valve --all $(peak_kb "$valve check --all -q --fail-on never") KiB, rg $(peak_kb "rg --hidden -g '!.git' -n -e '$pattern' .") KiB (target valve <= 2x rg)"
+
+# valve watch: latency from a file write to its finding on stdout (median
+# of WATCH_RUNS writes, debounce 50 ms), and CPU used while idle.
+python3 - "$valve" "$repo" "${WATCH_RUNS:-20}" "${IDLE_SECONDS:-10}" <<'PY'
+import json, os, queue, statistics, subprocess, sys, threading, time
+valve, repo, runs, idle = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+p = subprocess.Popen([valve, "watch", "--format", "ndjson", "--debounce", "50"],
+                     cwd=repo, stdout=subprocess.PIPE, text=True, bufsize=1)
+events = queue.Queue()
+threading.Thread(target=lambda: [events.put(json.loads(l)) for l in p.stdout], daemon=True).start()
+def until(pred, timeout=30):
+    end = time.monotonic() + timeout
+    while True:
+        e = events.get(timeout=max(0.01, end - time.monotonic()))
+        if pred(e):
+            return e
+until(lambda e: e["type"] == "summary")
+target = os.path.join(repo, "valve-watch-bench.txt")
+latencies = []
+for i in range(runs):
+    start = time.perf_counter()
+    with open(target, "w") as f:
+        f.write(f"k = AKIA{i:016d}\n")
+    until(lambda e: e["type"] == "finding" and e["file"] == "valve-watch-bench.txt")
+    latencies.append(time.perf_counter() - start)
+    until(lambda e: e["type"] == "summary")
+os.remove(target)
+until(lambda e: e["type"] == "summary")
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+before = cpu_seconds(p.pid)
+time.sleep(idle)
+used = cpu_seconds(p.pid) - before
+p.terminate()
+p.wait(timeout=5)
+ms = sorted(x * 1000 for x in latencies)
+print(f"watch: write -> finding median {statistics.median(ms):.1f} ms (min {ms[0]:.1f}, max {ms[-1]:.1f}, n={runs}; "
+      f"debounce 50 ms, target <= debounce + 20 ms = 70 ms)")
+print(f"watch: CPU while idle for {idle:.0f} s: {used:.2f} s (target ~0)")
+PY

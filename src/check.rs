@@ -170,6 +170,21 @@ pub fn run_in_with(ws: &Workspace, opts: &Options, matchers: &Matchers) -> Resul
     evaluate(ws, opts, matchers, changes, started)
 }
 
+fn facts<'a>(
+    opts: &Options,
+    matchers: &'a Matchers,
+    repo: &'a str,
+    timestamp: u64,
+) -> RunFacts<'a> {
+    RunFacts {
+        matchers,
+        repo,
+        timestamp,
+        redact_all: opts.redact,
+        snippets: opts.snippets,
+    }
+}
+
 fn run_facts(ws: &Workspace) -> (String, u64) {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -182,13 +197,7 @@ fn run_facts(ws: &Workspace) -> (String, u64) {
 /// no list of the tree is ever held.
 fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant) -> Result<Report> {
     let (repo_display, timestamp) = run_facts(ws);
-    let facts = RunFacts {
-        matchers,
-        repo: &repo_display,
-        timestamp,
-        redact_all: opts.redact,
-        snippets: opts.snippets,
-    };
+    let facts = facts(opts, matchers, &repo_display, timestamp);
     let states = changeset::walk_with(
         &ws.root,
         std::slice::from_ref(&ws.root),
@@ -230,13 +239,7 @@ pub fn evaluate(
         .filter(|c| !rules.is_ignored(&c.path))
         .collect();
     let (repo_display, timestamp) = run_facts(ws);
-    let facts = RunFacts {
-        matchers,
-        repo: &repo_display,
-        timestamp,
-        redact_all: opts.redact,
-        snippets: opts.snippets,
-    };
+    let facts = facts(opts, matchers, &repo_display, timestamp);
     // Each worker folds its files into one tally: no per-file results are
     // kept, only findings and skips.
     let work = || -> Result<Tally> {

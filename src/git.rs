@@ -46,6 +46,63 @@ pub struct Change {
     pub old: Option<BlobId>,
 }
 
+impl Change {
+    fn added(path: String, new: Content) -> Change {
+        Change {
+            path,
+            old_path: None,
+            kind: ChangeKind::Added,
+            new,
+            old: None,
+        }
+    }
+
+    fn deleted(path: String, old: gix::ObjectId, gitlink: bool) -> Change {
+        Change {
+            path,
+            old_path: None,
+            kind: ChangeKind::Deleted,
+            new: if gitlink {
+                Content::Submodule
+            } else {
+                Content::Gone
+            },
+            old: Some(BlobId(old)),
+        }
+    }
+
+    fn modified(path: String, new: Content, old: gix::ObjectId) -> Change {
+        Change {
+            path,
+            old_path: None,
+            kind: ChangeKind::Modified,
+            new,
+            old: Some(BlobId(old)),
+        }
+    }
+
+    /// A rename, or with `copy` an addition that copied `source`.
+    fn rewritten(
+        path: String,
+        source: String,
+        copy: bool,
+        new: Content,
+        old: gix::ObjectId,
+    ) -> Change {
+        Change {
+            path,
+            old_path: (!copy).then_some(source),
+            kind: if copy {
+                ChangeKind::Added
+            } else {
+                ChangeKind::Renamed
+            },
+            new,
+            old: Some(BlobId(old)),
+        }
+    }
+}
+
 /// An open repository, shareable across rayon workers.
 pub struct Repo {
     sync: gix::ThreadSafeRepository,
@@ -258,42 +315,29 @@ impl Repo {
                     entry_mode,
                     id,
                     ..
-                } if !entry_mode.is_tree() => Change {
-                    path: path_string(location.as_ref()),
-                    old_path: None,
-                    kind: ChangeKind::Added,
-                    new: content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
-                    old: None,
-                },
+                } if !entry_mode.is_tree() => Change::added(
+                    path_string(location.as_ref()),
+                    content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
+                ),
                 C::Deletion {
                     location,
                     entry_mode,
                     id,
                     ..
-                } if !entry_mode.is_tree() => Change {
-                    path: path_string(location.as_ref()),
-                    old_path: None,
-                    kind: ChangeKind::Deleted,
-                    new: if entry_mode.is_commit() {
-                        Content::Submodule
-                    } else {
-                        Content::Gone
-                    },
-                    old: Some(BlobId(id)),
-                },
+                } if !entry_mode.is_tree() => {
+                    Change::deleted(path_string(location.as_ref()), id, entry_mode.is_commit())
+                }
                 C::Modification {
                     location,
                     previous_id,
                     entry_mode,
                     id,
                     ..
-                } if !entry_mode.is_tree() => Change {
-                    path: path_string(location.as_ref()),
-                    old_path: None,
-                    kind: ChangeKind::Modified,
-                    new: content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
-                    old: Some(BlobId(previous_id)),
-                },
+                } if !entry_mode.is_tree() => Change::modified(
+                    path_string(location.as_ref()),
+                    content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
+                    previous_id,
+                ),
                 C::Rewrite {
                     source_location,
                     source_id,
@@ -302,17 +346,13 @@ impl Repo {
                     id,
                     copy,
                     ..
-                } if !entry_mode.is_tree() => Change {
-                    path: path_string(location.as_ref()),
-                    old_path: (!copy).then(|| path_string(source_location.as_ref())),
-                    kind: if copy {
-                        ChangeKind::Added
-                    } else {
-                        ChangeKind::Renamed
-                    },
-                    new: content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
-                    old: Some(BlobId(source_id)),
-                },
+                } if !entry_mode.is_tree() => Change::rewritten(
+                    path_string(location.as_ref()),
+                    path_string(source_location.as_ref()),
+                    copy,
+                    content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
+                    source_id,
+                ),
                 _ => continue,
             };
             changes.push(c);
@@ -376,73 +416,16 @@ impl Repo {
                 }
             }
         }
-        let head_tree = match repo.head_tree() {
-            Ok(tree) => Some(tree),
-            Err(_) if repo.head().map(|h| h.is_unborn()).unwrap_or(false) => None,
-            Err(e) => return Err(wrap("cannot read HEAD")(e)),
-        };
+        let snapshot = self.snapshot()?;
         let mut added: Vec<Change> = Vec::new();
         let mut deleted: Vec<Change> = Vec::new();
         let mut changes: Vec<Change> = Vec::new();
         for path in touched.into_keys() {
-            let head_entry = match &head_tree {
-                Some(tree) => tree
-                    .lookup_entry_by_path(&path)
-                    .map_err(wrap("cannot read HEAD's tree"))?
-                    .filter(|e| !e.mode().is_tree())
-                    .map(|e| (e.object_id(), e.mode())),
-                None => None,
-            };
-            let abs = workdir.join(&path);
-            let meta = std::fs::symlink_metadata(&abs).ok();
-            let new = match &meta {
-                None => Content::Gone,
-                Some(m) if m.file_type().is_symlink() => Content::Symlink,
-                Some(m) if m.is_dir() => Content::Submodule,
-                Some(_) => Content::File,
-            };
-            match (head_entry, new) {
-                (None, Content::Gone) => {}
-                (None, new) => added.push(Change {
-                    path,
-                    old_path: None,
-                    kind: ChangeKind::Added,
-                    new,
-                    old: None,
-                }),
-                (Some((id, mode)), Content::Gone) => deleted.push(Change {
-                    path,
-                    old_path: None,
-                    kind: ChangeKind::Deleted,
-                    new: if mode.is_commit() {
-                        Content::Submodule
-                    } else {
-                        Content::Gone
-                    },
-                    old: Some(BlobId(id)),
-                }),
-                (Some((id, mode)), new) => {
-                    if mode.is_commit() {
-                        changes.push(Change {
-                            path,
-                            old_path: None,
-                            kind: ChangeKind::Modified,
-                            new: Content::Submodule,
-                            old: None,
-                        });
-                        continue;
-                    }
-                    if new == Content::File && file_matches_blob(&repo, &abs, id) {
-                        continue;
-                    }
-                    changes.push(Change {
-                        path,
-                        old_path: None,
-                        kind: ChangeKind::Modified,
-                        new,
-                        old: Some(BlobId(id)),
-                    });
-                }
+            match snapshot.change(&path)? {
+                Some(c) if c.kind == ChangeKind::Added => added.push(c),
+                Some(c) if c.kind == ChangeKind::Deleted => deleted.push(c),
+                Some(c) => changes.push(c),
+                None => {}
             }
         }
         pair_renames(&repo, &workdir, &mut added, &mut deleted);
@@ -528,49 +511,41 @@ impl Repo {
 
 fn change_from_index(change: gix::diff::index::ChangeRef<'_, '_>) -> Change {
     use gix::diff::index::ChangeRef;
-    let link = |m: gix::index::entry::Mode| m == gix::index::entry::Mode::SYMLINK;
+    let content = |m: gix::index::entry::Mode, id: &gix::oid| {
+        content_for(
+            m == gix::index::entry::Mode::SYMLINK,
+            m.is_submodule(),
+            id.to_owned(),
+        )
+    };
     match change {
         ChangeRef::Addition {
             location,
             entry_mode,
             id,
             ..
-        } => Change {
-            path: path_string(location.as_ref()),
-            old_path: None,
-            kind: ChangeKind::Added,
-            new: content_for(link(entry_mode), entry_mode.is_submodule(), id.into_owned()),
-            old: None,
-        },
+        } => Change::added(path_string(location.as_ref()), content(entry_mode, &id)),
         ChangeRef::Deletion {
             location,
             entry_mode,
             id,
             ..
-        } => Change {
-            path: path_string(location.as_ref()),
-            old_path: None,
-            kind: ChangeKind::Deleted,
-            new: if entry_mode.is_submodule() {
-                Content::Submodule
-            } else {
-                Content::Gone
-            },
-            old: Some(BlobId(id.into_owned())),
-        },
+        } => Change::deleted(
+            path_string(location.as_ref()),
+            id.into_owned(),
+            entry_mode.is_submodule(),
+        ),
         ChangeRef::Modification {
             location,
             previous_id,
             entry_mode,
             id,
             ..
-        } => Change {
-            path: path_string(location.as_ref()),
-            old_path: None,
-            kind: ChangeKind::Modified,
-            new: content_for(link(entry_mode), entry_mode.is_submodule(), id.into_owned()),
-            old: Some(BlobId(previous_id.into_owned())),
-        },
+        } => Change::modified(
+            path_string(location.as_ref()),
+            content(entry_mode, &id),
+            previous_id.into_owned(),
+        ),
         ChangeRef::Rewrite {
             source_location,
             source_id,
@@ -579,17 +554,13 @@ fn change_from_index(change: gix::diff::index::ChangeRef<'_, '_>) -> Change {
             id,
             copy,
             ..
-        } => Change {
-            path: path_string(location.as_ref()),
-            old_path: (!copy).then(|| path_string(source_location.as_ref())),
-            kind: if copy {
-                ChangeKind::Added
-            } else {
-                ChangeKind::Renamed
-            },
-            new: content_for(link(entry_mode), entry_mode.is_submodule(), id.into_owned()),
-            old: Some(BlobId(source_id.into_owned())),
-        },
+        } => Change::rewritten(
+            path_string(location.as_ref()),
+            path_string(source_location.as_ref()),
+            copy,
+            content(entry_mode, &id),
+            source_id.into_owned(),
+        ),
     }
 }
 
@@ -820,46 +791,24 @@ impl Snapshot {
     pub fn change(&self, path: &str) -> Result<Option<Change>> {
         let abs = self.workdir.join(path);
         let meta = std::fs::symlink_metadata(&abs).ok();
+        let head = self.head_entry(path)?;
+        let gitlink = head.is_some_and(|(_, mode)| mode.is_commit());
         let new = match &meta {
             None => Content::Gone,
-            Some(m) if m.file_type().is_symlink() => Content::Symlink,
+            // A checked-out submodule: listed as skipped, never read.
+            Some(m) if m.is_dir() && gitlink => Content::Submodule,
             Some(m) if m.is_dir() => return Ok(None),
+            Some(m) if m.file_type().is_symlink() => Content::Symlink,
             Some(_) => Content::File,
         };
-        let change = match (self.head_entry(path)?, new) {
+        let path = path.to_string();
+        Ok(match (head, new) {
             (None, Content::Gone) => None,
-            (None, new) => Some(Change {
-                path: path.to_string(),
-                old_path: None,
-                kind: ChangeKind::Added,
-                new,
-                old: None,
-            }),
-            (Some((id, mode)), Content::Gone) => Some(Change {
-                path: path.to_string(),
-                old_path: None,
-                kind: ChangeKind::Deleted,
-                new: if mode.is_commit() {
-                    Content::Submodule
-                } else {
-                    Content::Gone
-                },
-                old: Some(BlobId(id)),
-            }),
+            (None, new) => Some(Change::added(path, new)),
+            (Some((id, _)), Content::Gone) => Some(Change::deleted(path, id, gitlink)),
             (Some((id, _)), Content::File) if file_matches_blob(&self.repo, &abs, id) => None,
-            (Some((id, mode)), new) => Some(Change {
-                path: path.to_string(),
-                old_path: None,
-                kind: ChangeKind::Modified,
-                new: if mode.is_commit() {
-                    Content::Submodule
-                } else {
-                    new
-                },
-                old: Some(BlobId(id)),
-            }),
-        };
-        Ok(change)
+            (Some((id, _)), new) => Some(Change::modified(path, new, id)),
+        })
     }
 }
 

@@ -119,29 +119,24 @@ fn key(f: &Finding) -> (&str, &str, &str) {
 /// What is new in `now` and what was resolved from `before` (multisets:
 /// two identical lines are two findings).
 pub fn diff<'a>(before: &'a [Finding], now: &'a [Finding]) -> (Vec<&'a Finding>, Vec<&'a Finding>) {
-    let mut seen: HashMap<(&str, &str, &str), usize> = HashMap::new();
-    for f in before {
-        *seen.entry(key(f)).or_default() += 1;
-    }
-    let mut new = Vec::new();
-    for f in now {
-        match seen.get_mut(&key(f)) {
-            Some(n) if *n > 0 => *n -= 1,
-            _ => new.push(f),
-        }
-    }
+    (missing(now, before), missing(before, now))
+}
+
+/// The findings of `from` that `against` does not hold (counting repeats).
+fn missing<'a>(from: &'a [Finding], against: &[Finding]) -> Vec<&'a Finding> {
     let mut left: HashMap<(&str, &str, &str), usize> = HashMap::new();
-    for f in now {
+    for f in against {
         *left.entry(key(f)).or_default() += 1;
     }
-    let mut resolved = Vec::new();
-    for f in before {
-        match left.get_mut(&key(f)) {
-            Some(n) if *n > 0 => *n -= 1,
-            _ => resolved.push(f),
-        }
-    }
-    (new, resolved)
+    from.iter()
+        .filter(|f| match left.get_mut(&key(f)) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .collect()
 }
 
 /// The wait before retrying a failed watcher: 1 s doubling to 60 s.

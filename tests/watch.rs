@@ -289,3 +289,28 @@ fn the_watched_folder_removed_and_recreated_is_reported_and_watched_again() {
     f.write("src/a.txt", &format!("{KEY}\n"));
     w.until(is("finding", "src/a.txt"));
 }
+
+#[test]
+fn a_burst_of_saves_on_one_file_is_judged_once() {
+    let f = repo();
+    let mut w = Watch::start(&f, &[]);
+    for i in 0..20 {
+        f.write("src/a.txt", &format!("save {i}: {KEY}\n"));
+    }
+    f.write("src/b.txt", &format!("sentinel {KEY}\n"));
+    let got = w.until(is("finding", "src/b.txt"));
+    let a: Vec<&Value> = got.iter().filter(|e| e["file"] == "src/a.txt").collect();
+    assert_eq!(a.len(), 1, "one finding for the burst: {got:#?}");
+    let summaries = got.iter().filter(|e| e["type"] == "summary").count();
+    assert!(summaries <= 1, "the burst is one evaluation: {got:#?}");
+}
+
+#[test]
+fn editing_gitignore_updates_what_is_ignored() {
+    let f = repo();
+    f.write("scratch/notes.txt", &format!("{KEY}\n"));
+    let mut w = Watch::start(&f, &[]);
+    assert!(w.seen.iter().any(is("finding", "scratch/notes.txt")), "{:#?}", w.seen);
+    f.write(".gitignore", "target/\nscratch/\n");
+    w.until(is("resolved", "scratch/notes.txt"));
+}

@@ -310,7 +310,11 @@ fn editing_gitignore_updates_what_is_ignored() {
     let f = repo();
     f.write("scratch/notes.txt", &format!("{KEY}\n"));
     let mut w = Watch::start(&f, &[]);
-    assert!(w.seen.iter().any(is("finding", "scratch/notes.txt")), "{:#?}", w.seen);
+    assert!(
+        w.seen.iter().any(is("finding", "scratch/notes.txt")),
+        "{:#?}",
+        w.seen
+    );
     f.write(".gitignore", "target/\nscratch/\n");
     w.until(is("resolved", "scratch/notes.txt"));
 }

@@ -91,6 +91,9 @@ pub fn changes(
             walk(root, &[root.to_path_buf()])?
         }
         Selection::Paths(paths) => {
+            // Paths resolve through symlinks, so the root must too, or
+            // names would not come out repo-relative.
+            let root = &root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
             let resolved = paths
                 .iter()
                 .map(|p| resolve(root, cwd, p))

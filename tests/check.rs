@@ -732,3 +732,28 @@ fn json_report_snapshot() {
         .collect();
     insta::assert_snapshot!(normalize(&text, f.path()));
 }
+
+#[cfg(unix)]
+#[test]
+fn paths_mode_names_files_relative_to_a_symlinked_root() {
+    let f = Fixture::new();
+    f.config("personas:\n  T:\n    triggers: ['TODO']\n")
+        .write("d/a.txt", "TODO\n");
+    let links = Fixture::bare_dir();
+    let link = links.path().join("repo-link");
+    std::os::unix::fs::symlink(f.path(), &link).expect("symlink");
+    // A work tree named through the link (as GIT_WORK_TREE may be) while
+    // named paths resolve through it.
+    let out = f
+        .valve_in(&link, &["check", "--format", "json", "d/a.txt", "d"])
+        .env("GIT_DIR", link.join(".git"))
+        .env("GIT_WORK_TREE", &link)
+        .output()
+        .expect("runs");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        hits(&r),
+        vec![("T".into(), "d/a.txt".into(), Some(1))],
+        "{r}"
+    );
+}

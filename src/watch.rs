@@ -621,16 +621,8 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
                 }
                 Err(e) => {
                     attempt += 1;
-                    let wait = backoff(attempt);
-                    session.sink.error(
-                        format!(
-                            "cannot watch {} ({e}); retrying in {} s",
-                            root.display(),
-                            wait.as_secs()
-                        ),
-                        None,
-                    )?;
-                    retry_at = Some(Instant::now() + wait);
+                    let why = format!("cannot watch {} ({e})", root.display());
+                    retry_at = Some(retry_later(&mut session, why, attempt)?);
                 }
             }
             continue;
@@ -640,16 +632,8 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
                 let root_gone = !root.is_dir();
                 if root_gone {
                     watcher = None;
-                    let wait = backoff(attempt);
-                    session.sink.error(
-                        format!(
-                            "{} was removed; retrying in {} s",
-                            root.display(),
-                            wait.as_secs()
-                        ),
-                        None,
-                    )?;
-                    retry_at = Some(Instant::now() + wait);
+                    let why = format!("{} was removed", root.display());
+                    retry_at = Some(retry_later(&mut session, why, attempt)?);
                     continue;
                 }
                 let rescan = events.iter().any(|e| e.event.need_rescan());
@@ -665,16 +649,8 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
                     continue;
                 };
                 watcher = None;
-                let wait = backoff(attempt);
-                session.sink.error(
-                    format!(
-                        "the watcher failed ({e}); {}; retrying in {} s",
-                        notify_help(&e),
-                        wait.as_secs()
-                    ),
-                    None,
-                )?;
-                retry_at = Some(Instant::now() + wait);
+                let why = format!("the watcher failed ({e}); {}", notify_help(&e));
+                retry_at = Some(retry_later(&mut session, why, attempt)?);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
@@ -684,6 +660,16 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         }
     }
     Ok(())
+}
+
+/// Reports a watcher failure and returns when to try again (SPEC §8:
+/// 1 s doubling to 60 s).
+fn retry_later(session: &mut Session<'_>, why: String, attempt: u32) -> Result<Instant> {
+    let wait = backoff(attempt);
+    session
+        .sink
+        .error(format!("{why}; retrying in {} s", wait.as_secs()), None)?;
+    Ok(Instant::now() + wait)
 }
 
 fn notify_help(e: &notify::Error) -> String {

@@ -655,7 +655,8 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 watcher = None;
-                retry_at = Some(Instant::now() + backoff(attempt));
+                let why = "the file watcher stopped".to_string();
+                retry_at = Some(retry_later(&mut session, why, attempt)?);
             }
         }
     }

@@ -202,20 +202,20 @@ fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant)
         &ws.root,
         std::slice::from_ref(&ws.root),
         opts.threads,
-        || (Tally::default(), None::<Error>),
-        |(tally, error), change| {
-            if error.is_some() || ws.rules.is_ignored(&change.path) {
+        || (Tally::default(), None::<Error>, Local::new(None)),
+        |(tally, error, local), change| {
+            if error.is_some() {
                 return;
             }
-            tally.changed += 1;
-            match judge(ws, &change, true, &facts, &mut Local::new(None)) {
-                Ok(j) => tally.add(j),
+            match judge(ws, &change, true, &facts, local) {
+                Ok(Some(j)) => tally.add(j),
+                Ok(None) => {}
                 Err(e) => *error = Some(e),
             }
         },
     )?;
     let mut tally = Tally::default();
-    for (t, error) in states {
+    for (t, error, _) in states {
         if let Some(e) = error {
             return Err(e);
         }
@@ -232,12 +232,7 @@ pub fn evaluate(
     changes: Vec<Change>,
     started: Instant,
 ) -> Result<Report> {
-    let rules = &ws.rules;
     let whole = opts.selection.is_whole_files();
-    let changes: Vec<Change> = changes
-        .into_iter()
-        .filter(|c| !rules.is_ignored(&c.path))
-        .collect();
     let (repo_display, timestamp) = run_facts(ws);
     let facts = facts(opts, matchers, &repo_display, timestamp);
     // Each worker folds its files into one tally: no per-file results are
@@ -250,7 +245,9 @@ pub fn evaluate(
                 |local, change| judge(ws, change, whole, &facts, local),
             )
             .try_fold(Tally::default, |mut tally, judged| {
-                tally.add(judged?);
+                if let Some(j) = judged? {
+                    tally.add(j);
+                }
                 Ok(tally)
             })
             .try_reduce(Tally::default, |mut a, b| {
@@ -264,7 +261,9 @@ pub fn evaluate(
             let mut local = Local::new(ws.repo.as_ref());
             let mut tally = Tally::default();
             for c in &changes {
-                tally.add(judge(ws, c, whole, &facts, &mut local)?);
+                if let Some(j) = judge(ws, c, whole, &facts, &mut local)? {
+                    tally.add(j);
+                }
             }
             tally
         }
@@ -275,8 +274,6 @@ pub fn evaluate(
             .install(work)?,
         None => work()?,
     };
-    let mut tally = tally;
-    tally.changed = changes.len();
     finish(ws, opts, tally, repo_display, started)
 }
 
@@ -293,12 +290,11 @@ fn finish(
         mut findings,
         mut skipped,
         suppressed,
-        taken: matched,
+        taken: scanned,
         binary,
         too_large,
         changed,
     } = tally;
-    let scanned = matched;
     findings.sort_unstable_by(|a, b| {
         a.sort_key()
             .cmp(&b.sort_key())
@@ -343,7 +339,6 @@ fn finish(
         findings,
         skipped,
         summary,
-        files_matched: matched,
         whole_files: opts.selection.is_whole_files()
             || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
         warnings: rules.warnings.clone(),
@@ -355,11 +350,17 @@ fn finish(
 struct Local<'a> {
     repo: Option<&'a Repo>,
     handle: Option<gix::Repository>,
+    /// Scratch for glob matching, reused across the worker's files.
+    hits: Vec<usize>,
 }
 
 impl<'a> Local<'a> {
     fn new(repo: Option<&'a Repo>) -> Self {
-        Local { repo, handle: None }
+        Local {
+            repo,
+            handle: None,
+            hits: Vec::new(),
+        }
     }
 
     fn get(&mut self) -> Option<(&'a Repo, &gix::Repository)> {
@@ -376,7 +377,8 @@ struct Judged {
     taken: bool,
 }
 
-type Outcome = Result<Judged>;
+/// `None`: the change is ignored (config `ignore`, valve's own files).
+type Outcome = Result<Option<Judged>>;
 
 /// What a worker accumulates over its files.
 #[derive(Default)]
@@ -393,6 +395,7 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, j: Judged) {
+        self.changed += 1;
         self.taken += usize::from(j.taken);
         if let Some(skip) = j.skip {
             match skip.reason {
@@ -426,10 +429,11 @@ fn judge(
     local: &mut Local<'_>,
 ) -> Outcome {
     let rules = &ws.rules;
-    let mut hits = Vec::new();
-    let mut takers = rules.takers(&change.path, &mut hits);
+    let Some(mut takers) = rules.route(&change.path, &mut local.hits) else {
+        return Ok(None);
+    };
     if let Some(old) = &change.old_path {
-        for t in rules.takers(old, &mut hits) {
+        for t in rules.takers(old, &mut local.hits) {
             if !takers.contains(&t) {
                 takers.push(t);
             }
@@ -447,10 +451,10 @@ fn judge(
             file: change.path.clone(),
             reason: SkipReason::Submodule,
         });
-        return Ok(judged);
+        return Ok(Some(judged));
     }
     if takers.is_empty() {
-        return Ok(judged);
+        return Ok(Some(judged));
     }
     judged.taken = true;
     let wants_content = change.kind != ChangeKind::Deleted
@@ -491,7 +495,7 @@ fn judge(
     let scanned = scan::scan(rules, &takers, &doc, facts, &mut diff);
     judged.findings = scanned.findings;
     judged.suppressed = scanned.suppressed;
-    Ok(judged)
+    Ok(Some(judged))
 }
 
 enum Loaded {

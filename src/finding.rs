@@ -209,8 +209,6 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skip>,
     pub summary: Summary,
-    /// Files that at least one persona's globs took.
-    pub files_matched: usize,
     /// `--all`/`PATH`: files are judged whole, not as changes.
     pub whole_files: bool,
     pub warnings: Vec<String>,

@@ -79,6 +79,21 @@ impl Matchers {
     }
 }
 
+/// What one glob-set pass says about a path.
+struct PathHits {
+    own_file: bool,
+    /// The config `ignore` pattern that matched.
+    ignore: Option<usize>,
+    /// Per persona: (first filter, first exclude) that matched.
+    personas: Vec<(Option<usize>, Option<usize>)>,
+}
+
+impl PathHits {
+    fn is_ignored(&self) -> bool {
+        self.own_file || self.ignore.is_some()
+    }
+}
+
 /// Personas that take a path, in config order.
 pub type Takers = Vec<usize>;
 
@@ -220,82 +235,96 @@ impl Ruleset {
         Ruleset::compile_with(&raw, source, issues)
     }
 
-    /// valve's own files and the config's `ignore` are never evaluated.
-    pub fn is_ignored(&self, path: &str) -> bool {
-        if CONFIG_PATHS.contains(&path) || path == BASELINE_PATH {
-            return true;
-        }
-        let mut hits = Vec::new();
+    /// The one glob-set pass for a path: the ignore pattern that removes
+    /// it, and per persona the first filter and exclude that matched
+    /// (pattern indices). Every question about a path is answered from this.
+    fn path_hits(&self, path: &str, scratch: &mut Vec<usize>) -> PathHits {
+        let mut out = PathHits {
+            own_file: CONFIG_PATHS.contains(&path) || path == BASELINE_PATH,
+            ignore: None,
+            personas: vec![(None, None); self.personas.len()],
+        };
+        scratch.clear();
         self.globs
-            .matches_candidate_into(&Candidate::new(path), &mut hits);
-        hits.iter()
-            .any(|&h| matches!(self.owners[h].role, GlobRole::Ignore))
-    }
-
-    /// Which personas take `path`: a filter matches (or there are none) and no
-    /// exclude does. One glob-set pass for all personas.
-    pub fn takers(&self, path: &str, hits: &mut Vec<usize>) -> Takers {
-        self.verdicts(path, hits)
-            .into_iter()
-            .filter(|v| v.takes)
-            .map(|v| v.persona)
-            .collect()
-    }
-
-    /// Like `takers`, with the glob that decided each persona.
-    pub fn verdicts(&self, path: &str, hits: &mut Vec<usize>) -> Vec<Verdict> {
-        hits.clear();
-        self.globs
-            .matches_candidate_into(&Candidate::new(path), hits);
-        let mut out: Vec<Verdict> = self
-            .personas
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Verdict {
-                persona: i,
-                filter: if p.filters.is_empty() {
-                    Some("(no filters: every path)".into())
-                } else {
-                    None
-                },
-                exclude: None,
-                takes: false,
-            })
-            .collect();
-        for &h in hits.iter() {
+            .matches_candidate_into(&Candidate::new(path), scratch);
+        for &h in scratch.iter() {
             let owner = self.owners[h];
-            let Some(verdict) = out.get_mut(owner.persona) else {
-                continue;
-            };
-            let p = &self.personas[owner.persona];
             match owner.role {
-                GlobRole::Filter if verdict.filter.is_none() => {
-                    verdict.filter = Some(p.filters[owner.pattern].clone())
+                GlobRole::Ignore => {
+                    out.ignore.get_or_insert(owner.pattern);
                 }
-                GlobRole::Exclude if verdict.exclude.is_none() => {
-                    verdict.exclude = Some(p.exclude[owner.pattern].clone())
+                GlobRole::Filter => {
+                    out.personas[owner.persona].0.get_or_insert(owner.pattern);
                 }
-                _ => {}
+                GlobRole::Exclude => {
+                    out.personas[owner.persona].1.get_or_insert(owner.pattern);
+                }
             }
-        }
-        for v in &mut out {
-            v.takes = v.filter.is_some() && v.exclude.is_none();
         }
         out
     }
 
+    fn takes(&self, persona: usize, hit: (Option<usize>, Option<usize>)) -> bool {
+        (self.personas[persona].filters.is_empty() || hit.0.is_some()) && hit.1.is_none()
+    }
+
+    fn taking(&self, hits: &PathHits) -> Takers {
+        hits.personas
+            .iter()
+            .enumerate()
+            .filter(|&(i, &hit)| self.takes(i, hit))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// valve's own files and the config's `ignore` are never evaluated.
+    pub fn is_ignored(&self, path: &str) -> bool {
+        self.path_hits(path, &mut Vec::new()).is_ignored()
+    }
+
+    /// Which personas take `path`: a filter matches (or there are none) and no
+    /// exclude does. The config's `ignore` is not consulted (see `route`).
+    pub fn takers(&self, path: &str, scratch: &mut Vec<usize>) -> Takers {
+        let hits = self.path_hits(path, scratch);
+        self.taking(&hits)
+    }
+
+    /// The personas that judge `path`, or `None` when it is ignored: one
+    /// glob-set pass for the hot path.
+    pub fn route(&self, path: &str, scratch: &mut Vec<usize>) -> Option<Takers> {
+        let hits = self.path_hits(path, scratch);
+        (!hits.is_ignored()).then(|| self.taking(&hits))
+    }
+
+    /// Like `takers`, with the glob that decided each persona (`valve explain`).
+    pub fn verdicts(&self, path: &str, scratch: &mut Vec<usize>) -> Vec<Verdict> {
+        let hits = self.path_hits(path, scratch);
+        hits.personas
+            .iter()
+            .enumerate()
+            .map(|(i, &hit)| {
+                let p = &self.personas[i];
+                Verdict {
+                    persona: i,
+                    filter: match hit.0 {
+                        Some(f) => Some(p.filters[f].clone()),
+                        None if p.filters.is_empty() => Some("(no filters: every path)".into()),
+                        None => None,
+                    },
+                    exclude: hit.1.map(|x| p.exclude[x].clone()),
+                    takes: self.takes(i, hit),
+                }
+            })
+            .collect()
+    }
+
     /// The ignore pattern that removes `path`, for `valve explain`.
     pub fn ignored_by(&self, path: &str) -> Option<String> {
-        if CONFIG_PATHS.contains(&path) || path == BASELINE_PATH {
+        let hits = self.path_hits(path, &mut Vec::new());
+        if hits.own_file {
             return Some("(valve's own file)".into());
         }
-        let mut hits = Vec::new();
-        self.globs
-            .matches_candidate_into(&Candidate::new(path), &mut hits);
-        hits.iter().find_map(|&h| match self.owners[h].role {
-            GlobRole::Ignore => Some(self.ignore[self.owners[h].pattern].clone()),
-            _ => None,
-        })
+        hits.ignore.map(|i| self.ignore[i].clone())
     }
 
     /// The personas as renderers see them.

@@ -126,7 +126,7 @@ pub fn summary_line(report: &Report) -> String {
         return format!("valve: no {noun}s to judge");
     }
     let files = plural(s.files_changed, noun);
-    if report.files_matched == 0 {
+    if s.files_scanned == 0 {
         return format!("valve: no persona takes any of the {files}");
     }
     let mut parts = Vec::new();

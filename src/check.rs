@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::changeset::{self, Selection};
-use crate::config::{self, BASELINE_PATH, CONFIG_PATHS, Source};
+use crate::config::{self, BASELINE_PATH, CONFIG_PATHS};
 use crate::error::{Error, Result};
 use crate::finding::{BySeverity, ChangeKind, Finding, Report, Skip, SkipReason, Summary};
 use crate::git::{self, Change, Content, Repo};
@@ -80,10 +80,7 @@ pub fn workspace(cwd: &Path, config: Option<&Path>, head: Option<&str>) -> Resul
             let rev = head.unwrap_or("HEAD");
             for candidate in CONFIG_PATHS {
                 if let Some(bytes) = r.file_at(rev, candidate)? {
-                    let source = Source {
-                        name: format!("{rev}:{candidate}"),
-                        text: String::from_utf8_lossy(&bytes).into_owned(),
-                    };
+                    let source = config::source_from_bytes(bytes, &format!("{rev}:{candidate}"))?;
                     let rules = Ruleset::from_source(&source)?;
                     return Ok(Workspace {
                         repo,
@@ -98,12 +95,7 @@ pub fn workspace(cwd: &Path, config: Option<&Path>, head: Option<&str>) -> Resul
             });
         }
     }
-    let path = config::locate(&root, explicit.as_deref())?;
-    let display = path
-        .strip_prefix(&root)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| path.display().to_string());
-    let source = config::read(&path, &display)?;
+    let (path, source) = config::load(&root, explicit.as_deref())?;
     let rules = Ruleset::from_source(&source)?;
     Ok(Workspace {
         repo,
@@ -544,36 +536,27 @@ pub struct BaselineEntry {
     pub file: String,
 }
 
-fn baseline_path(ws: &Workspace, choice: &BaselineChoice) -> Option<PathBuf> {
-    match choice {
-        BaselineChoice::Off => None,
-        BaselineChoice::File(p) => Some(p.clone()),
-        BaselineChoice::Default => Some(ws.root.join(BASELINE_PATH)),
-    }
+fn load_baseline(ws: &Workspace, choice: &BaselineChoice) -> Result<Option<HashSet<String>>> {
+    let (path, bytes) = match choice {
+        BaselineChoice::Off => return Ok(None),
+        BaselineChoice::File(p) => (p.clone(), crate::ownfile::read_input(p)?),
+        BaselineChoice::Default => match crate::ownfile::read_own(&ws.root, BASELINE_PATH)? {
+            Some(bytes) => (ws.root.join(BASELINE_PATH), bytes),
+            None => return Ok(None),
+        },
+    };
+    parse_baseline(&path, &bytes).map(Some)
 }
 
-fn load_baseline(ws: &Workspace, choice: &BaselineChoice) -> Result<Option<HashSet<String>>> {
-    let Some(path) = baseline_path(ws, choice) else {
-        return Ok(None);
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound && *choice == BaselineChoice::Default =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(Error::io(&path, e)),
-    };
-    let file: BaselineFile = serde_json::from_str(&text).map_err(|e| {
+/// A baseline's fingerprints.
+pub fn parse_baseline(path: &Path, bytes: &[u8]) -> Result<HashSet<String>> {
+    let file: BaselineFile = serde_json::from_slice(bytes).map_err(|e| {
         Error::usage(
             format!("{} is not a valve baseline: {e}", path.display()),
             Some("regenerate it with `valve baseline`, or pass --no-baseline".to_string()),
         )
     })?;
-    Ok(Some(
-        file.findings.into_iter().map(|e| e.fingerprint).collect(),
-    ))
+    Ok(file.findings.into_iter().map(|e| e.fingerprint).collect())
 }
 
 /// Serializes a baseline of every finding in `report`.

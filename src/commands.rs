@@ -110,12 +110,19 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             };
             let ws = check::workspace(&opts.cwd, opts.config.as_deref(), head)?;
             let report = check::run_in(&ws, &opts)?;
-            let path = output.unwrap_or_else(|| ws.root.join(BASELINE_PATH));
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-            std::fs::write(&path, check::baseline_json(&report))
-                .map_err(|e| Error::io(&path, e))?;
+            let text = check::baseline_json(&report);
+            let path = match output {
+                Some(path) => {
+                    crate::ownfile::write_output(&path, text.as_bytes())?;
+                    path
+                }
+                None => crate::ownfile::write_own(
+                    &ws.root,
+                    BASELINE_PATH,
+                    text.as_bytes(),
+                    crate::ownfile::Existing::Replace,
+                )?,
+            };
             emit(|out| {
                 writeln!(
                     out,
@@ -156,10 +163,7 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
             let mut buf = Vec::new();
             render::render(args.format, &report, &style, &mut buf)
                 .map_err(|e| Error::io(path, e))?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            }
-            std::fs::write(path, buf).map_err(|e| Error::io(path, e))?;
+            crate::ownfile::write_output(path, &buf)?;
             let line = format!(
                 "{} ({} blocking) -> {}\n",
                 render::summary_line(&report),
@@ -400,29 +404,23 @@ fn init() -> Result<u8> {
         None => cwd.clone(),
     };
     for candidate in CONFIG_PATHS {
-        let existing = root.join(candidate);
-        if existing.exists() {
+        if crate::ownfile::own_exists(&root, candidate) {
             return Err(Error::Refused {
                 message: format!(
                     "{} already exists; valve init never overwrites it",
-                    existing.display()
+                    root.join(candidate).display()
                 ),
                 help: Some("edit it, or move it away and run `valve init` again".to_string()),
             });
         }
     }
-    let path = root.join(CONFIG_PATHS[0]);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    // create_new: a file that appeared meanwhile is still never overwritten.
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    file.write_all(STARTER.as_bytes())
-        .map_err(|e| Error::io(&path, e))?;
+    // Keep: a file that appeared meanwhile is still never overwritten.
+    let path = crate::ownfile::write_own(
+        &root,
+        CONFIG_PATHS[0],
+        STARTER.as_bytes(),
+        crate::ownfile::Existing::Keep,
+    )?;
     emit(|out| {
         writeln!(
             out,

@@ -7,9 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
-use miette::{NamedSource, SourceSpan};
+use std::sync::Arc;
 
-use crate::error::{ConfigErrors, ConfigIssue, Error, Result};
+use miette::SourceSpan;
+
+use crate::error::{ConfigErrors, ConfigIssue, ConfigText, Error, Result};
 use crate::finding::ChangeKind;
 use crate::severity::{SEVERITY_WORDS, Severity, Threshold};
 use crate::yaml::{self, Node};
@@ -109,25 +111,31 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn named(&self) -> NamedSource<String> {
-        NamedSource::new(&self.name, self.text.clone()).with_language("yaml")
+    /// The text for diagnostics (shared, long lines windowed).
+    pub fn code(&self) -> ConfigText {
+        ConfigText {
+            name: self.name.clone(),
+            text: Arc::from(self.text.as_str()),
+        }
     }
 }
 
-/// Where to look for the config: `--config` wins, then the two fixed names.
-pub fn locate(root: &Path, explicit: Option<&Path>) -> Result<PathBuf> {
+/// Finds and reads the config: `--config` wins (any regular file the user
+/// names), then the two fixed names under the root, read as own files
+/// (regular files only, never through a link; SPEC §9).
+pub fn load(root: &Path, explicit: Option<&Path>) -> Result<(PathBuf, Source)> {
     if let Some(path) = explicit {
-        if path.is_file() {
-            return Ok(path.to_path_buf());
+        if !crate::ownfile::is_regular_input(path)? {
+            return Err(Error::ConfigMissing {
+                looked_for: path.to_path_buf(),
+            });
         }
-        return Err(Error::ConfigMissing {
-            looked_for: path.to_path_buf(),
-        });
+        let display = display_name(root, path);
+        return Ok((path.to_path_buf(), read(path, &display)?));
     }
     for candidate in CONFIG_PATHS {
-        let path = root.join(candidate);
-        if path.is_file() {
-            return Ok(path);
+        if let Some(bytes) = crate::ownfile::read_own(root, candidate)? {
+            return Ok((root.join(candidate), source_from_bytes(bytes, candidate)?));
         }
     }
     Err(Error::ConfigMissing {
@@ -135,19 +143,46 @@ pub fn locate(root: &Path, explicit: Option<&Path>) -> Result<PathBuf> {
     })
 }
 
+/// A config path as diagnostics name it: relative to the root when inside.
+fn display_name(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string())
+}
+
 /// Reads a config file from disk (validation is `Ruleset::from_source`).
 pub fn read(path: &Path, display_name: &str) -> Result<Source> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        Error::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "valve.yml is not UTF-8"),
-        )
-    })?;
-    Ok(Source {
-        name: display_name.to_string(),
-        text,
-    })
+    let bytes = crate::ownfile::read_input(path)?;
+    source_from_bytes(bytes, display_name)
+}
+
+/// Config bytes as text; bytes that are not UTF-8 are a diagnostic at the
+/// line and column of the first invalid byte (SPEC §1).
+pub fn source_from_bytes(bytes: Vec<u8>, display_name: &str) -> Result<Source> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source {
+            name: display_name.to_string(),
+            text,
+        }),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let source = Source {
+                name: display_name.to_string(),
+                text: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
+            let mut v = Validator::new(&source, Vec::new());
+            v.issue(
+                SourceSpan::new(at.into(), 1),
+                "valve.yml is not UTF-8",
+                "this byte is not valid UTF-8",
+                Some(
+                    "save the file as UTF-8; write other characters as \\xNN escapes in regexes"
+                        .into(),
+                ),
+            );
+            Err(Error::Config(ConfigErrors::new(&source.name, v.issues)))
+        }
+    }
 }
 
 /// Validates config text; all problems come back at once.
@@ -163,10 +198,7 @@ pub fn parse(source: &Source) -> Result<RawConfig, ConfigErrors> {
 /// Validates config text, keeping every valid part, so that patterns can
 /// still be compiled (and their errors reported) in the same run.
 pub fn parse_lenient(source: &Source) -> (RawConfig, Vec<ConfigIssue>) {
-    let mut v = Validator {
-        source,
-        issues: Vec::new(),
-    };
+    let mut v = Validator::new(source, Vec::new());
     let raw = v.config();
     (raw, v.issues)
 }
@@ -175,6 +207,18 @@ pub fn parse_lenient(source: &Source) -> (RawConfig, Vec<ConfigIssue>) {
 pub(crate) struct Validator<'a> {
     pub(crate) source: &'a Source,
     pub(crate) issues: Vec<ConfigIssue>,
+    /// The shared diagnostic text, made on the first issue.
+    pub(crate) code: Option<ConfigText>,
+}
+
+impl<'a> Validator<'a> {
+    pub(crate) fn new(source: &'a Source, issues: Vec<ConfigIssue>) -> Self {
+        Validator {
+            source,
+            issues,
+            code: None,
+        }
+    }
 }
 
 impl Validator<'_> {
@@ -185,10 +229,16 @@ impl Validator<'_> {
         label: impl Into<String>,
         help: Option<String>,
     ) {
+        if self.code.is_none() {
+            self.code = Some(self.source.code());
+        }
+        let Some(code) = self.code.clone() else {
+            return;
+        };
         self.issues.push(ConfigIssue {
             title: title.into(),
-            src: self.source.named(),
-            span,
+            span: code.clamp(span),
+            src: code,
             label: label.into(),
             help,
         });

@@ -7,7 +7,6 @@
 //! (temp file in the same folder, then rename) with the run bit set.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -105,36 +104,16 @@ pub enum Installed {
     ReplacedWithBackup(PathBuf),
 }
 
-/// Writes `content` to `path` atomically, executable.
+/// Writes `content` to `path` atomically, executable, never through a link.
 fn write_atomic(path: &Path, content: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = dir.join(format!(
-        ".{}.valve-tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(content.as_bytes())?;
-        file.sync_all()?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))?;
-        }
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
+    fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+    crate::ownfile::write_fixed(
+        path,
+        content.as_bytes(),
+        crate::ownfile::Existing::Replace,
+        Some(0o755),
+    )
 }
 
 pub fn install(repo: &Repo, kind: Kind, force: bool) -> Result<(Status, Installed)> {

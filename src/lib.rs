@@ -13,6 +13,7 @@ pub mod error;
 pub mod finding;
 pub mod git;
 pub mod hook;
+pub mod ownfile;
 pub mod persona;
 pub mod render;
 pub mod ruleset;

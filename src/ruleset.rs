@@ -109,7 +109,7 @@ impl Ruleset {
         source: &Source,
         issues: Vec<crate::error::ConfigIssue>,
     ) -> Result<Ruleset, ConfigErrors> {
-        let mut v = Validator { source, issues };
+        let mut v = Validator::new(source, issues);
         let mut builder = GlobSetBuilder::new();
         let mut owners = Vec::new();
         let mut add = |globs: Vec<globset::Glob>, owner: GlobOwner| {
@@ -190,10 +190,7 @@ impl Ruleset {
 
     /// Compiles every trigger; bad ones are config errors at their span.
     pub fn matchers(&self) -> Result<Matchers, ConfigErrors> {
-        let mut v = Validator {
-            source: &self.source,
-            issues: Vec::new(),
-        };
+        let mut v = Validator::new(&self.source, Vec::new());
         let mut regexes = Vec::with_capacity(self.personas.len());
         let mut base = Vec::with_capacity(self.personas.len());
         let mut patterns = Vec::new();

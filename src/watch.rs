@@ -11,7 +11,6 @@
 //! checked at least every 100 ms.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -517,13 +516,7 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         ));
     }
     let chronicle = match &opts.chronicle {
-        Some(path) => Some(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| Error::io(path, e))?,
-        ),
+        Some(path) => Some(crate::ownfile::open_append(path)?),
         None => None,
     };
     let config_rel = CONFIG_PATHS

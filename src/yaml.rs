@@ -61,7 +61,13 @@ pub struct SyntaxError {
     pub offset: usize,
 }
 
-/// Parses the first document of `source`. An empty document is `None`.
+/// Most nodes a document may expand to through aliases (SPEC §1): a few
+/// hundred bytes of nested aliases would otherwise expand to gigabytes.
+pub const MAX_NODES: usize = 10_000;
+
+/// Parses `source`, which must hold at most one non-empty document. An
+/// empty document is `None`. Explicit tags, a second document and alias
+/// expansion past `MAX_NODES` are errors at their place.
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let offsets = CharOffsets::new(source);
     let mut builder = Builder {
@@ -69,17 +75,53 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
         stack: Vec::new(),
         anchors: HashMap::new(),
         root: None,
+        nodes: 0,
     };
+    let mut done = false;
     for event in Parser::new_from_str(source) {
         let (event, span) = event.map_err(|e| SyntaxError {
             message: e.info().to_string(),
             offset: offsets.byte(e.marker().index()),
         })?;
+        if done {
+            // Anything but an empty document or the end of the stream is
+            // a second document (an empty one is a plain null scalar).
+            let empty = matches!(&event, Event::Scalar(v, ScalarStyle::Plain, _, None) if v.is_empty() || v == "~");
+            if !empty
+                && matches!(
+                    event,
+                    Event::Scalar(..)
+                        | Event::SequenceStart(..)
+                        | Event::MappingStart(..)
+                        | Event::Alias(_)
+                )
+            {
+                return Err(SyntaxError {
+                    message: "a second YAML document; valve.yml holds exactly one".into(),
+                    offset: offsets.byte(span.start.index()),
+                });
+            }
+            continue;
+        }
         if builder.push(event, span)? {
-            break;
+            done = true;
         }
     }
     Ok(builder.root)
+}
+
+/// Nodes in a tree, aliases expanded.
+fn count(node: &Node) -> usize {
+    match node {
+        Node::Scalar { .. } => 1,
+        Node::Seq { items, .. } => 1 + items.iter().map(count).sum::<usize>(),
+        Node::Map { entries, .. } => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| count(k) + count(v))
+                .sum::<usize>()
+        }
+    }
 }
 
 /// saphyr reports positions in characters; miette wants bytes.
@@ -138,15 +180,45 @@ enum Open {
 struct Builder<'a> {
     offsets: &'a CharOffsets,
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and their sizes in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     root: Option<Node>,
+    /// Nodes built so far, aliases expanded.
+    nodes: usize,
 }
 
 impl Builder<'_> {
     /// Feeds one event; returns true once the first document is complete.
     fn push(&mut self, event: Event<'_>, span: Span) -> Result<bool, SyntaxError> {
+        let at = self.offsets.byte(span.start.index());
+        if let Event::Scalar(_, _, _, Some(tag))
+        | Event::SequenceStart(_, Some(tag))
+        | Event::MappingStart(_, Some(tag)) = &event
+        {
+            return Err(SyntaxError {
+                message: format!(
+                    "explicit YAML tag `{}{}`; valve.yml takes plain values",
+                    tag.handle, tag.suffix
+                ),
+                offset: at,
+            });
+        }
+        let added = match &event {
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) => 1,
+            Event::Alias(id) => self.anchors.get(id).map_or(0, |(_, n)| *n),
+            _ => 0,
+        };
+        self.nodes = self.nodes.saturating_add(added);
+        if self.nodes > MAX_NODES {
+            return Err(SyntaxError {
+                message: format!(
+                    "the document expands to more than {MAX_NODES} nodes (through aliases)"
+                ),
+                offset: at,
+            });
+        }
         match event {
-            Event::Scalar(value, style, anchor, _tag) => {
+            Event::Scalar(value, style, anchor, _) => {
                 let node = Node::Scalar {
                     value: value.into_owned(),
                     quoted: !matches!(style, ScalarStyle::Plain),
@@ -155,7 +227,7 @@ impl Builder<'_> {
                 self.remember(anchor, &node);
                 Ok(self.attach(node))
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+            Event::Alias(id) => match self.anchors.get(&id).map(|(n, _)| n.clone()) {
                 Some(node) => Ok(self.attach(node)),
                 None => Err(SyntaxError {
                     message: "alias refers to an unknown anchor".into(),
@@ -201,7 +273,11 @@ impl Builder<'_> {
                         ..
                     }) => {
                         let node = Node::Map {
-                            entries,
+                            entries: merge_keys(entries).map_err(|offset| SyntaxError {
+                                message: "a merge key `<<` takes a mapping or a list of mappings"
+                                    .into(),
+                                offset,
+                            })?,
                             span: SourceSpan::new(start.into(), end.saturating_sub(start)),
                         };
                         self.remember(anchor, &node);
@@ -218,7 +294,7 @@ impl Builder<'_> {
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), count(node)));
         }
     }
 
@@ -246,6 +322,48 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// Resolves YAML merge keys (`<<: *base`, `<<: [*a, *b]`): the merged
+/// mappings' entries come after the mapping's own, and a key the mapping
+/// sets itself (or an earlier merged mapping set) wins. `Err` holds the
+/// offset of a merge value that is not a mapping.
+fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, usize> {
+    let is_merge =
+        |k: &Node| matches!(k, Node::Scalar { value, quoted: false, .. } if value == "<<");
+    if !entries.iter().any(|(k, _)| is_merge(k)) {
+        return Ok(entries);
+    }
+    let mut own = Vec::new();
+    let mut merged = Vec::new();
+    for (key, value) in entries {
+        if !is_merge(&key) {
+            own.push((key, value));
+            continue;
+        }
+        let sources = match value {
+            Node::Seq { items, .. } => items,
+            other => vec![other],
+        };
+        for source in sources {
+            match source {
+                Node::Map { entries, .. } => merged.extend(entries),
+                other => return Err(other.span().offset()),
+            }
+        }
+    }
+    let key_text = |k: &Node| match k {
+        Node::Scalar { value, .. } => Some(value.clone()),
+        _ => None,
+    };
+    for (key, value) in merged {
+        let text = key_text(&key);
+        if text.is_some() && own.iter().any(|(k, _)| key_text(k) == text) {
+            continue;
+        }
+        own.push((key, value));
+    }
+    Ok(own)
 }
 
 #[cfg(test)]
@@ -297,6 +415,71 @@ mod tests {
     fn syntax_error_has_a_position() {
         let err = parse("a: [1, 2\nb: 3\n").err();
         assert!(err.is_some());
+    }
+
+    #[test]
+    fn an_alias_bomb_is_an_error_at_an_alias() {
+        let mut src = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            src.push_str(&format!(
+                "{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        let err = parse(&src).err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.message.contains("10000 nodes"))
+        );
+        let offset = err.map_or(0, |e| e.offset);
+        assert_eq!(&src[offset..offset + 1], "*");
+    }
+
+    #[test]
+    fn modest_aliases_are_expanded() {
+        let src = "base: &b [x, y]\nuse: *b\n";
+        let Some(Node::Map { entries, .. }) = parse(src).ok().flatten() else {
+            panic!("expected a map")
+        };
+        assert!(matches!(&entries[1].1, Node::Seq { items, .. } if items.len() == 2));
+    }
+
+    #[test]
+    fn merge_keys_add_entries_the_mapping_does_not_set() {
+        let src = "base: &b { severity: error, response: r }\np:\n  <<: *b\n  severity: info\n";
+        let Some(Node::Map { entries, .. }) = parse(src).ok().flatten() else {
+            panic!("expected a map")
+        };
+        let Node::Map { entries: p, .. } = &entries[1].1 else {
+            panic!("expected a map")
+        };
+        let keys: Vec<String> = p
+            .iter()
+            .filter_map(|(k, v)| match (k, v) {
+                (Node::Scalar { value: k, .. }, Node::Scalar { value: v, .. }) => {
+                    Some(format!("{k}={v}"))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(keys, vec!["severity=info", "response=r"]);
+    }
+
+    #[test]
+    fn a_second_document_is_an_error_at_its_start() {
+        let src = "a: 1\n---\nb: 2\n";
+        let err = parse(src).err();
+        assert_eq!(err.map(|e| &src[e.offset..e.offset + 1]), Some("b"));
+        assert!(parse("a: 1\n---\n# only a comment\n").is_ok());
+    }
+
+    #[test]
+    fn explicit_tags_are_errors() {
+        assert!(parse("a: !!str 1\n").is_err());
+        assert!(parse("a: !custom x\n").is_err());
+        assert!(parse("a: !!map {}\n").is_err());
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl SourceCode for ConfigText {
         };
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
-            text[lead..tail].as_bytes(),
+            &text.as_bytes()[lead..tail],
             SourceSpan::new(lead.into(), tail - lead),
             line,
             column,

@@ -103,7 +103,7 @@ pub fn changes(
             for abs in resolved {
                 match std::fs::symlink_metadata(&abs) {
                     Ok(m) if m.is_dir() => dirs.push(abs),
-                    Ok(m) => files.push(file_change(root, &abs, m.file_type().is_symlink())),
+                    Ok(m) => files.push(file_change(root, &abs, m.file_type())),
                     Err(e) => return Err(Error::io(abs, e)),
                 }
             }
@@ -120,15 +120,18 @@ pub fn changes(
     Ok(out)
 }
 
-fn file_change(root: &Path, abs: &Path, symlink: bool) -> Change {
+fn file_change(root: &Path, abs: &Path, ft: std::fs::FileType) -> Change {
     Change {
         path: relative(root, abs),
         old_path: None,
         kind: ChangeKind::Added,
-        new: if symlink {
-            Content::Symlink
-        } else {
+        new: if ft.is_symlink() {
+            Content::Symlink(None)
+        } else if ft.is_file() {
             Content::File
+        } else {
+            // FIFOs, sockets, devices: never opened (SPEC §2).
+            Content::Special
         },
         old: None,
     }
@@ -282,7 +285,7 @@ pub fn walk_with<S: Send>(
                         return ignore::WalkState::Continue;
                     }
                     if let Some(state) = mine.state.as_mut() {
-                        visit(state, file_change(root, entry.path(), ft.is_symlink()));
+                        visit(state, file_change(root, entry.path(), ft));
                     }
                 }
                 Err(e) => {

@@ -185,35 +185,60 @@ fn run_facts(ws: &Workspace) -> (String, u64) {
     (ws.root.display().to_string(), timestamp)
 }
 
+/// What decides a finding the moment it is found: the baseline, the
+/// threshold and the cap on kept findings. Deciding early keeps memory
+/// bounded by `max_findings` while every count stays exact (SPEC §9).
+pub struct Gate {
+    baseline: Option<HashSet<String>>,
+    /// `--all`/`PATH`: the baseline also applies to path-only findings.
+    whole: bool,
+    threshold: Threshold,
+    pub threshold_source: String,
+    limit: usize,
+}
+
+impl Gate {
+    pub fn new(ws: &Workspace, opts: &Options) -> Result<Gate> {
+        let (_, threshold, threshold_source) = threshold(&ws.rules, opts);
+        Ok(Gate {
+            baseline: load_baseline(ws, &opts.baseline)?,
+            whole: opts.selection.is_whole_files()
+                || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
+            threshold,
+            threshold_source,
+            limit: ws.rules.max_findings.max(1),
+        })
+    }
+}
+
 /// `--all`: files are judged on the walker's threads as they are found;
 /// no list of the tree is ever held.
 fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant) -> Result<Report> {
+    let gate = Gate::new(ws, opts)?;
     let (repo_display, timestamp) = run_facts(ws);
     let facts = facts(opts, matchers, &repo_display, timestamp);
     let states = changeset::walk_with(
         &ws.root,
         std::slice::from_ref(&ws.root),
         opts.threads,
-        || (Tally::default(), None::<Error>, Local::new(None)),
+        || (Tally::new(gate.limit), None::<Error>, Local::new(None)),
         |(tally, error, local), change| {
             if error.is_some() {
                 return;
             }
-            match judge(ws, &change, true, &facts, local) {
-                Ok(Some(j)) => tally.add(j),
-                Ok(None) => {}
-                Err(e) => *error = Some(e),
+            if let Err(e) = judge(ws, &change, true, &facts, &gate, local, tally) {
+                *error = Some(e);
             }
         },
     )?;
-    let mut tally = Tally::default();
+    let mut tally = Tally::new(gate.limit);
     for (t, error, _) in states {
         if let Some(e) = error {
             return Err(e);
         }
         tally.merge(t);
     }
-    finish(ws, opts, tally, repo_display, started)
+    finish(ws, &gate, tally, repo_display, started)
 }
 
 /// Evaluates a given list of changes (watch passes a subset).
@@ -224,9 +249,11 @@ pub fn evaluate(
     changes: Vec<Change>,
     started: Instant,
 ) -> Result<Report> {
+    let gate = Gate::new(ws, opts)?;
     let whole = opts.selection.is_whole_files();
     let (repo_display, timestamp) = run_facts(ws);
     let facts = facts(opts, matchers, &repo_display, timestamp);
+    let gate_ref = &gate;
     // Each worker folds its files into one tally: no per-file results are
     // kept, only findings and skips.
     let work = || -> Result<Tally> {
@@ -234,28 +261,26 @@ pub fn evaluate(
             .par_iter()
             .map_init(
                 || Local::new(ws.repo.as_ref()),
-                |local, change| judge(ws, change, whole, &facts, local),
+                |local, change| {
+                    let mut tally = Tally::new(gate_ref.limit);
+                    judge(ws, change, whole, &facts, gate_ref, local, &mut tally).map(|_| tally)
+                },
             )
-            .try_fold(Tally::default, |mut tally, judged| {
-                if let Some(j) = judged? {
-                    tally.add(j);
-                }
-                Ok(tally)
-            })
-            .try_reduce(Tally::default, |mut a, b| {
-                a.merge(b);
-                Ok(a)
-            })
+            .try_reduce(
+                || Tally::new(gate_ref.limit),
+                |mut a, b| {
+                    a.merge(b);
+                    Ok(a)
+                },
+            )
     };
     // Starting a thread pool costs more than judging a few files.
     let tally = match opts.threads {
         _ if changes.len() < SEQUENTIAL_BELOW => {
             let mut local = Local::new(ws.repo.as_ref());
-            let mut tally = Tally::default();
+            let mut tally = Tally::new(gate.limit);
             for c in &changes {
-                if let Some(j) = judge(ws, c, whole, &facts, &mut local)? {
-                    tally.add(j);
-                }
+                judge(ws, c, whole, &facts, &gate, &mut local, &mut tally)?;
             }
             tally
         }
@@ -266,13 +291,13 @@ pub fn evaluate(
             .install(work)?,
         None => work()?,
     };
-    finish(ws, opts, tally, repo_display, started)
+    finish(ws, &gate, tally, repo_display, started)
 }
 
-/// Sorts, applies the baseline and the threshold, and sums up.
+/// Sorts and sums up.
 fn finish(
     ws: &Workspace,
-    opts: &Options,
+    gate: &Gate,
     tally: Tally,
     repo_display: String,
     started: Instant,
@@ -280,6 +305,12 @@ fn finish(
     let rules = &ws.rules;
     let Tally {
         mut findings,
+        limit,
+        truncated,
+        total,
+        by_severity,
+        blocking,
+        baselined,
         mut skipped,
         suppressed,
         taken: scanned,
@@ -287,41 +318,24 @@ fn finish(
         too_large,
         changed,
     } = tally;
-    findings.sort_unstable_by(|a, b| {
-        a.sort_key()
-            .cmp(&b.sort_key())
-            .then(a.trigger.cmp(&b.trigger))
-    });
+    findings.sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
+    let truncated = truncated + findings.len().saturating_sub(limit);
+    findings.truncate(limit);
     skipped.sort_by(|a, b| a.file.cmp(&b.file).then(a.reason.cmp(&b.reason)));
-
-    let baseline = load_baseline(ws, &opts.baseline)?;
-    let before = findings.len();
-    if let Some(set) = &baseline {
-        findings.retain(|f| !set.contains(&f.fingerprint));
-    }
-    let baselined = before - findings.len();
-
-    let (_, threshold, source) = threshold(rules, opts);
-    let mut by_severity = BySeverity::default();
-    let mut blocking = 0;
-    for f in &mut findings {
-        f.blocking = threshold.blocks(f.severity);
-        blocking += usize::from(f.blocking);
-        by_severity.add(f.severity);
-    }
     let summary = Summary {
         kind: "summary",
         files_changed: changed,
         files_scanned: scanned,
         files_binary: binary,
         files_too_large: too_large,
-        findings: findings.len(),
+        findings: total,
+        truncated,
         suppressed,
         baselined,
         by_severity,
         blocking,
-        fail_on: threshold,
-        fail_on_source: source,
+        fail_on: gate.threshold,
+        fail_on_source: gate.threshold_source.clone(),
         verdict: if blocking > 0 { "fail" } else { "pass" },
         duration_ms: started.elapsed().as_millis() as u64,
     };
@@ -331,8 +345,7 @@ fn finish(
         findings,
         skipped,
         summary,
-        whole_files: opts.selection.is_whole_files()
-            || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
+        whole_files: gate.whole,
         warnings: rules.warnings.clone(),
     })
 }
@@ -361,23 +374,21 @@ impl<'a> Local<'a> {
     }
 }
 
-struct Judged {
-    findings: Vec<Finding>,
-    suppressed: usize,
-    skip: Option<Skip>,
-    /// At least one persona's globs took the file.
-    taken: bool,
-}
-
-/// `None`: the change is ignored (config `ignore`, valve's own files).
-type Outcome = Result<Option<Judged>>;
-
-/// What a worker accumulates over its files.
-#[derive(Default)]
+/// What a worker accumulates over its files: at most `2 × limit` kept
+/// findings (the smallest by `Finding::full_key`), everything counted.
 struct Tally {
     findings: Vec<Finding>,
+    limit: usize,
+    /// Findings dropped past the cap.
+    truncated: usize,
+    /// Every finding that is neither suppressed nor baselined.
+    total: usize,
+    by_severity: BySeverity,
+    blocking: usize,
+    baselined: usize,
     skipped: Vec<Skip>,
     suppressed: usize,
+    /// Files at least one persona's globs took.
     taken: usize,
     binary: usize,
     too_large: usize,
@@ -386,44 +397,120 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, j: Judged) {
-        self.changed += 1;
-        self.taken += usize::from(j.taken);
-        if let Some(skip) = j.skip {
-            match skip.reason {
-                SkipReason::Binary => self.binary += 1,
-                SkipReason::TooLarge => self.too_large += 1,
-                _ => {}
-            }
-            self.skipped.push(skip);
+    fn new(limit: usize) -> Tally {
+        Tally {
+            findings: Vec::new(),
+            limit,
+            truncated: 0,
+            total: 0,
+            by_severity: BySeverity::default(),
+            blocking: 0,
+            baselined: 0,
+            skipped: Vec::new(),
+            suppressed: 0,
+            taken: 0,
+            binary: 0,
+            too_large: 0,
+            changed: 0,
         }
-        self.suppressed += j.suppressed;
-        self.findings.extend(j.findings);
+    }
+
+    /// Decides one finding: baselined, or counted and (within the cap) kept.
+    fn offer(&mut self, gate: &Gate, mut f: Finding) {
+        // Path-only findings mean "this file changed" in change modes: no
+        // baseline silences that (SPEC §3).
+        let baselinable = f.line.is_some() || gate.whole;
+        if baselinable
+            && gate
+                .baseline
+                .as_ref()
+                .is_some_and(|b| b.contains(&f.fingerprint))
+        {
+            self.baselined += 1;
+            return;
+        }
+        f.blocking = gate.threshold.blocks(f.severity);
+        self.blocking += usize::from(f.blocking);
+        self.by_severity.add(f.severity);
+        self.total += 1;
+        self.findings.push(f);
+        if self.findings.len() >= 2 * self.limit {
+            self.shrink();
+        }
+    }
+
+    fn shrink(&mut self) {
+        if self.findings.len() > self.limit {
+            self.findings
+                .sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
+            self.truncated += self.findings.len() - self.limit;
+            self.findings.truncate(self.limit);
+        }
+    }
+
+    fn skip(&mut self, file: &str, reason: SkipReason) {
+        match reason {
+            SkipReason::Binary => self.binary += 1,
+            SkipReason::TooLarge => self.too_large += 1,
+            _ => {}
+        }
+        self.skipped.push(Skip {
+            file: file.to_string(),
+            reason,
+        });
     }
 
     fn merge(&mut self, other: Tally) {
         self.findings.extend(other.findings);
+        self.truncated += other.truncated;
+        self.total += other.total;
+        self.by_severity.merge(&other.by_severity);
+        self.blocking += other.blocking;
+        self.baselined += other.baselined;
         self.skipped.extend(other.skipped);
         self.suppressed += other.suppressed;
         self.taken += other.taken;
         self.binary += other.binary;
         self.too_large += other.too_large;
         self.changed += other.changed;
+        if self.findings.len() >= 2 * self.limit {
+            self.shrink();
+        }
     }
 }
 
-/// Evaluates one change: globs first, content only if a trigger needs it.
+/// Whether `path` is one of valve's own files: never judged by triggers.
+fn is_own_file(ws: &Workspace, path: &str) -> bool {
+    CONFIG_PATHS.contains(&path)
+        || path == BASELINE_PATH
+        || ws
+            .config_path
+            .strip_prefix(&ws.root)
+            .is_ok_and(|rel| rel.to_str() == Some(path))
+}
+
+/// Evaluates one change into `tally`: globs first, content only if a
+/// trigger needs it.
 fn judge(
     ws: &Workspace,
     change: &Change,
     whole: bool,
     facts: &RunFacts<'_>,
+    gate: &Gate,
     local: &mut Local<'_>,
-) -> Outcome {
+    tally: &mut Tally,
+) -> Result<()> {
     let rules = &ws.rules;
-    let Some(mut takers) = rules.route(&change.path, &mut local.hits) else {
-        return Ok(None);
+    let own = is_own_file(ws, &change.path);
+    let takers = if own {
+        rules.takers(&change.path, &mut local.hits)
+    } else {
+        match rules.route(&change.path, &mut local.hits) {
+            Some(t) => t,
+            None => return Ok(()),
+        }
     };
+    let mut takers = takers;
     if let Some(old) = &change.old_path {
         for t in rules.takers(old, &mut local.hits) {
             if !takers.contains(&t) {
@@ -432,62 +519,84 @@ fn judge(
         }
         takers.sort_unstable();
     }
-    let mut judged = Judged {
-        findings: Vec::new(),
-        suppressed: 0,
-        skip: None,
-        taken: false,
-    };
+    tally.changed += 1;
     if matches!(change.new, Content::Submodule) {
-        judged.skip = Some(Skip {
-            file: change.path.clone(),
-            reason: SkipReason::Submodule,
-        });
-        return Ok(Some(judged));
+        tally.skip(&change.path, SkipReason::Submodule);
+        return Ok(());
+    }
+    if own {
+        tally.skip(&change.path, SkipReason::OwnFile);
     }
     if takers.is_empty() {
-        return Ok(Some(judged));
+        return Ok(());
     }
-    judged.taken = true;
-    let wants_content = change.kind != ChangeKind::Deleted
+    tally.taken += 1;
+    let wants_content = !own
+        && change.kind != ChangeKind::Deleted
         && takers.iter().any(|&t| {
             let p = &rules.personas[t];
             !p.is_path_only() && p.wants(change.kind)
         });
+    let scans_binary = takers.iter().any(|&t| rules.personas[t].scan_binary);
     let mut data: Option<Vec<u8>> = None;
+    let mut binary = false;
     if wants_content {
         match load(&ws.root, change, local, rules.max_file_size)? {
-            Loaded::Text(bytes) => data = Some(bytes),
-            Loaded::Skip(reason) => {
-                judged.skip = Some(Skip {
-                    file: change.path.clone(),
-                    reason,
-                });
+            Loaded::Text(bytes) => {
+                binary = is_binary(&bytes);
+                if binary {
+                    tally.binary += 1;
+                    if !scans_binary {
+                        tally.skipped.push(Skip {
+                            file: change.path.clone(),
+                            reason: SkipReason::Binary,
+                        });
+                    }
+                }
+                if !binary || scans_binary {
+                    data = Some(bytes);
+                }
             }
+            Loaded::Skip(reason) => tally.skip(&change.path, reason),
         }
-    } else if matches!(change.new, Content::Symlink) {
-        judged.skip = Some(Skip {
-            file: change.path.clone(),
-            reason: SkipReason::Symlink,
-        });
+    } else if !own && matches!(change.new, Content::Special) {
+        tally.skip(&change.path, SkipReason::Special);
     }
     let doc = Document {
         path: &change.path,
         old_path: change.old_path.as_deref(),
         kind: change.kind,
         content: data.as_deref(),
+        binary,
         every_line_counts: whole || change.kind == ChangeKind::Added || change.old.is_none(),
     };
+    // The old side of `scope: changed` must be read: a blob that cannot
+    // be is an error, never "every line unchanged" (SPEC §2).
+    let mut diff_error: Option<Error> = None;
     let mut diff = || -> Option<Vec<bool>> {
         let (old, new) = (change.old?, data.as_deref()?);
         let (repo, handle) = local.get()?;
-        let old_bytes = repo.blob(handle, old).ok()?;
-        Some(git::changed_lines(&old_bytes, new))
+        match repo.blob(handle, old) {
+            Ok(old_bytes) => Some(git::changed_lines(&old_bytes, new)),
+            Err(e) => {
+                diff_error = Some(e);
+                None
+            }
+        }
     };
-    let scanned = scan::scan(rules, &takers, &doc, facts, &mut diff);
-    judged.findings = scanned.findings;
-    judged.suppressed = scanned.suppressed;
-    Ok(Some(judged))
+    let scanned = scan::scan(rules, &takers, &doc, facts, &mut diff, &mut |f| {
+        tally.offer(gate, f)
+    });
+    if let Some(e) = diff_error {
+        return Err(e);
+    }
+    tally.suppressed += scanned.suppressed;
+    Ok(())
+}
+
+/// A NUL in the first 8000 bytes, as git decides.
+fn is_binary(bytes: &[u8]) -> bool {
+    memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some()
 }
 
 enum Loaded {
@@ -495,29 +604,74 @@ enum Loaded {
     Skip(SkipReason),
 }
 
+/// The new side's bytes, never more than `max` of them: sizes come from
+/// file metadata or the object header before anything is read.
 fn load(root: &Path, change: &Change, local: &mut Local<'_>, max: u64) -> Result<Loaded> {
-    let bytes = match &change.new {
-        Content::Symlink => return Ok(Loaded::Skip(SkipReason::Symlink)),
-        Content::Submodule => return Ok(Loaded::Skip(SkipReason::Submodule)),
-        Content::Gone => return Ok(Loaded::Text(Vec::new())),
-        Content::File => {
-            let path = &root.join(&change.path);
-            let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-            if meta.len() > max {
-                return Ok(Loaded::Skip(SkipReason::TooLarge));
-            }
-            std::fs::read(path).map_err(|e| Error::io(path, e))?
+    let blob = |local: &mut Local<'_>, id| -> Result<Loaded> {
+        match local.get() {
+            Some((repo, handle)) => Ok(match repo.blob_within(handle, id, max)? {
+                git::Sized::Bytes(b) => Loaded::Text(b),
+                git::Sized::TooLarge => Loaded::Skip(SkipReason::TooLarge),
+            }),
+            None => Err(Error::git("a blob was listed without a repository", None)),
         }
-        Content::Blob(id) => match local.get() {
-            Some((repo, handle)) => repo.blob(handle, *id)?,
-            None => return Err(Error::git("a blob was listed without a repository", None)),
-        },
     };
-    if bytes.len() as u64 > max {
+    match &change.new {
+        Content::Submodule => Ok(Loaded::Skip(SkipReason::Submodule)),
+        Content::Special => Ok(Loaded::Skip(SkipReason::Special)),
+        Content::Gone => Ok(Loaded::Text(Vec::new())),
+        // A link's text is judged as a one-line document (SPEC §2).
+        Content::Symlink(Some(id)) => blob(local, *id),
+        Content::Symlink(None) => {
+            let path = root.join(&change.path);
+            match std::fs::read_link(&path) {
+                Ok(target) => {
+                    use std::os::unix::ffi::OsStrExt;
+                    Ok(Loaded::Text(target.as_os_str().as_bytes().to_vec()))
+                }
+                Err(e) if vanished(&e) => Ok(Loaded::Skip(SkipReason::Vanished)),
+                Err(e) => Err(Error::io(path, e)),
+            }
+        }
+        Content::Blob(id) => blob(local, *id),
+        Content::File => read_worktree_file(&root.join(&change.path), max),
+    }
+}
+
+/// Whether an I/O error means the file went away or changed type meanwhile.
+fn vanished(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP)
+}
+
+/// Opens a work-tree file without following a link and without blocking
+/// (a FIFO swapped in meanwhile never hangs valve), checks it is still a
+/// regular file, and reads at most `max` bytes.
+fn read_worktree_file(path: &Path, max: u64) -> Result<Loaded> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if vanished(&e) => return Ok(Loaded::Skip(SkipReason::Vanished)),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Ok(Loaded::Skip(SkipReason::Special));
+    }
+    if meta.len() > max {
         return Ok(Loaded::Skip(SkipReason::TooLarge));
     }
-    if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some() {
-        return Ok(Loaded::Skip(SkipReason::Binary));
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    Read::by_ref(&mut file)
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max {
+        return Ok(Loaded::Skip(SkipReason::TooLarge));
     }
     Ok(Loaded::Text(bytes))
 }

@@ -546,10 +546,14 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
                     old_path: None,
                     kind: ChangeKind::Added,
                     content: Some(example.content.as_bytes()),
+                    binary: false,
                     every_line_counts: true,
                 };
-                let scanned = scan::scan(rules, &[pi], &doc, &facts, &mut || None);
-                !scanned.findings.is_empty()
+                let mut fired = false;
+                scan::scan(rules, &[pi], &doc, &facts, &mut || None, &mut |_| {
+                    fired = true
+                });
+                fired
             };
             if fired == should_fire {
                 passed += 1;

@@ -20,7 +20,16 @@ pub const CONFIG_PATHS: [&str; 2] = [".sage/valve.yml", ".sage/valve.yaml"];
 pub const BASELINE_PATH: &str = ".sage/valve-baseline.json";
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 
-const TOP_KEYS: &[&str] = &["version", "ignore", "max_file_size", "fail_on", "personas"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "ignore",
+    "max_file_size",
+    "max_findings",
+    "fail_on",
+    "personas",
+];
+/// Findings kept in a report by default; the rest are counted (SPEC §9).
+pub const DEFAULT_MAX_FINDINGS: usize = 10_000;
 const PERSONA_KEYS: &[&str] = &[
     "description",
     "filters",
@@ -33,9 +42,11 @@ const PERSONA_KEYS: &[&str] = &[
     "on",
     "redact",
     "allow_ignore",
+    "binary",
     "examples",
     "schedule",
 ];
+const BINARY_CHOICES: &[&str] = &["skip", "scan"];
 const FAIL_ON_KEYS: &[&str] = &["hook", "ci", "watch", "default"];
 const EXAMPLE_SETS: &[&str] = &["fires", "quiet"];
 const EXAMPLE_KEYS: &[&str] = &["path", "content"];
@@ -90,6 +101,8 @@ pub struct RawPersona {
     pub on: Option<Vec<ChangeKind>>,
     pub redact: bool,
     pub allow_ignore: bool,
+    /// `binary: scan`: triggers also run on binary files.
+    pub scan_binary: bool,
     pub examples: Examples,
 }
 
@@ -97,6 +110,7 @@ pub struct RawPersona {
 pub struct RawConfig {
     pub ignore: Vec<Spanned<String>>,
     pub max_file_size: u64,
+    pub max_findings: usize,
     pub fail_on: FailOn,
     pub personas: Vec<RawPersona>,
     /// Accepted-but-ignored fields (the seed's `schedule`).
@@ -248,6 +262,7 @@ impl Validator<'_> {
         let mut raw = RawConfig {
             ignore: Vec::new(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            max_findings: DEFAULT_MAX_FINDINGS,
             fail_on: FailOn::default(),
             personas: Vec::new(),
             warnings: Vec::new(),
@@ -293,6 +308,11 @@ impl Validator<'_> {
                 "max_file_size" => {
                     if let Some(size) = self.size(value) {
                         raw.max_file_size = size;
+                    }
+                }
+                "max_findings" => {
+                    if let Some(n) = self.count(value, "max_findings") {
+                        raw.max_findings = n;
                     }
                 }
                 "fail_on" => raw.fail_on = self.fail_on(value),
@@ -463,6 +483,51 @@ impl Validator<'_> {
         }
     }
 
+    /// A positive whole number (`max_findings`).
+    fn count(&mut self, node: &Node, key: &str) -> Option<usize> {
+        if let Node::Scalar {
+            value,
+            quoted: false,
+            ..
+        } = node
+        {
+            if let Ok(n) = value.replace('_', "").parse::<usize>() {
+                if n > 0 {
+                    return Some(n);
+                }
+            }
+        }
+        self.issue(
+            node.span(),
+            format!("`{key}` must be a positive whole number"),
+            format!("found {}", describe(node)),
+            Some(format!("write e.g. `{key}: 10000`")),
+        );
+        None
+    }
+
+    /// `binary: skip | scan`; true for scan.
+    fn binary_choice(&mut self, node: &Node) -> Option<bool> {
+        match node {
+            Node::Scalar { value, .. } if value == "scan" => Some(true),
+            Node::Scalar { value, .. } if value == "skip" => Some(false),
+            _ => {
+                let word = if let Node::Scalar { value, .. } = node {
+                    value.clone()
+                } else {
+                    String::new()
+                };
+                self.issue(
+                    node.span(),
+                    format!("unknown `binary` choice {}", describe(node)),
+                    "not skip or scan",
+                    Some(suggest(&word, BINARY_CHOICES, "skip or scan")),
+                );
+                None
+            }
+        }
+    }
+
     fn size(&mut self, node: &Node) -> Option<u64> {
         let text = match node {
             Node::Scalar { value, .. } => value.clone(),
@@ -581,6 +646,7 @@ impl Validator<'_> {
             on: None,
             redact: false,
             allow_ignore: true,
+            scan_binary: false,
             examples: Examples::default(),
         };
         if node.is_null() {
@@ -602,6 +668,7 @@ impl Validator<'_> {
                 "allow_ignore" => {
                     p.allow_ignore = self.boolean(value, "allow_ignore").unwrap_or(true)
                 }
+                "binary" => p.scan_binary = self.binary_choice(value).unwrap_or(false),
                 "examples" => p.examples = self.examples(value),
                 "schedule" => warnings.push(format!(
                     "persona `{}`: `schedule` is accepted for the seed format and ignored",

@@ -86,6 +86,14 @@ pub struct Finding {
     pub snippet: Option<Snippet>,
 }
 
+/// A finding's place in the report, total: two findings never share it.
+pub type FullKey<'a> = (
+    (&'a [u8], Option<u32>, Option<u32>, usize),
+    Option<usize>,
+    Option<u32>,
+    Option<u32>,
+);
+
 impl Finding {
     /// SPEC §5 order: path bytewise, line (path-only first), column, persona.
     pub fn sort_key(&self) -> (&[u8], Option<u32>, Option<u32>, usize) {
@@ -94,6 +102,17 @@ impl Finding {
             self.line,
             self.column,
             self.persona_index,
+        )
+    }
+
+    /// `sort_key`, then trigger and end: which findings are kept when there
+    /// are more than `max_findings` does not depend on thread timing.
+    pub fn full_key(&self) -> FullKey<'_> {
+        (
+            self.sort_key(),
+            self.trigger,
+            self.end_line,
+            self.end_column,
         )
     }
 }
@@ -123,6 +142,12 @@ pub enum SkipReason {
     TooLarge,
     Submodule,
     Symlink,
+    /// A FIFO, socket or device: never opened.
+    Special,
+    /// valve's own config, baseline, or a file the config extends.
+    OwnFile,
+    /// Deleted or replaced while valve read it.
+    Vanished,
 }
 
 impl SkipReason {
@@ -132,6 +157,9 @@ impl SkipReason {
             SkipReason::TooLarge => "too_large",
             SkipReason::Submodule => "submodule",
             SkipReason::Symlink => "symlink",
+            SkipReason::Special => "special",
+            SkipReason::OwnFile => "own_file",
+            SkipReason::Vanished => "vanished",
         }
     }
 }
@@ -151,6 +179,13 @@ pub struct BySeverity {
 }
 
 impl BySeverity {
+    pub fn merge(&mut self, other: &BySeverity) {
+        self.info += other.info;
+        self.warning += other.warning;
+        self.error += other.error;
+        self.critical += other.critical;
+    }
+
     pub fn add(&mut self, s: Severity) {
         match s {
             Severity::Info => self.info += 1,
@@ -170,6 +205,9 @@ pub struct Summary {
     pub files_binary: usize,
     pub files_too_large: usize,
     pub findings: usize,
+    /// Findings counted (in `findings`, `by_severity`, `blocking`) but not
+    /// kept in the report: more than `max_findings`.
+    pub truncated: usize,
     pub suppressed: usize,
     pub baselined: usize,
     pub by_severity: BySeverity,

@@ -10,8 +10,12 @@ use crate::config::{Examples, RawPersona, Scope, Spanned, Validator};
 use crate::finding::ChangeKind;
 use crate::severity::Severity;
 
-/// Compiled regexes may not grow past this (SPEC §9: a config error, not OOM).
+/// One compiled regex may not grow past this (SPEC §9: a config error, not OOM).
 pub const REGEX_SIZE_LIMIT: usize = 16 * 1024 * 1024;
+/// Every trigger of every persona together may compile to at most this.
+pub const TRIGGERS_SIZE_LIMIT: usize = 64 * 1024 * 1024;
+/// The lazy DFA cache of all triggers together (per searching thread).
+const DFA_CACHE_TOTAL: usize = 32 * 1024 * 1024;
 
 /// A trigger as written; its automaton lives in `ruleset::Matchers`.
 #[derive(Debug, Clone)]
@@ -37,6 +41,8 @@ pub struct Persona {
     pub on: u8,
     pub redact: bool,
     pub allow_ignore: bool,
+    /// `binary: scan`: triggers also run on binary files (columns in bytes).
+    pub scan_binary: bool,
     pub examples: Examples,
 }
 
@@ -120,21 +126,98 @@ pub(crate) fn compile_glob(v: &mut Validator<'_>, pattern: &Spanned<String>) -> 
     out
 }
 
-pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, regex::Error> {
+fn compile_regex_sized(pattern: &str, size: usize, cache: usize) -> Result<Regex, regex::Error> {
     RegexBuilder::new(pattern)
         .multi_line(true)
         .crlf(true)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .size_limit(size)
+        .dfa_size_limit(cache)
         .build()
 }
 
+/// Trigger compilation across all personas: what the compiled triggers
+/// have used of `TRIGGERS_SIZE_LIMIT`, and each one's share of the cache.
+pub(crate) struct Budget {
+    left: usize,
+    cache_each: usize,
+}
+
+impl Budget {
+    pub(crate) fn new(triggers: usize) -> Self {
+        Budget {
+            left: TRIGGERS_SIZE_LIMIT,
+            cache_each: (DFA_CACHE_TOTAL / triggers.max(1)).clamp(256 * 1024, 2 * 1024 * 1024),
+        }
+    }
+}
+
+/// The compiled automaton's size (Thompson NFA, as the regex crate builds
+/// it), or `None` when it does not fit in `limit`.
+fn compiled_size(pattern: &str, limit: usize) -> Option<usize> {
+    use regex_automata::nfa::thompson;
+    let syntax = regex_automata::util::syntax::Config::new()
+        .multi_line(true)
+        .crlf(true);
+    thompson::Compiler::new()
+        .syntax(syntax)
+        .configure(thompson::Config::new().nfa_size_limit(Some(limit)))
+        .build(pattern)
+        .ok()
+        .map(|nfa| nfa.memory_usage())
+}
+
+/// Whether a pattern can match the empty string somewhere (`TODO|`, `a*`,
+/// `^$`): such a trigger would fire at every position of every file.
+fn matches_empty(pattern: &str) -> bool {
+    regex_automata::util::syntax::parse(pattern)
+        .map(|hir| hir.properties().minimum_len() == Some(0))
+        .unwrap_or(false)
+}
+
 /// Compiles one trigger, or the issue to report at its span.
-pub(crate) fn compile_trigger(v: &mut Validator<'_>, persona: &str, t: &Trigger) -> Option<Regex> {
-    match compile_regex(&t.pattern) {
+pub(crate) fn compile_trigger(
+    v: &mut Validator<'_>,
+    persona: &str,
+    t: &Trigger,
+    budget: &mut Budget,
+) -> Option<Regex> {
+    let limit = REGEX_SIZE_LIMIT.min(budget.left);
+    let compiled = compile_regex_sized(&t.pattern, limit, budget.cache_each);
+    if let Ok(regex) = &compiled {
+        if matches_empty(&t.pattern) {
+            v.issue(
+                t.span,
+                format!("trigger of persona `{persona}` can match the empty string"),
+                "matches at every position of every file",
+                Some("require at least one character, e.g. `TODO` instead of `TODO|`, `a+` instead of `a*`".into()),
+            );
+            return None;
+        }
+        match compiled_size(&t.pattern, limit) {
+            Some(size) => budget.left = budget.left.saturating_sub(size),
+            None => {
+                budget.left = 0;
+                v.issue(
+                    t.span,
+                    format!("the triggers compile to more than {} MiB together", TRIGGERS_SIZE_LIMIT >> 20),
+                    "this trigger does not fit in what is left",
+                    Some("shorten the largest triggers: bounded repeats like `\\w{300}` of Unicode classes are large; `(?-u:\\w)` is much smaller".into()),
+                );
+                return None;
+            }
+        }
+        return Some(regex.clone());
+    }
+    match compiled {
         Ok(regex) => Some(regex),
         Err(e) => {
             let detail = match &e {
+                regex::Error::CompiledTooBig(_) if limit < REGEX_SIZE_LIMIT => {
+                    format!(
+                        "the triggers compile to more than {} MiB together; this one does not fit in what is left",
+                        TRIGGERS_SIZE_LIMIT >> 20
+                    )
+                }
                 regex::Error::CompiledTooBig(limit) => {
                     format!("compiled regex exceeds the {limit}-byte size limit")
                 }
@@ -146,6 +229,9 @@ pub(crate) fn compile_trigger(v: &mut Validator<'_>, persona: &str, t: &Trigger)
                     .trim_start_matches("error: ")
                     .to_string(),
             };
+            if matches!(e, regex::Error::CompiledTooBig(_)) {
+                budget.left = 0;
+            }
             v.issue(
                 t.span,
                 format!("invalid regex in persona `{persona}`"),
@@ -183,6 +269,7 @@ pub(crate) fn compile(raw: &RawPersona) -> Persona {
         on,
         redact: raw.redact,
         allow_ignore: raw.allow_ignore,
+        scan_binary: raw.scan_binary,
         examples: raw.examples.clone(),
     }
 }
@@ -239,9 +326,9 @@ mod tests {
 
     #[test]
     fn regex_is_multiline_and_crlf_aware() {
-        let r = compile_regex("foo$").ok();
+        let r = compile_regex_sized("foo$", REGEX_SIZE_LIMIT, 1 << 20).ok();
         assert!(r.as_ref().is_some_and(|r| r.is_match(b"a foo\r\nb")));
-        let r = compile_regex("^b").ok();
+        let r = compile_regex_sized("^b", REGEX_SIZE_LIMIT, 1 << 20).ok();
         assert!(r.is_some_and(|r| r.is_match(b"a\nb")));
     }
 }

@@ -39,6 +39,7 @@ pub struct Ruleset {
     pub personas: Vec<Persona>,
     pub ignore: Vec<String>,
     pub max_file_size: u64,
+    pub max_findings: usize,
     pub fail_on: FailOn,
     pub warnings: Vec<String>,
     globs: GlobSet,
@@ -171,6 +172,7 @@ impl Ruleset {
             personas,
             ignore: raw.ignore.iter().map(|s| s.value.clone()).collect(),
             max_file_size: raw.max_file_size,
+            max_findings: raw.max_findings,
             fail_on: raw.fail_on,
             warnings: raw.warnings.clone(),
             globs,
@@ -194,11 +196,13 @@ impl Ruleset {
         let mut regexes = Vec::with_capacity(self.personas.len());
         let mut base = Vec::with_capacity(self.personas.len());
         let mut patterns = Vec::new();
+        let total: usize = self.personas.iter().map(|p| p.triggers.len()).sum();
+        let mut budget = persona::Budget::new(total);
         for p in &self.personas {
             base.push(patterns.len());
             let mut compiled = Vec::with_capacity(p.triggers.len());
             for t in &p.triggers {
-                if let Some(r) = persona::compile_trigger(&mut v, &p.name, t) {
+                if let Some(r) = persona::compile_trigger(&mut v, &p.name, t, &mut budget) {
                     compiled.push(r);
                 }
                 patterns.push(t.pattern.as_str());
@@ -208,15 +212,16 @@ impl Ruleset {
         if !v.issues.is_empty() {
             return Err(ConfigErrors::new(&self.source.name, v.issues));
         }
-        // A set too big to compile only loses the shortcut, never correctness.
+        // A set too big to compile only loses the shortcut, never
+        // correctness; it is held to a quarter of the triggers' budget.
         let prefilter = if patterns.is_empty() {
             None
         } else {
             RegexSetBuilder::new(&patterns)
                 .multi_line(true)
                 .crlf(true)
-                .size_limit(REGEX_SIZE_LIMIT * 4)
-                .dfa_size_limit(REGEX_SIZE_LIMIT * 4)
+                .size_limit(persona::TRIGGERS_SIZE_LIMIT / 4)
+                .dfa_size_limit(REGEX_SIZE_LIMIT)
                 .build()
                 .ok()
         };

@@ -14,8 +14,12 @@ pub struct Document<'a> {
     pub path: &'a str,
     pub old_path: Option<&'a str>,
     pub kind: ChangeKind,
-    /// The searchable text; `None` when deleted, binary, too large or a symlink.
+    /// The searchable text (a symlink's link text); `None` when deleted,
+    /// too large, or binary with no persona that scans binaries.
     pub content: Option<&'a [u8]>,
+    /// The content holds a NUL in its first 8000 bytes: only personas with
+    /// `binary: scan` search it, and their columns count bytes.
+    pub binary: bool,
     /// In `--all`/`PATH` modes and for added files every line counts.
     pub every_line_counts: bool,
 }
@@ -30,9 +34,9 @@ pub struct RunFacts<'a> {
     pub snippets: bool,
 }
 
+/// What one document gave, beyond the findings handed to the sink.
 #[derive(Debug, Default)]
 pub struct Scanned {
-    pub findings: Vec<Finding>,
     pub suppressed: usize,
 }
 
@@ -41,7 +45,9 @@ const MATCH_TEXT_LIMIT: usize = 256;
 /// Bytes of context kept either side of a match on a long line.
 const SNIPPET_WINDOW: usize = 160;
 
-/// Evaluates the personas in `takers` on one document.
+/// Evaluates the personas in `takers` on one document, handing every
+/// finding to `sink` as it is found (so a file with millions of matches is
+/// never held as a list).
 ///
 /// `changed` returns, for each line of the content, whether the change
 /// added or modified it; it is called at most once.
@@ -51,6 +57,7 @@ pub fn scan(
     doc: &Document<'_>,
     facts: &RunFacts<'_>,
     changed: &mut dyn FnMut() -> Option<Vec<bool>>,
+    sink: &mut dyn FnMut(Finding),
 ) -> Scanned {
     let mut out = Scanned::default();
     let mut changed_lines: Option<Option<Vec<bool>>> = None;
@@ -63,12 +70,15 @@ pub fn scan(
             continue;
         }
         if persona.is_path_only() {
-            out.findings.push(path_finding(rules, pi, doc, facts));
+            sink(path_finding(rules, pi, doc, facts));
             continue;
         }
         let Some(content) = doc.content else {
             continue;
         };
+        if doc.binary && !persona.scan_binary {
+            continue;
+        }
         if !prefiltered {
             candidates = facts.matchers.candidates(content);
             prefiltered = true;
@@ -80,8 +90,13 @@ pub fn scan(
             let Some(regex) = facts.matchers.regex(pi, ti) else {
                 continue;
             };
+            let index = lines.get_or_insert_with(|| LineIndex::new(content, doc.binary));
+            // Matches come in order: positions and line facts are computed
+            // incrementally, so many matches on one line stay linear.
+            let mut starts = Cursor::default();
+            let mut ends = Cursor::default();
+            let mut line_facts: Option<LineFacts> = None;
             for m in regex.find_iter(content) {
-                let index = lines.get_or_insert_with(|| LineIndex::new(content));
                 let start_line = index.line_of(m.start());
                 // An empty match at a line end still belongs to that line.
                 let last_byte = if m.end() > m.start() {
@@ -100,20 +115,34 @@ pub fn scan(
                 if !counts {
                     continue;
                 }
-                let line_text = index.line_text(content, start_line);
-                if persona.allow_ignore && suppressed_by(line_text, &persona.name) {
+                if line_facts.as_ref().is_none_or(|f| f.line != start_line) {
+                    line_facts = Some(LineFacts::new(index, content, start_line));
+                }
+                let Some(facts_of_line) = line_facts.as_ref() else {
+                    continue;
+                };
+                if persona.allow_ignore
+                    && facts_of_line.has_marker
+                    && suppressed_by(index.line_text(content, start_line), &persona.name)
+                {
                     out.suppressed += 1;
                     continue;
                 }
                 let redact = persona.redact || facts.redact_all;
-                let (end_line, end_col) = index.position(content, m.end());
+                let column = starts.column(index, content, m.start());
+                let (end_line, end_col) =
+                    (index.line_of(m.end()), ends.column(index, content, m.end()));
                 let matched = if redact {
                     "REDACTED".to_string()
                 } else {
-                    truncate_chars(&String::from_utf8_lossy(m.as_bytes()), MATCH_TEXT_LIMIT)
+                    truncate_chars(
+                        &String::from_utf8_lossy(
+                            &m.as_bytes()[..m.len().min(4 * MATCH_TEXT_LIMIT)],
+                        ),
+                        MATCH_TEXT_LIMIT,
+                    )
                 };
-                let trimmed = String::from_utf8_lossy(line_text).trim().to_string();
-                out.findings.push(Finding {
+                sink(Finding {
                     kind: "finding",
                     persona: persona.name.clone(),
                     severity: persona.severity,
@@ -125,12 +154,12 @@ pub fn scan(
                     change: doc.kind,
                     reason: Reason::GlobTrigger,
                     line: Some(start_line as u32),
-                    column: Some(index.column(content, m.start()) as u32),
+                    column: Some(column as u32),
                     end_line: Some(end_line as u32),
                     end_column: Some(end_col as u32),
                     matched: Some(matched),
                     trigger: Some(ti),
-                    fingerprint: fingerprint(&persona.name, doc.path, &trimmed),
+                    fingerprint: fingerprint(&persona.name, doc.path, &facts_of_line.trimmed),
                     blocking: false,
                     timestamp: facts.timestamp,
                     persona_index: pi,
@@ -143,6 +172,46 @@ pub fn scan(
         }
     }
     out
+}
+
+/// What every match on one line shares: the trimmed text (for the
+/// fingerprint) and whether a suppression marker is there at all.
+struct LineFacts {
+    line: usize,
+    trimmed: String,
+    has_marker: bool,
+}
+
+impl LineFacts {
+    fn new(index: &LineIndex, content: &[u8], line: usize) -> Self {
+        let text = index.line_text(content, line);
+        LineFacts {
+            line,
+            trimmed: String::from_utf8_lossy(text).trim().to_string(),
+            has_marker: memchr::memmem::find(text, b"valve:ignore").is_some(),
+        }
+    }
+}
+
+/// Remembers the last (offset, column) so that the next column on the same
+/// line is counted from there: matches arrive in increasing order.
+#[derive(Default)]
+struct Cursor {
+    at: Option<(usize, usize, usize)>,
+}
+
+impl Cursor {
+    /// 1-based column of `offset`, as `LineIndex::column`.
+    fn column(&mut self, index: &LineIndex, content: &[u8], offset: usize) -> usize {
+        let offset = offset.min(content.len());
+        let line = index.line_of(offset);
+        let col = match self.at {
+            Some((l, o, c)) if l == line && o <= offset => c + index.count(&content[o..offset]),
+            _ => index.column(content, offset),
+        };
+        self.at = Some((line, offset, col));
+        col
+    }
 }
 
 fn path_finding(rules: &Ruleset, pi: usize, doc: &Document<'_>, facts: &RunFacts<'_>) -> Finding {
@@ -176,13 +245,24 @@ fn path_finding(rules: &Ruleset, pi: usize, doc: &Document<'_>, facts: &RunFacts
 /// Start offsets of every line, for offset → (line, column).
 pub struct LineIndex {
     starts: Vec<usize>,
+    /// Columns count bytes (binary content), not characters.
+    bytes: bool,
 }
 
 impl LineIndex {
-    pub fn new(content: &[u8]) -> Self {
+    pub fn new(content: &[u8], bytes: bool) -> Self {
         let mut starts = vec![0];
         starts.extend(memchr::memchr_iter(b'\n', content).map(|i| i + 1));
-        LineIndex { starts }
+        LineIndex { starts, bytes }
+    }
+
+    /// Columns taken by `bytes`: characters, or bytes for binary content.
+    fn count(&self, bytes: &[u8]) -> usize {
+        if self.bytes {
+            bytes.len()
+        } else {
+            char_count(bytes)
+        }
     }
 
     /// 1-based line holding byte `offset`.
@@ -193,7 +273,7 @@ impl LineIndex {
     /// 1-based column in characters of byte `offset`.
     pub fn column(&self, content: &[u8], offset: usize) -> usize {
         let start = self.starts[self.line_of(offset) - 1];
-        char_count(&content[start..offset.min(content.len())]) + 1
+        self.count(&content[start..offset.min(content.len())]) + 1
     }
 
     /// (line, column) of an exclusive end offset.
@@ -329,7 +409,7 @@ mod tests {
     #[test]
     fn lines_and_columns_are_one_based_in_characters() {
         let text = "ab\nçdé x\n".as_bytes();
-        let idx = LineIndex::new(text);
+        let idx = LineIndex::new(text, false);
         let x = text.iter().position(|&b| b == b'x').unwrap_or(0);
         assert_eq!(idx.line_of(x), 2);
         assert_eq!(idx.column(text, x), 5);
@@ -340,14 +420,14 @@ mod tests {
     #[test]
     fn end_position_is_exclusive() {
         let text = b"0123456789012345678901234567890123456789";
-        let idx = LineIndex::new(text);
+        let idx = LineIndex::new(text, false);
         assert_eq!(idx.position(text, 34), (1, 35));
     }
 
     #[test]
     fn line_text_drops_crlf() {
         let text = b"one\r\ntwo\r\n";
-        let idx = LineIndex::new(text);
+        let idx = LineIndex::new(text, false);
         assert_eq!(idx.line_text(text, 1), b"one");
         assert_eq!(idx.line_text(text, 2), b"two");
     }
@@ -382,7 +462,7 @@ mod tests {
     #[test]
     fn snippet_replaces_a_redacted_match() {
         let text = b"line one\nkey = SECRET123 end\n";
-        let idx = LineIndex::new(text);
+        let idx = LineIndex::new(text, false);
         let s = snippet(text, &idx, 15, 24, true);
         assert!(!s.text.contains("SECRET123"));
         assert_eq!(&s.text[s.start..s.start + s.len], "REDACTED");

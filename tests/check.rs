@@ -544,7 +544,7 @@ fn no_persona_takes_any_file_is_said() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains(
-            "no persona takes any of the 1 file",
+            "no persona takes any of the 2 files",
         ));
 }
 
@@ -619,27 +619,45 @@ fn human_output_snapshot_passing() {
 
 #[cfg(unix)]
 #[test]
-fn symlinks_are_judged_by_path_and_never_read() {
+fn symlinks_are_never_followed_and_their_link_text_is_judged() {
     let outside = Fixture::bare_dir();
     outside.write("secret.txt", &format!("{KEY}\n"));
     let f = Fixture::new();
     f.config("personas:\n  Key:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n  Links:\n    filters: ['*.lnk']\n")
         .write("keep.txt", "x\n")
         .commit("init");
+    // The target holds a key, but the link is never followed.
     std::os::unix::fs::symlink(outside.path().join("secret.txt"), f.path().join("out.lnk"))
         .expect("symlink");
-    for mode in [&["--worktree"][..], &["--all"][..], &["out.lnk"][..]] {
+    // The link text itself is a key: a secret cannot hide in a target.
+    std::os::unix::fs::symlink(KEY, f.path().join("hidden")).expect("symlink");
+    for mode in [
+        &["--worktree"][..],
+        &["--all"][..],
+        &["out.lnk", "hidden"][..],
+    ] {
         let r = f.json(mode);
         assert_eq!(
             hits(&r),
-            vec![("Links".into(), "out.lnk".into(), None)],
+            vec![
+                ("Key".into(), "hidden".into(), Some(1)),
+                ("Links".into(), "out.lnk".into(), None)
+            ],
             "{mode:?}"
         );
-        assert_eq!(r["skipped"][0]["reason"], "symlink", "{mode:?}");
     }
-    f.stage(&["out.lnk"]);
+    f.stage(&["out.lnk", "hidden"]);
     let r = f.json(&["--staged"]);
-    assert_eq!(hits(&r), vec![("Links".into(), "out.lnk".into(), None)]);
+    assert_eq!(
+        hits(&r),
+        vec![
+            ("Key".into(), "hidden".into(), Some(1)),
+            ("Links".into(), "out.lnk".into(), None)
+        ]
+    );
+    f.commit("links");
+    let r = f.json(&["--base", "HEAD~1"]);
+    assert_eq!(hits(&r).len(), 2);
 }
 
 #[test]

@@ -16,6 +16,9 @@ use gix::status::tree_index::TrackRenames;
 use crate::error::{Error, Result};
 use crate::finding::ChangeKind;
 
+mod blob;
+pub use blob::Sized;
+
 /// A blob's object id, opaque outside this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BlobId(gix::ObjectId);
@@ -27,8 +30,11 @@ pub enum Content {
     Blob(BlobId),
     /// A regular file in the work tree, at the change's path under the root.
     File,
-    /// A symlink: evaluated by path only.
-    Symlink,
+    /// A symlink, never followed: its link text is judged, read from the
+    /// blob (index or commit) or, with `None`, from the work-tree link.
+    Symlink(Option<BlobId>),
+    /// A FIFO, socket or device in the work tree: never opened.
+    Special,
     /// A gitlink: skipped.
     Submodule,
     /// The file is gone (deleted).
@@ -150,7 +156,7 @@ fn content_for(mode_is_link: bool, mode_is_commit: bool, id: gix::ObjectId) -> C
     if mode_is_commit {
         Content::Submodule
     } else if mode_is_link {
-        Content::Symlink
+        Content::Symlink(Some(BlobId(id)))
     } else {
         Content::Blob(BlobId(id))
     }
@@ -798,8 +804,9 @@ impl Snapshot {
             // A checked-out submodule: listed as skipped, never read.
             Some(m) if m.is_dir() && gitlink => Content::Submodule,
             Some(m) if m.is_dir() => return Ok(None),
-            Some(m) if m.file_type().is_symlink() => Content::Symlink,
-            Some(_) => Content::File,
+            Some(m) if m.file_type().is_symlink() => Content::Symlink(None),
+            Some(m) if m.is_file() => Content::File,
+            Some(_) => Content::Special,
         };
         let path = path.to_string();
         Ok(match (head, new) {

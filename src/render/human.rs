@@ -84,6 +84,9 @@ fn write_skips(report: &Report, style: &HumanStyle, out: &mut dyn Write) -> io::
         SkipReason::TooLarge,
         SkipReason::Submodule,
         SkipReason::Symlink,
+        SkipReason::Special,
+        SkipReason::OwnFile,
+        SkipReason::Vanished,
     ] {
         let files: Vec<&str> = report
             .skipped
@@ -99,6 +102,9 @@ fn write_skips(report: &Report, style: &HumanStyle, out: &mut dyn Write) -> io::
             SkipReason::TooLarge => "over max_file_size: triggers skipped",
             SkipReason::Submodule => "submodule: not evaluated",
             SkipReason::Symlink => "symlink: path only, target not read",
+            SkipReason::Special => "FIFO, socket or device: never opened",
+            SkipReason::OwnFile => "valve's own policy file: never judged by triggers",
+            SkipReason::Vanished => "deleted or replaced while valve read it",
         };
         let count = files.len();
         let noun = if count == 1 { "file" } else { "files" };

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::changeset::{self, Selection};
 use crate::config::{self, BASELINE_PATH, CONFIG_PATHS};
 use crate::error::{Error, Result};
-use crate::finding::{BySeverity, ChangeKind, Finding, Report, Skip, SkipReason, Summary};
+use crate::finding::{
+    BySeverity, ChangeKind, Finding, PolicyInfo, Report, Skip, SkipReason, Summary,
+};
 use crate::git::{self, Change, Content, Repo};
 use crate::ruleset::{Matchers, Ruleset};
 use crate::scan::{self, Document, RunFacts};
@@ -50,6 +52,30 @@ pub struct Options {
     /// Build source snippets for findings (human output that is not `-q`).
     pub snippets: bool,
     pub threads: Option<usize>,
+    /// Where the policy comes from in `--base` mode (SPEC §9).
+    pub policy: PolicyMode,
+}
+
+/// `--policy`: which revision's config and baseline judge a `--base` range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolicyMode {
+    /// The judged revision's (the work tree when it is checked out).
+    Head,
+    /// The merge base's: the change cannot alter how it is judged.
+    Base,
+    /// Both: a change can tighten the gate but never loosen it.
+    #[default]
+    Both,
+}
+
+impl PolicyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyMode::Head => "head",
+            PolicyMode::Base => "base",
+            PolicyMode::Both => "both",
+        }
+    }
 }
 
 /// Where a run happens: the repo (if any), its root, its rules.
@@ -123,6 +149,11 @@ pub fn threshold(rules: &Ruleset, opts: &Options) -> (Context, Threshold, String
 
 /// Runs one check end to end.
 pub fn run(opts: &Options) -> Result<Report> {
+    // A range is judged by the policy `--policy` names; a config the user
+    // names with `--config` is theirs and judges alone.
+    if let (Selection::Range { base, head }, None) = (&opts.selection, &opts.config) {
+        return crate::policy::run_range(opts, base, head);
+    }
     let head = match &opts.selection {
         Selection::Range { head, .. } => Some(head.as_str()),
         _ => None,
@@ -200,15 +231,42 @@ pub struct Gate {
 impl Gate {
     pub fn new(ws: &Workspace, opts: &Options) -> Result<Gate> {
         let (_, threshold, threshold_source) = threshold(&ws.rules, opts);
-        Ok(Gate {
-            baseline: load_baseline(ws, &opts.baseline)?,
+        let baseline = load_baseline(ws, &opts.baseline)?;
+        Ok(Gate::with(ws, opts, threshold, threshold_source, baseline))
+    }
+
+    /// A gate whose threshold and baseline were decided elsewhere (the two
+    /// policies of `--policy both`).
+    pub fn with(
+        ws: &Workspace,
+        opts: &Options,
+        threshold: Threshold,
+        threshold_source: String,
+        baseline: Option<HashSet<String>>,
+    ) -> Gate {
+        Gate {
+            baseline,
             whole: opts.selection.is_whole_files()
                 || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
             threshold,
             threshold_source,
             limit: ws.rules.max_findings.max(1),
-        })
+        }
     }
+}
+
+/// The policy files a change set edits: valve's config and baseline, and
+/// the config in use (SPEC §9).
+pub fn policy_files(ws: &Workspace, changes: &[Change]) -> Vec<String> {
+    let mut files: Vec<String> = changes
+        .iter()
+        .flat_map(|c| std::iter::once(&c.path).chain(c.old_path.as_ref()))
+        .filter(|p| is_own_file(ws, p))
+        .cloned()
+        .collect();
+    files.sort();
+    files.dedup();
+    files
 }
 
 /// `--all`: files are judged on the walker's threads as they are found;
@@ -250,10 +308,22 @@ pub fn evaluate(
     started: Instant,
 ) -> Result<Report> {
     let gate = Gate::new(ws, opts)?;
+    evaluate_gated(ws, opts, matchers, &changes, started, &gate)
+}
+
+/// Evaluates a list of changes through a given gate.
+pub fn evaluate_gated(
+    ws: &Workspace,
+    opts: &Options,
+    matchers: &Matchers,
+    changes: &[Change],
+    started: Instant,
+    gate: &Gate,
+) -> Result<Report> {
     let whole = opts.selection.is_whole_files();
     let (repo_display, timestamp) = run_facts(ws);
     let facts = facts(opts, matchers, &repo_display, timestamp);
-    let gate_ref = &gate;
+    let gate_ref = gate;
     // Each worker folds its files into one tally: no per-file results are
     // kept, only findings and skips.
     let work = || -> Result<Tally> {
@@ -279,8 +349,8 @@ pub fn evaluate(
         _ if changes.len() < SEQUENTIAL_BELOW => {
             let mut local = Local::new(ws.repo.as_ref());
             let mut tally = Tally::new(gate.limit);
-            for c in &changes {
-                judge(ws, c, whole, &facts, &gate, &mut local, &mut tally)?;
+            for c in changes {
+                judge(ws, c, whole, &facts, gate, &mut local, &mut tally)?;
             }
             tally
         }
@@ -291,7 +361,13 @@ pub fn evaluate(
             .install(work)?,
         None => work()?,
     };
-    finish(ws, &gate, tally, repo_display, started)
+    let mut report = finish(ws, gate, tally, repo_display, started)?;
+    report.summary.policy.files = policy_files(ws, changes);
+    report.summary.policy.changed = !report.summary.policy.files.is_empty();
+    if matches!(opts.selection, Selection::Range { .. }) {
+        report.summary.policy.mode = opts.policy.as_str();
+    }
+    Ok(report)
 }
 
 /// Sorts and sums up.
@@ -338,6 +414,11 @@ fn finish(
         fail_on_source: gate.threshold_source.clone(),
         verdict: if blocking > 0 { "fail" } else { "pass" },
         duration_ms: started.elapsed().as_millis() as u64,
+        policy: PolicyInfo {
+            mode: PolicyMode::Head.as_str(),
+            changed: false,
+            files: Vec::new(),
+        },
     };
     Ok(Report {
         personas: rules.infos(),
@@ -480,7 +561,7 @@ impl Tally {
 }
 
 /// Whether `path` is one of valve's own files: never judged by triggers.
-fn is_own_file(ws: &Workspace, path: &str) -> bool {
+pub fn is_own_file(ws: &Workspace, path: &str) -> bool {
     CONFIG_PATHS.contains(&path)
         || path == BASELINE_PATH
         || ws

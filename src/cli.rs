@@ -163,6 +163,27 @@ pub struct ModeArgs {
     /// Files or directories to judge whole
     #[arg(value_name = "PATH", conflicts_with_all = ["staged", "base", "worktree", "all"])]
     pub paths: Vec<PathBuf>,
+    /// With --base: whose config and baseline judge the range: the head's,
+    /// the merge base's, or both (a change can tighten the gate, never loosen it)
+    #[arg(long, value_enum, value_name = "FROM", default_value_t = PolicyArg::Both, requires = "base")]
+    pub policy: PolicyArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    Head,
+    Base,
+    Both,
+}
+
+impl PolicyArg {
+    pub fn mode(self) -> crate::check::PolicyMode {
+        match self {
+            PolicyArg::Head => crate::check::PolicyMode::Head,
+            PolicyArg::Base => crate::check::PolicyMode::Base,
+            PolicyArg::Both => crate::check::PolicyMode::Both,
+        }
+    }
 }
 
 impl ModeArgs {

@@ -103,6 +103,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 redact: false,
                 snippets: false,
                 threads: g.threads,
+                policy: mode.policy.mode(),
             };
             let head = match &opts.selection {
                 Selection::Range { head, .. } => Some(head.as_str()),
@@ -149,6 +150,7 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         redact: args.redact,
         snippets: args.format == crate::render::Format::Human && !g.quiet,
         threads: g.threads,
+        policy: args.mode.policy.mode(),
     };
     let report = check::run(&opts)?;
     let to_file = args.output.is_some();

@@ -217,6 +217,17 @@ pub struct Summary {
     pub fail_on_source: String,
     pub verdict: &'static str,
     pub duration_ms: u64,
+    /// Where the policy came from and whether the change edits it (§9).
+    pub policy: PolicyInfo,
+}
+
+/// Where the policy of a run came from (`--policy`), and the policy files
+/// (config, baseline) the judged change edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyInfo {
+    pub mode: &'static str,
+    pub changed: bool,
+    pub files: Vec<String>,
 }
 
 impl Serialize for Threshold {

@@ -15,6 +15,7 @@ pub mod git;
 pub mod hook;
 pub mod ownfile;
 pub mod persona;
+pub mod policy;
 pub mod render;
 pub mod ruleset;
 pub mod scan;

@@ -551,6 +551,7 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         redact: opts.redact,
         snippets: false,
         threads: opts.threads,
+        policy: check::PolicyMode::Head,
     };
     let root = ws.root.clone();
     let git_dir = ws

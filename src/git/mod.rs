@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 use crate::finding::ChangeKind;
 
 mod blob;
+mod inert;
+mod revision;
 pub use blob::Sized;
 
 /// A blob's object id, opaque outside this module.
@@ -110,6 +112,7 @@ impl Change {
 }
 
 /// An open repository, shareable across rayon workers.
+#[derive(Clone)]
 pub struct Repo {
     sync: gix::ThreadSafeRepository,
     /// The work-tree top; `None` in a bare repository.
@@ -124,6 +127,7 @@ fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
 pub fn discover(dir: &Path) -> Result<Option<Repo>> {
     match gix::ThreadSafeRepository::discover_with_environment_overrides(dir) {
         Ok(sync) => {
+            let sync = inert::disarm(sync)?;
             let workdir = sync.work_dir().map(Path::to_path_buf);
             Ok(Some(Repo { sync, workdir }))
         }

@@ -1,0 +1,95 @@
+//! Files of a revision, read as valve's own files: the policy of `--base`
+//! mode comes from the merge base and the judged revision (SPEC §9), and a
+//! policy file there must be a regular blob, never a link.
+
+use super::{BlobId, Repo, wrap};
+use crate::error::{Error, Result};
+
+impl Repo {
+    /// The full id of `merge-base(base, head)`, failing closed with the fix
+    /// (a shallow clone that lacks it says `fetch-depth: 0`).
+    pub fn merge_base_id(&self, base: &str, head: &str) -> Result<String> {
+        let repo = self.local();
+        let base_id = self.commit_id(&repo, base)?;
+        let head_id = self.commit_id(&repo, head)?;
+        let shallow = repo.is_shallow().unwrap_or(false);
+        let shallow_help = || {
+            Some(format!(
+                "the history between `{base}` and `{head}` is incomplete (shallow clone): fetch more history, e.g. `git fetch --deepen=100` or `fetch-depth: 0` in actions/checkout"
+            ))
+        };
+        match repo.merge_base(base_id, head_id) {
+            Ok(Some(id)) => Ok(id.detach().to_string()),
+            Ok(None) if shallow => Err(Error::git(
+                format!("no merge base of `{base}` and `{head}` in this shallow clone"),
+                shallow_help(),
+            )),
+            Ok(None) => Err(Error::git(
+                format!("`{base}` and `{head}` have no common history"),
+                Some("pass a --base that shares history with --head".to_string()),
+            )),
+            Err(e) => Err(Error::git(
+                format!("cannot find the merge base of `{base}` and `{head}`: {e}"),
+                shallow_help(),
+            )),
+        }
+    }
+
+    /// The full commit id `rev` resolves to.
+    pub fn resolve_commit(&self, rev: &str) -> Result<String> {
+        let repo = self.local();
+        self.commit_id(&repo, rev).map(|id| id.to_string())
+    }
+
+    /// Whether `rev` is the commit checked out in the work tree.
+    pub fn is_checked_out(&self, rev: &str) -> bool {
+        let repo = self.local();
+        let Ok(id) = self.commit_id(&repo, rev) else {
+            return false;
+        };
+        !self.is_bare() && repo.head_id().is_ok_and(|h| h.detach() == id)
+    }
+
+    /// An own file at a revision: its bytes when it is a regular blob of at
+    /// most `max` bytes, `None` when absent; a link, folder or submodule
+    /// there is an error naming `rev:path`, and nothing of it is read.
+    pub fn own_file_at(&self, rev: &str, path: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        let repo = self.local();
+        let id = self.commit_id(&repo, rev)?;
+        let tree = repo
+            .find_commit(id)
+            .and_then(|c| c.tree())
+            .map_err(wrap("cannot read a commit's tree"))?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .map_err(wrap("cannot read a tree"))?
+        else {
+            return Ok(None);
+        };
+        let mode = entry.mode();
+        if !mode.is_blob() {
+            let what = if mode.is_link() {
+                "a symlink"
+            } else if mode.is_tree() {
+                "a folder"
+            } else {
+                "a submodule"
+            };
+            return Err(Error::Refused {
+                message: format!("{rev}:{path} is {what}, not a regular file"),
+                help: Some(
+                    "valve reads its own files only as regular files: make it one".to_string(),
+                ),
+            });
+        }
+        match self.blob_within(&repo, BlobId(entry.object_id()), max)? {
+            super::Sized::Bytes(b) => Ok(Some(b)),
+            super::Sized::TooLarge => Err(Error::Refused {
+                message: format!("{rev}:{path} is larger than {max} bytes"),
+                help: Some(
+                    "valve's own files are small; check what was committed there".to_string(),
+                ),
+            }),
+        }
+    }
+}

@@ -37,8 +37,9 @@ impl Selection {
 /// instead of listing: `--all`, or no mode outside git.
 pub fn walks_whole_root(selection: &Selection, repo: Option<&Repo>) -> bool {
     match selection {
-        Selection::All => !repo.is_some_and(Repo::is_bare),
-        Selection::Default => repo.is_none(),
+        // In git, `--all` is git's list of files (tracked, and untracked
+        // not ignored), not a walk that applies ignore rules to everything.
+        Selection::All | Selection::Default => repo.is_none(),
         _ => false,
     }
 }
@@ -81,15 +82,10 @@ pub fn changes(
             }
             None => walk(root, &[root.to_path_buf()])?,
         },
-        Selection::All => {
-            if repo.is_some_and(Repo::is_bare) {
-                return Err(Error::usage(
-                    "`--all` needs a work tree, and this repository is bare",
-                    Some("use `valve check --base A --head B` in a bare repository".to_string()),
-                ));
-            }
-            walk(root, &[root.to_path_buf()])?
-        }
+        Selection::All => match repo {
+            Some(repo) => repo.all_files("")?,
+            None => walk(root, &[root.to_path_buf()])?,
+        },
         Selection::Paths(paths) => {
             // Paths resolve through symlinks, so the root must too, or
             // names would not come out repo-relative.
@@ -107,8 +103,21 @@ pub fn changes(
                     Err(e) => return Err(Error::io(abs, e)),
                 }
             }
-            if !dirs.is_empty() {
-                files.extend(walk(root, &dirs)?);
+            match repo.filter(|r| !r.is_bare()) {
+                // A folder in git: git's files under it, as `--all` lists them.
+                Some(repo) => {
+                    for dir in &dirs {
+                        let rel = relative(root, dir);
+                        let prefix = if rel.is_empty() {
+                            rel
+                        } else {
+                            format!("{rel}/")
+                        };
+                        files.extend(repo.all_files(&prefix)?);
+                    }
+                }
+                None if !dirs.is_empty() => files.extend(walk(root, &dirs)?),
+                None => {}
             }
             files
         }
@@ -262,7 +271,8 @@ pub fn walk_with<S: Send>(
         .git_exclude(true)
         .git_global(false)
         .ignore(true)
-        .parents(true)
+        // Ignore files above the root never apply (SPEC §2).
+        .parents(false)
         .require_git(false)
         .follow_links(false)
         .threads(threads.unwrap_or(0))

@@ -18,6 +18,7 @@ use crate::finding::ChangeKind;
 
 mod blob;
 mod inert;
+mod listing;
 mod revision;
 pub use blob::Sized;
 

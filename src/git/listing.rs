@@ -1,0 +1,107 @@
+//! `--all` in a git repository (SPEC §2): every tracked file, even one an
+//! ignore rule matches (as git), plus the untracked files git does not
+//! ignore. Ignore rules are git's own as gix reads them: `.gitignore` files
+//! inside the work tree (a symlinked one is not followed), `info/exclude`
+//! and `core.excludesFile`; an ignore file in a folder above the
+//! repository never applies.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use gix::bstr::{BStr, ByteSlice};
+
+use super::{Change, Content, Repo, path_string, read_index, wrap};
+use crate::error::{Error, Result};
+
+impl Repo {
+    /// Every file of the work tree that git tracks or would add, under
+    /// `prefix` (repo-relative, `""` for all), sorted by path.
+    pub fn all_files(&self, prefix: &str) -> Result<Vec<Change>> {
+        let repo = self.local();
+        let Some(workdir) = self.workdir.clone() else {
+            return Err(Error::usage(
+                "`--all` needs a work tree, and this repository is bare",
+                Some("use `valve check --base A --head B` in a bare repository".to_string()),
+            ));
+        };
+        let index = read_index(&repo)?;
+        let under = |path: &BStr| prefix.is_empty() || path.starts_with(prefix.as_bytes());
+        let mut out = Vec::new();
+        let mut tracked: HashSet<&BStr> = HashSet::new();
+        for entry in index.entries() {
+            let path = entry.path(&index);
+            if !tracked.insert(path) || !under(path) {
+                continue;
+            }
+            if entry.mode == gix::index::entry::Mode::DIR {
+                // A sparse directory: its files are not in the work tree.
+                continue;
+            }
+            let rel = path_string(path);
+            let content = if entry.mode.is_submodule() {
+                Content::Submodule
+            } else {
+                match disk(&workdir, &rel) {
+                    Some(c) => c,
+                    None => continue,
+                }
+            };
+            out.push(Change::added(rel, content));
+        }
+        let mut collect = gix::dir::walk::delegate::Collect::default();
+        let options = repo
+            .dirwalk_options()
+            .map_err(wrap("cannot prepare the walk of the work tree"))?
+            .emit_untracked(gix::dir::walk::EmissionMode::Matching)
+            .emit_ignored(None)
+            .emit_tracked(false)
+            .recurse_repositories(false);
+        let interrupt = AtomicBool::new(false);
+        let patterns: Vec<&BStr> = if prefix.is_empty() {
+            Vec::new()
+        } else {
+            vec![prefix.as_bytes().as_bstr()]
+        };
+        repo.dirwalk(&index, patterns, &interrupt, options, &mut collect)
+            .map_err(wrap("cannot walk the work tree"))?;
+        for (entry, _) in collect.unorded_entries {
+            if entry.status != gix::dir::entry::Status::Untracked
+                || tracked.contains(entry.rela_path.as_bstr())
+                || !under(entry.rela_path.as_bstr())
+            {
+                continue;
+            }
+            use gix::dir::entry::Kind;
+            let content = match entry.disk_kind {
+                Some(Kind::File) => Content::File,
+                Some(Kind::Symlink) => Content::Symlink(None),
+                Some(Kind::Untrackable) => Content::Special,
+                // Nested repositories and folders are not files.
+                _ => continue,
+            };
+            out.push(Change::added(
+                path_string(entry.rela_path.as_ref()),
+                content,
+            ));
+        }
+        out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+}
+
+/// What a tracked path is in the work tree now; `None` when it is gone or
+/// became a folder (whose files the walk lists).
+fn disk(workdir: &Path, rel: &str) -> Option<Content> {
+    let meta = std::fs::symlink_metadata(workdir.join(rel)).ok()?;
+    let ft = meta.file_type();
+    Some(if ft.is_symlink() {
+        Content::Symlink(None)
+    } else if ft.is_file() {
+        Content::File
+    } else if ft.is_dir() {
+        return None;
+    } else {
+        Content::Special
+    })
+}

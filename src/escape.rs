@@ -417,16 +417,17 @@ impl SourceCode for EscapedSource {
 
 /// A workflow command's message (`::error ...::MESSAGE`): `%`, CR and LF
 /// percent-encoded as the runner decodes them, other control characters
-/// as `\xNN`.
+/// as `\xNN`, `##[` as `##\x5b`.
 pub fn github_data(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for (i, c) in s.char_indices() {
         match c {
             '%' => out.push_str("%25"),
             '\r' => out.push_str("%0D"),
             '\n' => out.push_str("%0A"),
-            c if is_control(c) => push_hex(&mut out, c),
-            c => out.push(c),
+            // The runner parses valve's `::` first, but no output line
+            // holds `##[` at all: one rule, no exceptions to audit.
+            c => push_terminal(&mut out, s, i, c),
         }
     }
     out
@@ -648,6 +649,7 @@ mod tests {
     fn github_data_percent_encodes_line_breaks() {
         assert_eq!(github_data("50%\r\nnext"), "50%25%0D%0Anext");
         assert_eq!(github_data("a\x1b]0;t\x07"), "a\\x1b]0;t\\x07");
+        assert_eq!(github_data("##[error]x"), "##\\x5berror]x");
     }
 
     #[test]

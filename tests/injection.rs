@@ -48,6 +48,9 @@ const NAMES: &[&str] = &[
     " \u{a0}::warning::space.txt",
     "##[error]legacy.txt",
     "a`b``c.txt",
+    // Long with spaces: miette wraps its help line, and a wrapped line
+    // would begin (after the indent) with `::`.
+    "wrapaaaaaaaa ::error::w ::error::w ::error::w ::error::w ::error::w ::error::w ::error::w ::error::w ::error::w ::error::w ::error::w.txt",
 ];
 
 /// Lines of `content.txt`, each hostile in the matched text or around it.
@@ -269,6 +272,12 @@ fn human_output_escapes_data_in_headers_diagnostics_snippets_and_lists() {
         ] {
             assert!(out.contains(shown), "{what}: no {shown:?} in:\n{out}");
         }
+        // A help line that wrapping began with `::`, defused.
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with("\\x3a:error::w ::error::w")),
+            "{what}: the wrapped line is gone:\n{out}"
+        );
     }
 }
 

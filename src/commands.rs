@@ -1,5 +1,6 @@
 //! The subcommands: each turns parsed arguments into a call on the engine
 //! and a rendering. Reports go to stdout (or `--output`), errors to stderr.
+//! Repository data and paths printed here go through `escape::terminal`.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use crate::check::{self, BaselineChoice, Options};
 use crate::cli::{CheckArgs, Cli, ColorChoice, Command, HookAction};
 use crate::config::{BASELINE_PATH, CONFIG_PATHS};
 use crate::error::{Error, Result};
+use crate::escape::{self, terminal};
 use crate::finding::ChangeKind;
 use crate::render::{self, HumanStyle};
 use crate::scan::{self, Document, RunFacts};
@@ -30,7 +32,8 @@ pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
     }
 }
 
-/// Prints an error as a miette diagnostic on stderr.
+/// Prints an error as a miette diagnostic on stderr, every text in it
+/// (paths, config source, messages) escaped for the terminal.
 pub fn print_error(e: &Error, color: bool) {
     let theme = if color {
         miette::GraphicalTheme::unicode()
@@ -39,10 +42,18 @@ pub fn print_error(e: &Error, color: bool) {
     };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(WIDTH);
     let mut text = String::new();
-    if handler.render_report(&mut text, e).is_err() {
-        text = format!("error: {e}\n");
+    if handler
+        .render_report(&mut text, &escape::diagnostic(e))
+        .is_err()
+    {
+        text = format!("error: {}\n", terminal(&e.to_string()));
     }
-    let _ = io::stderr().write_all(text.as_bytes());
+    let _ = io::stderr().write_all(escape::terminal_block(&text).as_bytes());
+}
+
+/// A path for the terminal.
+fn shown(path: &std::path::Path) -> String {
+    terminal(&path.display().to_string()).into_owned()
 }
 
 fn cwd() -> Result<PathBuf> {
@@ -130,7 +141,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                     "valve: wrote {} fingerprint{} to {}",
                     report.findings.len(),
                     if report.findings.len() == 1 { "" } else { "s" },
-                    path.display()
+                    shown(&path)
                 )
             })?;
             Ok(EXIT_PASS)
@@ -170,7 +181,7 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
                 "{} ({} blocking) -> {}\n",
                 render::summary_line(&report),
                 report.summary.blocking,
-                path.display()
+                shown(path)
             );
             let _ = io::stderr().write_all(line.as_bytes());
         }
@@ -238,30 +249,37 @@ fn personas(g: &crate::cli::Global) -> Result<u8> {
     ws.rules.matchers()?;
     emit(|out| {
         for w in &ws.rules.warnings {
-            writeln!(out, "warning: {w}")?;
+            writeln!(out, "warning: {}", terminal(w))?;
         }
+        let list = |items: &[String]| {
+            items
+                .iter()
+                .map(|i| terminal(i).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         for p in &ws.rules.personas {
-            writeln!(out, "{}  [{}]", p.name, p.severity)?;
+            writeln!(out, "{}  [{}]", terminal(&p.name), p.severity)?;
             if let Some(d) = &p.description {
-                writeln!(out, "  description: {d}")?;
+                writeln!(out, "  description: {}", terminal(d))?;
             }
             if let Some(r) = &p.response {
-                writeln!(out, "  response:    {r}")?;
+                writeln!(out, "  response:    {}", terminal(r))?;
             }
             let filters = if p.filters.is_empty() {
                 "(every path)".to_string()
             } else {
-                p.filters.join(", ")
+                list(&p.filters)
             };
             writeln!(out, "  filters:     {filters}")?;
             if !p.exclude.is_empty() {
-                writeln!(out, "  exclude:     {}", p.exclude.join(", "))?;
+                writeln!(out, "  exclude:     {}", list(&p.exclude))?;
             }
             if p.triggers.is_empty() {
                 writeln!(out, "  triggers:    (none: the path alone fires)")?;
             } else {
                 for (i, t) in p.triggers.iter().enumerate() {
-                    writeln!(out, "  trigger {i}:   {}", t.pattern)?;
+                    writeln!(out, "  trigger {i}:   {}", terminal(&t.pattern))?;
                 }
             }
             let kinds: Vec<&str> = [
@@ -318,26 +336,24 @@ fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
                 _ => abs,
             };
             if !abs.starts_with(&root) {
-                writeln!(
-                    out,
-                    "{}: outside the repository {}",
-                    p.display(),
-                    root.display()
-                )?;
+                writeln!(out, "{}: outside the repository {}", shown(p), shown(&root))?;
                 continue;
             }
             let rel = changeset::relative(&root, &abs);
-            writeln!(out, "{rel}")?;
+            writeln!(out, "{}", terminal(&rel))?;
             if let Some(pattern) = ws.rules.ignored_by(&rel) {
                 writeln!(
                     out,
-                    "  ignored: `{pattern}` (config `ignore`): no persona judges it"
+                    "  ignored: `{}` (config `ignore`): no persona judges it",
+                    terminal(&pattern)
                 )?;
                 continue;
             }
             for v in ws.rules.verdicts(&rel, &mut hits) {
-                let name = &ws.rules.personas[v.persona].name;
-                let line = match (&v.filter, &v.exclude) {
+                let name = terminal(&ws.rules.personas[v.persona].name);
+                let filter = v.filter.as_deref().map(terminal);
+                let exclude = v.exclude.as_deref().map(terminal);
+                let line = match (&filter, &exclude) {
                     (Some(f), None) => format!("  takes  {name}: filter `{f}` matches"),
                     (Some(f), Some(x)) => {
                         format!(
@@ -427,7 +443,7 @@ fn init() -> Result<u8> {
         writeln!(
             out,
             "valve: wrote {}; try `valve personas` and `valve test`",
-            path.display()
+            shown(&path)
         )
     })?;
     Ok(EXIT_PASS)
@@ -455,18 +471,18 @@ fn hook_command(action: &HookAction) -> Result<u8> {
                     Installed::Fresh => format!(
                         "valve: installed {} at {}",
                         kind.name(),
-                        status.path.display()
+                        shown(&status.path)
                     ),
                     Installed::Updated => format!(
                         "valve: {} at {} is valve's; refreshed it",
                         kind.name(),
-                        status.path.display()
+                        shown(&status.path)
                     ),
                     Installed::ReplacedWithBackup(b) => format!(
                         "valve: installed {} at {}; the previous hook is kept as {}",
                         kind.name(),
-                        status.path.display(),
-                        b.display()
+                        shown(&status.path),
+                        shown(&b)
                     ),
                 });
             }
@@ -476,16 +492,16 @@ fn hook_command(action: &HookAction) -> Result<u8> {
                 let path = repo.hooks_dir()?.join(kind.name());
                 lines.push(match hook::uninstall(&repo, kind)? {
                     Removed::NotInstalled => {
-                        format!("valve: no {} hook at {}", kind.name(), path.display())
+                        format!("valve: no {} hook at {}", kind.name(), shown(&path))
                     }
                     Removed::LeftForeign => {
-                        format!("valve: {} is not valve's; left it alone", path.display())
+                        format!("valve: {} is not valve's; left it alone", shown(&path))
                     }
-                    Removed::Removed => format!("valve: removed {}", path.display()),
+                    Removed::Removed => format!("valve: removed {}", shown(&path)),
                     Removed::Restored(p) => format!(
                         "valve: removed valve's {} and restored the previous hook at {}",
                         kind.name(),
-                        p.display()
+                        shown(&p)
                     ),
                 });
             }
@@ -500,12 +516,12 @@ fn hook_command(action: &HookAction) -> Result<u8> {
                 };
                 let backup = st
                     .backup
-                    .map(|b| format!("; backup at {}", b.display()))
+                    .map(|b| format!("; backup at {}", shown(&b)))
                     .unwrap_or_default();
                 lines.push(format!(
                     "{:<10} {state}: {}{backup}",
                     kind.name(),
-                    st.path.display()
+                    shown(&st.path)
                 ));
             }
         }
@@ -562,9 +578,9 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
             } else {
                 failures.push(format!(
                     "{}: expected to {} on {} but it {}",
-                    p.name,
+                    terminal(&p.name),
                     if should_fire { "fire" } else { "stay quiet" },
-                    example.path,
+                    terminal(&example.path),
                     if fired { "fired" } else { "stayed quiet" }
                 ));
             }

@@ -8,7 +8,9 @@
 //! are judged by the same `check::evaluate` as `valve check`; `diff`
 //! (pure) says what is new and what is resolved. Watcher failures are
 //! retried with exponential backoff; a shutdown flag (SIGINT/SIGTERM) is
-//! checked at least every 100 ms.
+//! checked at least every 100 ms. Data in human lines goes through
+//! `escape::terminal`, every human line through `escape::terminal_block`,
+//! and JSON events through escape's JSON writer.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
@@ -26,6 +28,7 @@ use crate::changeset::{self, Selection};
 use crate::check::{self, BaselineChoice, Options, Workspace};
 use crate::config::CONFIG_PATHS;
 use crate::error::{Error, Result};
+use crate::escape::{self, terminal};
 use crate::finding::{BySeverity, Finding, Report, Summary};
 use crate::ruleset::Matchers;
 use crate::severity::Context;
@@ -201,7 +204,7 @@ impl Sink<'_> {
     }
 
     fn json(&mut self, event: &Event<'_>) -> Result<()> {
-        let line = serde_json::to_string(event).unwrap_or_default();
+        let line = escape::json_string(event);
         if let Some(file) = self.chronicle.as_mut() {
             writeln!(file, "{line}").map_err(|e| Error::io("<chronicle>", e))?;
         }
@@ -220,7 +223,7 @@ impl Sink<'_> {
     fn human(&mut self, line: &str) -> Result<()> {
         if self.format == StreamFormat::Human {
             let stamped = format!("{} {line}", self.paint("2", &format!("[{} UTC]", clock())));
-            self.write(&stamped)?;
+            self.write(&escape::terminal_block(&stamped))?;
         }
         Ok(())
     }
@@ -231,26 +234,23 @@ impl Sink<'_> {
             shown.kind = "resolved";
         }
         self.json(&Event::Finding(&shown))?;
+        let (file, persona) = (terminal(&f.file), terminal(&f.persona));
         let at = match (f.line, f.column) {
-            (Some(l), Some(c)) => format!("{}:{l}:{c}", f.file),
-            _ => f.file.clone(),
+            (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+            _ => file.to_string(),
         };
         let matched = f
             .matched
             .as_ref()
-            .map(|m| format!(" — `{m}`"))
+            .map(|m| format!(" — `{}`", terminal(m)))
             .unwrap_or_default();
         let line = if resolved {
-            self.paint(
-                "32",
-                &format!("- resolved {} {} {at}", f.severity, f.persona),
-            )
+            self.paint("32", &format!("- resolved {} {persona} {at}", f.severity))
         } else {
             let text = format!(
-                "+ {} {} {at}  {}{matched}{}",
+                "+ {} {persona} {at}  {}{matched}{}",
                 f.severity,
-                f.persona,
-                f.message,
+                terminal(&f.message),
                 if f.blocking { " (blocking)" } else { "" }
             );
             self.paint(if f.blocking { "31" } else { "33" }, &text)
@@ -258,6 +258,8 @@ impl Sink<'_> {
         self.human(&line)
     }
 
+    /// `message` is valve's text with its data already escaped (see
+    /// `render_error`); it may span lines.
     fn error(&mut self, message: String, file: Option<String>) -> Result<()> {
         let human = message.clone();
         self.json(&Event::Error {
@@ -276,7 +278,7 @@ impl Sink<'_> {
             config: config.to_string(),
             timestamp: now_ms(),
         })?;
-        self.human(&format!("reloaded {config}"))
+        self.human(&format!("reloaded {}", terminal(config)))
     }
 
     fn summary(&mut self, s: &Summary) -> Result<()> {
@@ -287,7 +289,7 @@ impl Sink<'_> {
             if s.findings == 1 { "" } else { "s" },
             s.blocking,
             s.fail_on,
-            s.fail_on_source
+            terminal(&s.fail_on_source)
         ))
     }
 
@@ -494,15 +496,24 @@ impl Session<'_> {
     }
 }
 
+/// An error as miette text, every datum in it escaped for the terminal.
 fn render_error(e: &Error) -> String {
     let handler =
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
             .with_width(100);
     let mut text = String::new();
-    if handler.render_report(&mut text, e).is_err() {
-        text = e.to_string();
+    if handler
+        .render_report(&mut text, &escape::diagnostic(e))
+        .is_err()
+    {
+        text = terminal(&e.to_string()).into_owned();
     }
-    text.trim_end().to_string()
+    escape::terminal_block(text.trim_end()).into_owned()
+}
+
+/// A path for a human line.
+fn shown(path: &Path) -> String {
+    terminal(&path.display().to_string()).into_owned()
 }
 
 /// Runs until `shutdown` is set.
@@ -579,7 +590,7 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
     };
     session.sink.human(&format!(
         "valve watching {} (debounce {} ms; Ctrl-C to stop)",
-        root.display(),
+        shown(&root),
         debounce.as_millis()
     ))?;
     // Watch first, so nothing saved during the first evaluation is missed.
@@ -615,7 +626,11 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
                 }
                 Err(e) => {
                     attempt += 1;
-                    let why = format!("cannot watch {} ({e})", root.display());
+                    let why = format!(
+                        "cannot watch {} ({})",
+                        shown(&root),
+                        terminal(&e.to_string())
+                    );
                     retry_at = Some(retry_later(&mut session, why, attempt)?);
                 }
             }
@@ -626,7 +641,7 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
                 let root_gone = !root.is_dir();
                 if root_gone {
                     watcher = None;
-                    let why = format!("{} was removed", root.display());
+                    let why = format!("{} was removed", shown(&root));
                     retry_at = Some(retry_later(&mut session, why, attempt)?);
                     continue;
                 }
@@ -643,7 +658,11 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
                     continue;
                 };
                 watcher = None;
-                let why = format!("the watcher failed ({e}); {}", notify_help(&e));
+                let why = format!(
+                    "the watcher failed ({}); {}",
+                    terminal(&e.to_string()),
+                    notify_help(&e)
+                );
                 retry_at = Some(retry_later(&mut session, why, attempt)?);
             }
             Err(RecvTimeoutError::Timeout) => {}

@@ -153,7 +153,7 @@ fn github_message_data_is_escaped() {
 }
 
 #[test]
-fn github_budget_is_ten_per_kind_most_severe_first() {
+fn github_budget_is_ten_lines_per_kind_counting_the_overflow() {
     let f = Fixture::new();
     f.config("personas:\n  E:\n    triggers: ['E']\n    severity: error\n  W:\n    triggers: ['W']\n    severity: warning\n  N:\n    triggers: ['N']\n");
     let body = format!(
@@ -165,28 +165,50 @@ fn github_budget_is_ten_per_kind_most_severe_first() {
     f.write("a.txt", &body);
     let (code, text) = run(&f, &["check", "--all", "--format", "github"]);
     assert_eq!(code, 1);
-    let count = |k: &str| {
-        text.lines()
-            .filter(|l| l.starts_with(&format!("::{k} file=")))
-            .count()
-    };
+    let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
     assert_eq!(
-        (count("error"), count("warning"), count("notice")),
-        (10, 3, 10)
+        (
+            count("::error file="),
+            count("::warning file="),
+            count("::notice file=")
+        ),
+        (9, 3, 9),
+        "{text}"
+    );
+    assert_eq!(
+        (count("::error "), count("::warning "), count("::notice ")),
+        (10, 3, 10),
+        "at most ten lines of each kind, overflow included:\n{text}"
     );
     let first = text.lines().next().unwrap_or("");
     assert!(first.starts_with("::error "), "most severe first: {first}");
-    let last_notice = text
-        .lines()
-        .filter(|l| l.starts_with("::notice title=valve::"))
-        .collect::<Vec<_>>();
-    assert_eq!(last_notice.len(), 1, "{text}");
+    let overflow = |kind: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("::{kind} title=valve::")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(overflow("warning").len(), 0, "{text}");
+    let errors = overflow("error");
+    assert_eq!(errors.len(), 1, "{text}");
     assert!(
-        last_notice[0].contains("17 more findings were not shown"),
+        errors[0].contains("16 more error findings were not shown"),
         "{}",
-        last_notice[0]
+        errors[0]
     );
-    assert!(last_notice[0].contains("SARIF"), "says where to see them");
+    let notices = overflow("notice");
+    assert_eq!(notices.len(), 1, "{text}");
+    assert!(
+        notices[0].contains("3 more notice findings were not shown"),
+        "{}",
+        notices[0]
+    );
+    assert!(notices[0].contains("job summary"), "says where to see them");
+    // The overflow closes its kind: it follows that kind's nine annotations.
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("::error title=valve::"));
+    assert_eq!(at, Some(9), "{text}");
 }
 
 #[test]

@@ -1,9 +1,14 @@
-//! GitHub Actions workflow commands: one annotation per finding, at most
-//! ten of each kind (GitHub shows no more per step), most severe first, then
-//! one notice saying how many were not shown and where to see them.
+//! GitHub Actions workflow commands: one annotation per finding, most
+//! severe first, at most ten lines of each kind (GitHub shows no more per
+//! step) counting valve's own overflow line: when a kind does not fit,
+//! nine findings and one line of that kind saying how many more were not
+//! shown and where to see them. The plain log lines after the annotations
+//! go through the terminal escape, so the runner never reads them as
+//! commands (SPEC §5, §9).
 
 use std::io::{self, Write};
 
+use crate::escape::{github_data, github_property, terminal};
 use crate::finding::{Finding, Report};
 use crate::severity::Severity;
 
@@ -18,20 +23,8 @@ fn kind(s: Severity) -> &'static str {
     }
 }
 
-/// Escapes a command's message.
-pub(super) fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Escapes a command's property value.
-pub(super) fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
 fn annotation(f: &Finding) -> String {
-    let mut props = vec![format!("file={}", escape_property(&f.file))];
+    let mut props = vec![format!("file={}", github_property(&f.file))];
     if let (Some(l), Some(c), Some(el), Some(ec)) = (f.line, f.column, f.end_line, f.end_column) {
         props.push(format!("line={l}"));
         props.push(format!("col={c}"));
@@ -40,7 +33,7 @@ fn annotation(f: &Finding) -> String {
     }
     props.push(format!(
         "title={}",
-        escape_property(&format!("valve {}", f.persona))
+        github_property(&format!("valve {}", f.persona))
     ));
     let mut message = format!("{}: {}", f.severity, f.message);
     if let Some(m) = &f.matched {
@@ -56,45 +49,47 @@ fn annotation(f: &Finding) -> String {
         "::{} {}::{}",
         kind(f.severity),
         props.join(","),
-        escape_data(&message)
+        github_data(&message)
     )
+}
+
+/// The last line of a kind that did not fit: how many more, and where.
+fn overflow(kind: &str, hidden: usize) -> String {
+    let text = format!(
+        "{hidden} more {kind} finding{} not shown as annotations (GitHub shows {PER_KIND} of each kind per step); the markdown job summary lists every finding",
+        if hidden == 1 { " was" } else { "s were" }
+    );
+    format!("::{kind} title=valve::{}", github_data(&text))
 }
 
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     // Most severe first; within a severity, the report's (path) order.
     let mut order: Vec<&Finding> = report.findings.iter().collect();
     order.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    let mut shown = [0usize; 3];
-    let mut hidden = 0usize;
-    for f in order {
-        let slot = match kind(f.severity) {
-            "notice" => 0,
-            "warning" => 1,
-            _ => 2,
-        };
-        if shown[slot] < PER_KIND {
-            shown[slot] += 1;
-            writeln!(out, "{}", annotation(f))?;
+    for k in ["error", "warning", "notice"] {
+        let mine: Vec<&Finding> = order
+            .iter()
+            .copied()
+            .filter(|f| kind(f.severity) == k)
+            .collect();
+        let shown = if mine.len() > PER_KIND {
+            PER_KIND - 1
         } else {
-            hidden += 1;
+            mine.len()
+        };
+        for f in &mine[..shown] {
+            writeln!(out, "{}", annotation(f))?;
         }
-    }
-    if hidden > 0 {
-        writeln!(
-            out,
-            "::notice title=valve::{}",
-            escape_data(&format!(
-                "{hidden} more finding{} not shown as annotations (GitHub shows {PER_KIND} of each kind per step); see the job summary or the SARIF report",
-                if hidden == 1 { " was" } else { "s were" }
-            ))
-        )?;
+        if shown < mine.len() {
+            writeln!(out, "{}", overflow(k, mine.len() - shown))?;
+        }
     }
     let skipped = report.skipped.len();
     if skipped > 0 {
         let list: Vec<String> = report
             .skipped
             .iter()
-            .map(|s| format!("{} ({})", s.file, s.reason.as_str()))
+            .map(|s| format!("{} ({})", terminal(&s.file), s.reason.as_str()))
             .collect();
         writeln!(
             out,
@@ -108,7 +103,10 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "valve: {} ({} blocking; threshold {} from {})",
-        s.verdict, s.blocking, s.fail_on, s.fail_on_source
+        s.verdict,
+        s.blocking,
+        s.fail_on,
+        terminal(&s.fail_on_source)
     )
 }
 
@@ -117,12 +115,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn data_escapes_percent_and_newlines() {
-        assert_eq!(escape_data("50%\r\nnext"), "50%25%0D%0Anext");
-    }
-
-    #[test]
-    fn properties_also_escape_colon_and_comma() {
-        assert_eq!(escape_property("a:b,c%"), "a%3Ab%2Cc%25");
+    fn overflow_is_a_line_of_the_same_kind() {
+        let line = overflow("warning", 3);
+        assert!(line.starts_with("::warning title=valve::3 more warning findings were not shown"));
+        assert!(line.contains("job summary"), "{line}");
+        assert!(overflow("error", 1).contains("1 more error finding was not shown"));
     }
 }

@@ -1,5 +1,8 @@
 //! Human output: a miette diagnostic per finding (source line, match
 //! underlined), grouped by file, then skips, the summary and the verdict.
+//! Every datum goes through `escape::terminal` (snippets through
+//! `escape::terminal_text`), and the rendered diagnostics through
+//! `escape::terminal_block`; colour is added around escaped text.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -9,6 +12,7 @@ use miette::{
     MietteSpanContents, SourceCode, SourceSpan, SpanContents,
 };
 
+use crate::escape::{self, terminal};
 use crate::finding::{Finding, Report, SkipReason};
 use crate::severity::Severity;
 
@@ -46,7 +50,7 @@ pub(super) fn render(report: &Report, style: &HumanStyle, out: &mut dyn Write) -
         .with_context_lines(1)
         .with_links(false);
     for w in &report.warnings {
-        writeln!(out, "{} {w}", paint(style, YELLOW, "warning:"))?;
+        writeln!(out, "{} {}", paint(style, YELLOW, "warning:"), terminal(w))?;
     }
     if !style.quiet {
         let mut current: Option<&str> = None;
@@ -56,8 +60,10 @@ pub(super) fn render(report: &Report, style: &HumanStyle, out: &mut dyn Write) -
                     writeln!(out)?;
                 }
                 let header = match &f.old_file {
-                    Some(old) => format!("{} (renamed from {old})", f.file),
-                    None => format!("{} ({})", f.file, f.change.as_str()),
+                    Some(old) => {
+                        format!("{} (renamed from {})", terminal(&f.file), terminal(old))
+                    }
+                    None => format!("{} ({})", terminal(&f.file), f.change.as_str()),
                 };
                 writeln!(out, "{}", paint(style, BOLD, &header))?;
                 current = Some(&f.file);
@@ -67,7 +73,7 @@ pub(super) fn render(report: &Report, style: &HumanStyle, out: &mut dyn Write) -
             if handler.render_report(&mut text, &diag).is_err() {
                 text = format!("  {}\n", diag.title);
             }
-            write!(out, "{text}")?;
+            write!(out, "{}", escape::terminal_block(&text))?;
         }
         if !report.findings.is_empty() {
             writeln!(out)?;
@@ -111,7 +117,7 @@ fn write_skips(report: &Report, style: &HumanStyle, out: &mut dyn Write) -> io::
         if style.verbose {
             writeln!(out, "skipped {count} {noun} ({what}):")?;
             for f in files {
-                writeln!(out, "  {f}")?;
+                writeln!(out, "  {}", terminal(f))?;
             }
         } else {
             writeln!(out, "skipped {count} {noun} ({what}); -v lists them")?;
@@ -176,7 +182,11 @@ pub fn summary_line(report: &Report) -> String {
 
 fn verdict_line(report: &Report, style: &HumanStyle) -> String {
     let s = &report.summary;
-    let threshold = format!("threshold {} from {}", s.fail_on, s.fail_on_source);
+    let threshold = format!(
+        "threshold {} from {}",
+        s.fail_on,
+        terminal(&s.fail_on_source)
+    );
     if s.blocking == 0 {
         return paint(
             style,
@@ -186,7 +196,7 @@ fn verdict_line(report: &Report, style: &HumanStyle) -> String {
     }
     let mut names: Vec<String> = Vec::new();
     for f in report.findings.iter().filter(|f| f.blocking) {
-        let name = format!("{} ({})", f.persona, f.severity);
+        let name = format!("{} ({})", terminal(&f.persona), f.severity);
         if !names.contains(&name) {
             names.push(name);
         }
@@ -194,8 +204,8 @@ fn verdict_line(report: &Report, style: &HumanStyle) -> String {
     let first = report.findings.iter().find(|f| f.blocking);
     let at = first
         .map(|f| match f.line {
-            Some(l) => format!(", first at {}:{l}", f.file),
-            None => format!(", first on {}", f.file),
+            Some(l) => format!(", first at {}:{l}", terminal(&f.file)),
+            None => format!(", first on {}", terminal(&f.file)),
         })
         .unwrap_or_default();
     let text = format!(
@@ -230,25 +240,29 @@ impl FindingDiagnostic {
             Severity::Warning => miette::Severity::Warning,
             Severity::Error | Severity::Critical => miette::Severity::Error,
         };
+        let (persona, file) = (terminal(&f.persona), terminal(&f.file));
         let response = match &f.response {
-            Some(r) if *r != f.message => format!(" [{r}]"),
+            Some(r) if *r != f.message => format!(" [{}]", terminal(r)),
             _ => String::new(),
         };
         let blocking = if f.blocking { " (blocking)" } else { "" };
         let title = format!(
-            "{} {}: {}{response}{blocking}",
-            f.severity, f.persona, f.message
+            "{} {persona}: {}{response}{blocking}",
+            f.severity,
+            terminal(&f.message)
         );
         let (label, source, help) = match (&f.snippet, f.line, f.column) {
             (Some(snip), Some(line), Some(column)) => {
-                let span = SourceSpan::new(snip.start.into(), snip.len);
+                // The snippet is shown escaped; the span follows the escaping.
+                let text = escape::terminal_text(&snip.text);
+                let span = text.span(SourceSpan::new(snip.start.into(), snip.len));
                 let label = match f.trigger {
                     Some(t) => format!("trigger {t} matched here"),
                     None => "matched here".to_string(),
                 };
                 let source = SnippetSource {
-                    name: f.file.clone(),
-                    text: snip.text.clone(),
+                    name: file.to_string(),
+                    text: text.text,
                     first_line: snip.first_line as usize,
                     primary: span,
                     line: line as usize - 1,
@@ -256,13 +270,11 @@ impl FindingDiagnostic {
                 };
                 let help = if f.can_ignore {
                     format!(
-                        "fix it, or silence this line with `valve:ignore[{}]` in a comment",
-                        f.persona
+                        "fix it, or silence this line with `valve:ignore[{persona}]` in a comment"
                     )
                 } else {
                     format!(
-                        "fix it; {} cannot be silenced inline (allow_ignore: false), only by `valve baseline`",
-                        f.persona
+                        "fix it; {persona} cannot be silenced inline (allow_ignore: false), only by `valve baseline`"
                     )
                 };
                 (Some((span, label)), Some(source), Some(help))
@@ -271,8 +283,7 @@ impl FindingDiagnostic {
                 None,
                 None,
                 Some(format!(
-                    "{} matched the persona's path globs ({})",
-                    f.file,
+                    "{file} matched the persona's path globs ({})",
                     f.change.as_str()
                 )),
             ),

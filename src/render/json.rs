@@ -1,9 +1,11 @@
-//! `json` (one object) and `ndjson` (a finding a line, then the summary).
+//! `json` (one object) and `ndjson` (a finding a line, then the summary),
+//! written by escape.rs's JSON writer (inert in a CI log).
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::escape::json_to_writer;
 use crate::finding::{Finding, Report, Skip, Summary};
 
 #[derive(Serialize)]
@@ -21,20 +23,20 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         skipped: &report.skipped,
         summary: &report.summary,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    json_to_writer(out, &doc, true)?;
     writeln!(out)
 }
 
 pub(super) fn render_ndjson(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for f in &report.findings {
-        serde_json::to_writer(&mut *out, f)?;
+        json_to_writer(out, f, false)?;
         writeln!(out)?;
     }
     for s in &report.skipped {
         let line = serde_json::json!({"type": "skipped", "file": s.file, "reason": s.reason});
-        serde_json::to_writer(&mut *out, &line)?;
+        json_to_writer(out, &line, false)?;
         writeln!(out)?;
     }
-    serde_json::to_writer(&mut *out, &report.summary)?;
+    json_to_writer(out, &report.summary, false)?;
     writeln!(out)
 }

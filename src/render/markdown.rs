@@ -1,30 +1,16 @@
 //! Markdown for `$GITHUB_STEP_SUMMARY` or a PR comment: the verdict, a
 //! table by persona and severity, then every finding, then the skips.
+//! Prose data (persona names, messages) goes through `markdown_text`, exact
+//! data (paths, matches) into code spans (`markdown_code`): see escape.rs.
 
 use std::io::{self, Write};
 
+use crate::escape::{markdown_code, markdown_text};
 use crate::finding::Report;
 
-/// Makes text safe inside a table cell.
-pub(super) fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace(['\r', '\n'], " ")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// An inline code span that survives backticks inside `s`.
+/// Exact text in a table cell.
 fn code(s: &str) -> String {
-    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest + 1);
-    let pad = if s.starts_with('`') || s.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    // Entities are literal inside code spans: escape only what breaks a row.
-    let body = s.replace('|', "\\|").replace(['\r', '\n'], " ");
-    format!("{fence}{pad}{body}{pad}{fence}")
+    markdown_code(s, true)
 }
 
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -44,7 +30,8 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         )
     };
     writeln!(out, "## valve\n\n{verdict}\n")?;
-    writeln!(out, "{}\n", cell(&super::summary_line(report)))?;
+    // valve's own words and counts only: no data to escape.
+    writeln!(out, "{}\n", super::summary_line(report))?;
 
     if !report.findings.is_empty() {
         writeln!(out, "| Persona | Severity | Findings | Blocking |")?;
@@ -62,7 +49,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(
                 out,
                 "| {} | {} | {} | {} |",
-                cell(&p.name),
+                markdown_text(&p.name),
                 p.severity,
                 mine.len(),
                 blocking
@@ -85,9 +72,9 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(
                 out,
                 "| {mark} | {file} | {line} | {} ({}) | {} | {} |",
-                cell(&f.persona),
+                markdown_text(&f.persona),
                 f.severity,
-                cell(&f.message),
+                markdown_text(&f.message),
                 f.matched.as_deref().map(code).unwrap_or_default()
             )?;
         }
@@ -101,7 +88,12 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             if report.skipped.len() == 1 { "" } else { "s" }
         )?;
         for skip in &report.skipped {
-            writeln!(out, "- {} — {}", code(&skip.file), skip.reason.as_str())?;
+            writeln!(
+                out,
+                "- {} — {}",
+                markdown_code(&skip.file, false),
+                skip.reason.as_str()
+            )?;
         }
         writeln!(out, "\n</details>\n")?;
     }
@@ -112,20 +104,4 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_escape_pipes_and_newlines() {
-        assert_eq!(cell("a|b\nc"), "a\\|b c");
-    }
-
-    #[test]
-    fn code_spans_survive_backticks() {
-        assert_eq!(code("a`b"), "``a`b``");
-        assert_eq!(code("x"), "`x`");
-    }
 }

@@ -168,7 +168,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             "results": results,
         }]
     });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    crate::escape::json_to_writer(out, &doc, true)?;
     writeln!(out)
 }
 

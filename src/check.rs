@@ -362,7 +362,10 @@ pub fn evaluate_gated(
         None => work()?,
     };
     let mut report = finish(ws, gate, tally, repo_display, started)?;
-    report.summary.policy.files = policy_files(ws, changes);
+    // In `--all`/`PATH` nothing is a change: a policy file is just a file.
+    if !gate.whole {
+        report.summary.policy.files = policy_files(ws, changes);
+    }
     report.summary.policy.changed = !report.summary.policy.files.is_empty();
     if matches!(opts.selection, Selection::Range { .. }) {
         report.summary.policy.mode = opts.policy.as_str();

@@ -164,6 +164,11 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         policy: args.mode.policy.mode(),
     };
     let report = check::run(&opts)?;
+    // Config warnings reach stderr in every format, never only the report.
+    for w in &report.warnings {
+        let line = format!("warning: {}\n", crate::escape::terminal(w));
+        let _ = io::stderr().write_all(line.as_bytes());
+    }
     let to_file = args.output.is_some();
     let style = HumanStyle {
         color: !to_file && use_color(g.color, io::stdout().is_terminal()),

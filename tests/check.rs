@@ -775,3 +775,74 @@ fn paths_mode_names_files_relative_to_a_symlinked_root() {
         "{r}"
     );
 }
+
+#[test]
+fn config_warnings_reach_stderr_in_every_format_and_json_lists_them() {
+    let f = Fixture::new();
+    f.config("personas:\n  Seed:\n    filters: ['*.txt']\n    schedule: daily\n")
+        .write("a.txt", "x\n");
+    for format in ["human", "json", "ndjson", "sarif", "github", "markdown"] {
+        f.valve(&["check", "--all", "--format", format])
+            .assert()
+            .stderr(predicate::str::contains(
+                "warning: persona `Seed`: `schedule`",
+            ));
+    }
+    let r = f.json(&["--all"]);
+    assert_eq!(r["warnings"].as_array().map(Vec::len), Some(1), "{r}");
+}
+
+#[test]
+fn max_findings_keeps_the_first_findings_counts_all_and_says_so_everywhere() {
+    let f = Fixture::new();
+    f.config("max_findings: 5\npersonas:\n  A:\n    triggers: ['x']\n    severity: error\n")
+        .write("a.txt", &"x\n".repeat(12))
+        .write("b.txt", "x\n");
+    let r = f.json(&["--all"]);
+    let s = &r["summary"];
+    assert_eq!(s["findings"], 13, "{r}");
+    assert_eq!(s["truncated"], 8);
+    assert_eq!(s["blocking"], 13);
+    assert_eq!(s["by_severity"]["error"], 13);
+    let lines: Vec<u64> = r["findings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["line"].as_u64()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        lines,
+        vec![1, 2, 3, 4, 5],
+        "the first five by the report's order"
+    );
+    for (format, needle) in [
+        ("human", "findings truncated: 8 of 13"),
+        ("github", "findings truncated: 8 of 13"),
+        ("markdown", "findings truncated: 8 of 13"),
+        ("sarif", "findings truncated: 8 of 13"),
+        ("ndjson", "\"truncated\":8"),
+    ] {
+        f.valve(&["check", "--all", "--format", format])
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains(needle));
+    }
+    // The same findings whatever the thread count.
+    let one = f
+        .valve(&["--threads", "1", "check", "--all", "--format", "json"])
+        .output()
+        .expect("runs");
+    let two = f
+        .valve(&["--threads", "2", "check", "--all", "--format", "json"])
+        .output()
+        .expect("runs");
+    let strip = |o: &[u8]| {
+        let mut v: serde_json::Value = serde_json::from_slice(o).unwrap_or_default();
+        v["summary"]["duration_ms"] = 0.into();
+        if let Some(a) = v["findings"].as_array_mut() {
+            for f in a {
+                f["timestamp"] = 0.into();
+            }
+        }
+        v
+    };
+    assert_eq!(strip(&one.stdout), strip(&two.stdout));
+}

@@ -412,3 +412,32 @@ fn no_program_named_by_the_repository_ever_runs() {
     f.valve(&["check", "--base", "HEAD~1"]).assert().code(1);
     assert!(!marker.exists(), "a program ran during --base");
 }
+
+#[test]
+fn a_policy_change_is_said_in_every_format() {
+    let f = base_repo();
+    f.config(&format!("fail_on: never\n{POLICY}"))
+        .write("a.txt", "x\n")
+        .commit("pr");
+    for (format, needle) in [
+        (
+            "human",
+            "policy: this change edits valve's policy (.sage/valve.yml)",
+        ),
+        (
+            "github",
+            "::warning title=valve policy::this change edits valve's policy",
+        ),
+        ("markdown", "**Policy changed**"),
+        ("sarif", "this change edits valve's policy"),
+        ("json", "\"changed\": true"),
+        ("ndjson", "\"changed\":true"),
+    ] {
+        f.valve(&[
+            "check", "--base", "main", "--head", "pr", "--format", format,
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(needle));
+    }
+}

@@ -63,25 +63,46 @@ fn overflow(kind: &str, hidden: usize) -> String {
 }
 
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    // valve's own notes take a line of their kind from the budget.
+    let policy = super::policy_note(report);
+    let truncation = super::truncation_note(report);
+    if let Some(note) = &policy {
+        writeln!(out, "::warning title=valve policy::{}", github_data(note))?;
+    }
+    if let Some(note) = &truncation {
+        writeln!(out, "::notice title=valve::{}", github_data(note))?;
+    }
     // Most severe first; within a severity, the report's (path) order.
     let mut order: Vec<&Finding> = report.findings.iter().collect();
     order.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let by = &report.summary.by_severity;
     for k in ["error", "warning", "notice"] {
         let mine: Vec<&Finding> = order
             .iter()
             .copied()
             .filter(|f| kind(f.severity) == k)
             .collect();
-        let shown = if mine.len() > PER_KIND {
-            PER_KIND - 1
+        // Counted findings, the ones past `max_findings` included.
+        let total = match k {
+            "error" => by.error + by.critical,
+            "warning" => by.warning,
+            _ => by.info,
+        }
+        .max(mine.len());
+        let budget = PER_KIND
+            - usize::from(k == "warning" && policy.is_some())
+            - usize::from(k == "notice" && truncation.is_some());
+        let shown = if total > budget {
+            budget - 1
         } else {
             mine.len()
-        };
+        }
+        .min(mine.len());
         for f in &mine[..shown] {
             writeln!(out, "{}", annotation(f))?;
         }
-        if shown < mine.len() {
-            writeln!(out, "{}", overflow(k, mine.len() - shown))?;
+        if shown < total {
+            writeln!(out, "{}", overflow(k, total - shown))?;
         }
     }
     let skipped = report.skipped.len();

@@ -49,8 +49,14 @@ pub(super) fn render(report: &Report, style: &HumanStyle, out: &mut dyn Write) -
         .with_width(style.width)
         .with_context_lines(1)
         .with_links(false);
-    for w in &report.warnings {
-        writeln!(out, "{} {}", paint(style, YELLOW, "warning:"), terminal(w))?;
+    // Config warnings go to stderr in every format (commands.rs).
+    if let Some(note) = super::policy_note(report) {
+        writeln!(
+            out,
+            "{} {}",
+            paint(style, YELLOW, "policy:"),
+            terminal(&note)
+        )?;
     }
     if !style.quiet {
         let mut current: Option<&str> = None;
@@ -79,6 +85,9 @@ pub(super) fn render(report: &Report, style: &HumanStyle, out: &mut dyn Write) -
             writeln!(out)?;
         }
         write_skips(report, style, out)?;
+    }
+    if let Some(note) = super::truncation_note(report) {
+        writeln!(out, "{}", terminal(&note))?;
     }
     writeln!(out, "{}", summary_line(report))?;
     writeln!(out, "{}", verdict_line(report, style))

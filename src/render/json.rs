@@ -14,6 +14,8 @@ struct JsonReport<'a> {
     findings: &'a [Finding],
     skipped: &'a [Skip],
     summary: &'a Summary,
+    /// Config warnings (they also go to stderr in every format).
+    warnings: &'a [String],
 }
 
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -22,6 +24,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         findings: &report.findings,
         skipped: &report.skipped,
         summary: &report.summary,
+        warnings: &report.warnings,
     };
     json_to_writer(out, &doc, true)?;
     writeln!(out)
@@ -30,6 +33,11 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 pub(super) fn render_ndjson(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for f in &report.findings {
         json_to_writer(out, f, false)?;
+        writeln!(out)?;
+    }
+    for w in &report.warnings {
+        let line = serde_json::json!({"type": "warning", "message": w});
+        json_to_writer(out, &line, false)?;
         writeln!(out)?;
     }
     for s in &report.skipped {

@@ -32,6 +32,29 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## valve\n\n{verdict}\n")?;
     // valve's own words and counts only: no data to escape.
     writeln!(out, "{}\n", super::summary_line(report))?;
+    let policy = &report.summary.policy;
+    if policy.changed {
+        let files: Vec<String> = policy
+            .files
+            .iter()
+            .map(|f| markdown_code(f, false))
+            .collect();
+        let how = match policy.mode {
+            "both" => {
+                "both the base's and the head's policies judged it: a change can tighten the gate, never loosen it"
+            }
+            "base" => "the merge base's policy judged it",
+            _ => "the changed policy itself judged it",
+        };
+        writeln!(
+            out,
+            "> ⚠️ **Policy changed**: this change edits valve's policy ({}); {how}.\n",
+            files.join(", ")
+        )?;
+    }
+    if let Some(note) = super::truncation_note(report) {
+        writeln!(out, "> ℹ️ {note}.\n")?;
+    }
 
     if !report.findings.is_empty() {
         writeln!(out, "| Persona | Severity | Findings | Blocking |")?;

@@ -125,22 +125,26 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             result(f, index)
         })
         .collect();
-    let notifications: Vec<Value> = report
-        .skipped
-        .iter()
-        .map(|s| {
-            json!({
-                "level": "note",
-                "message": { "text": format!("skipped {} ({})", s.file, s.reason.as_str()) },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": uri(&s.file), "uriBaseId": "SRCROOT" }
-                    }
-                }],
-                "properties": { "reason": s.reason.as_str() },
-            })
+    let mut notifications: Vec<Value> = Vec::new();
+    for note in [super::policy_note(report), super::truncation_note(report)]
+        .into_iter()
+        .flatten()
+    {
+        notifications.push(json!({ "level": "warning", "message": { "text": note } }));
+    }
+    let skips = report.skipped.iter().map(|s| {
+        json!({
+            "level": "note",
+            "message": { "text": format!("skipped {} ({})", s.file, s.reason.as_str()) },
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": { "uri": uri(&s.file), "uriBaseId": "SRCROOT" }
+                }
+            }],
+            "properties": { "reason": s.reason.as_str() },
         })
-        .collect();
+    });
+    notifications.extend(skips);
     let root = format!("file://{}/", uri(report.repo.trim_end_matches('/')));
     let doc = json!({
         "$schema": SCHEMA,
@@ -163,6 +167,8 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     "fail_on": report.summary.fail_on,
                     "blocking": report.summary.blocking,
                     "verdict": report.summary.verdict,
+                    "truncated": report.summary.truncated,
+                    "policy": report.summary.policy,
                 },
             }],
             "results": results,

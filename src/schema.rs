@@ -79,6 +79,10 @@ pub fn schema() -> Value {
             },
             "redact": { "type": "boolean" },
             "allow_ignore": { "type": "boolean" },
+            "binary": {
+                "description": "skip (default): triggers do not run on binary files; scan: they do, columns in bytes",
+                "enum": ["skip", "scan"]
+            },
             "examples": {
                 "type": "object",
                 "additionalProperties": false,
@@ -106,6 +110,11 @@ pub fn schema() -> Value {
                     { "type": "integer", "minimum": 0 },
                     { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(B|KB|KiB|MB|MiB|GB|GiB)?$" }
                 ]
+            },
+            "max_findings": {
+                "description": "findings kept in a report (default 10000); the rest are counted in summary.truncated",
+                "type": "integer",
+                "minimum": 1
             },
             "fail_on": {
                 "description": "blocking threshold, one for all contexts or one per context",

@@ -39,8 +39,8 @@ pub struct Global {
     /// List skipped files and more detail
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// Worker threads for evaluation (default: one per core)
-    #[arg(long, global = true, value_name = "N")]
+    /// Worker threads for evaluation, 1 to 1024 (default: one per core)
+    #[arg(long, global = true, value_name = "N", value_parser = parse_threads)]
     pub threads: Option<usize>,
 }
 
@@ -241,7 +241,50 @@ impl CheckArgs {
     }
 }
 
+/// The most worker threads `--threads` accepts (SPEC §6).
+pub const MAX_THREADS: usize = 1024;
+
+/// `--threads`: a whole number from 1 to [`MAX_THREADS`]. Checked here, at
+/// the edge, so no later code ever tries to start 0 or a million threads;
+/// a value that overflows is the same usage error as one that is too large.
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<u64>() {
+        Ok(n) if (1..=MAX_THREADS as u64).contains(&n) => Ok(n as usize),
+        _ => Err(format!(
+            "a thread count is a whole number from 1 to {MAX_THREADS}"
+        )),
+    }
+}
+
 fn parse_threshold(s: &str) -> Result<Threshold, String> {
     Threshold::parse(s)
         .ok_or_else(|| format!("`{s}` is not one of info, warning, error, critical, never"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_threads;
+
+    #[test]
+    fn threads_accepts_one_to_1024() {
+        assert_eq!(parse_threads("1"), Ok(1));
+        assert_eq!(parse_threads("1024"), Ok(1024));
+    }
+
+    #[test]
+    fn threads_rejects_zero_too_many_and_overflow() {
+        for bad in [
+            "0",
+            "1025",
+            "100000",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "",
+            " 4",
+            "four",
+        ] {
+            assert!(parse_threads(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

@@ -386,6 +386,7 @@ fn finish(
         mut findings,
         limit,
         truncated,
+        cutoff: _,
         total,
         by_severity,
         blocking,
@@ -465,6 +466,8 @@ struct Tally {
     limit: usize,
     /// Findings dropped past the cap.
     truncated: usize,
+    /// Once the cap was reached: the last kept finding's key.
+    cutoff: Option<Cutoff>,
     /// Every finding that is neither suppressed nor baselined.
     total: usize,
     by_severity: BySeverity,
@@ -486,6 +489,7 @@ impl Tally {
             findings: Vec::new(),
             limit,
             truncated: 0,
+            cutoff: None,
             total: 0,
             by_severity: BySeverity::default(),
             blocking: 0,
@@ -499,24 +503,36 @@ impl Tally {
         }
     }
 
-    /// Decides one finding: baselined, or counted and (within the cap) kept.
-    fn offer(&mut self, gate: &Gate, mut f: Finding) {
+    /// Counts one hit: baselined, or counted and, when it can still be
+    /// among the first `limit`, to be built and kept.
+    fn count(&mut self, gate: &Gate, hit: &scan::Hit<'_>) -> bool {
         // Path-only findings mean "this file changed" in change modes: no
         // baseline silences that (SPEC §3).
-        let baselinable = f.line.is_some() || gate.whole;
+        let baselinable = hit.line.is_some() || gate.whole;
         if baselinable
             && gate
                 .baseline
                 .as_ref()
-                .is_some_and(|b| b.contains(&f.fingerprint))
+                .is_some_and(|b| b.contains(hit.fingerprint))
         {
             self.baselined += 1;
-            return;
+            return false;
         }
-        f.blocking = gate.threshold.blocks(f.severity);
-        self.blocking += usize::from(f.blocking);
-        self.by_severity.add(f.severity);
+        self.blocking += usize::from(gate.threshold.blocks(hit.severity));
+        self.by_severity.add(hit.severity);
         self.total += 1;
+        // Past the cap, a hit after the last kept finding is only counted.
+        if let Some(cut) = &self.cutoff {
+            if hit.full_key() > cut.as_key() {
+                self.truncated += 1;
+                return false;
+            }
+        }
+        true
+    }
+
+    fn keep(&mut self, gate: &Gate, mut f: Finding) {
+        f.blocking = gate.threshold.blocks(f.severity);
         self.findings.push(f);
         if self.findings.len() >= 2 * self.limit {
             self.shrink();
@@ -529,6 +545,7 @@ impl Tally {
                 .sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
             self.truncated += self.findings.len() - self.limit;
             self.findings.truncate(self.limit);
+            self.cutoff = self.findings.last().map(Cutoff::of);
         }
     }
 
@@ -560,6 +577,56 @@ impl Tally {
         if self.findings.len() >= 2 * self.limit {
             self.shrink();
         }
+    }
+}
+
+/// The key of the last finding a full tally keeps, owned.
+struct Cutoff {
+    file: String,
+    line: Option<u32>,
+    column: Option<u32>,
+    persona: usize,
+    trigger: Option<usize>,
+    end_line: Option<u32>,
+    end_column: Option<u32>,
+}
+
+impl Cutoff {
+    fn of(f: &Finding) -> Cutoff {
+        Cutoff {
+            file: f.file.clone(),
+            line: f.line,
+            column: f.column,
+            persona: f.persona_index,
+            trigger: f.trigger,
+            end_line: f.end_line,
+            end_column: f.end_column,
+        }
+    }
+
+    fn as_key(&self) -> crate::finding::FullKey<'_> {
+        (
+            (self.file.as_bytes(), self.line, self.column, self.persona),
+            self.trigger,
+            self.end_line,
+            self.end_column,
+        )
+    }
+}
+
+/// A tally and its gate, as the engine's sink.
+struct Offer<'a, 'g> {
+    tally: &'a mut Tally,
+    gate: &'g Gate,
+}
+
+impl scan::Sink for Offer<'_, '_> {
+    fn count(&mut self, hit: &scan::Hit<'_>) -> bool {
+        self.tally.count(self.gate, hit)
+    }
+
+    fn keep(&mut self, finding: Finding) {
+        self.tally.keep(self.gate, finding);
     }
 }
 
@@ -668,9 +735,14 @@ fn judge(
             }
         }
     };
-    let scanned = scan::scan(rules, &takers, &doc, facts, &mut diff, &mut |f| {
-        tally.offer(gate, f)
-    });
+    let scanned = scan::scan(
+        rules,
+        &takers,
+        &doc,
+        facts,
+        &mut diff,
+        &mut Offer { tally, gate },
+    );
     if let Some(e) = diff_error {
         return Err(e);
     }

@@ -22,9 +22,19 @@ pub struct ConfigText {
 }
 
 impl ConfigText {
+    /// A span that stays on its line when the line is too long to print.
+    pub fn clamp(&self, span: SourceSpan) -> SourceSpan {
+        Window(&self.text).clamp(span)
+    }
+}
+
+/// Long-line windowing over a text, for every source a diagnostic shows.
+struct Window<'t>(&'t str);
+
+impl<'t> Window<'t> {
     /// Byte range of the line holding `offset`, without its newline.
     fn line_at(&self, offset: usize) -> (usize, usize) {
-        let text = &*self.text;
+        let text = self.0;
         let offset = floor_char(text, offset.min(text.len()));
         let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
         let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
@@ -32,7 +42,7 @@ impl ConfigText {
     }
 
     fn is_long(&self, (start, end): (usize, usize)) -> bool {
-        end - start > MAX_LINE_SHOWN && self.text[start..end].chars().count() > MAX_LINE_SHOWN
+        end - start > MAX_LINE_SHOWN && self.0[start..end].chars().count() > MAX_LINE_SHOWN
     }
 
     /// Whether a diagnostic at `offset` must be windowed: its line, or a
@@ -40,50 +50,41 @@ impl ConfigText {
     fn needs_window(&self, offset: usize) -> bool {
         let line = self.line_at(offset);
         let before = (line.0 > 0).then(|| self.line_at(line.0 - 1));
-        let after = (line.1 < self.text.len()).then(|| self.line_at(line.1 + 1));
+        let after = (line.1 < self.0.len()).then(|| self.line_at(line.1 + 1));
         self.is_long(line)
             || before.is_some_and(|l| self.is_long(l))
             || after.is_some_and(|l| self.is_long(l))
     }
 
-    /// A span that stays on its line when the line is too long to print.
-    pub fn clamp(&self, span: SourceSpan) -> SourceSpan {
+    fn clamp(&self, span: SourceSpan) -> SourceSpan {
         if !self.needs_window(span.offset()) {
             return span;
         }
         let (_, end) = self.line_at(span.offset());
-        let start = floor_char(&self.text, span.offset().min(self.text.len()));
+        let start = floor_char(self.0, span.offset().min(self.0.len()));
         let len = span.len().min(end - start).min(MAX_LINE_SHOWN / 2);
-        let len = floor_char(&self.text, start + len) - start;
+        let len = floor_char(self.0, start + len) - start;
         SourceSpan::new(start.into(), len)
     }
-}
 
-fn floor_char(text: &str, mut i: usize) -> usize {
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-impl SourceCode for ConfigText {
-    fn read_span<'a>(
-        &'a self,
+    fn read_span(
+        &self,
+        name: Option<&str>,
         span: &SourceSpan,
         before: usize,
         after: usize,
-    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let text = &*self.text;
+    ) -> Result<Box<dyn SpanContents<'t> + 't>, MietteError> {
+        let text: &'t str = self.0;
         if !self.needs_window(span.offset()) {
             let inner = text.read_span(span, before, after)?;
-            return Ok(Box::new(MietteSpanContents::new_named(
-                self.name.clone(),
+            return Ok(contents(
+                name,
                 inner.data(),
                 *inner.span(),
                 inner.line(),
                 inner.column(),
                 inner.line_count(),
-            )));
+            ));
         }
         // The line alone, cut to a window that starts a little before the span.
         let (line_start, line_end) = self.line_at(span.offset());
@@ -105,14 +106,71 @@ impl SourceCode for ConfigText {
         } else {
             text[line_start..lead].chars().count()
         };
-        Ok(Box::new(MietteSpanContents::new_named(
-            self.name.clone(),
+        Ok(contents(
+            name,
             &text.as_bytes()[lead..tail],
             SourceSpan::new(lead.into(), tail - lead),
             line,
             column,
             1,
-        )))
+        ))
+    }
+}
+
+fn contents<'a>(
+    name: Option<&str>,
+    data: &'a [u8],
+    span: SourceSpan,
+    line: usize,
+    column: usize,
+    lines: usize,
+) -> Box<dyn SpanContents<'a> + 'a> {
+    Box::new(match name {
+        Some(n) => MietteSpanContents::new_named(n.to_string(), data, span, line, column, lines),
+        None => MietteSpanContents::new(data, span, line, column, lines),
+    })
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Reads a span of `text` for a diagnostic, a long line windowed so that
+/// at most `MAX_LINE_SHOWN` characters of it are printed. Asking for every
+/// line around an empty span at 0 (`usize::MAX` context) gets the whole
+/// text, so that a wrapper (escape.rs) can re-read and escape it.
+pub fn read_windowed<'a>(
+    text: &'a str,
+    name: Option<&str>,
+    span: &SourceSpan,
+    before: usize,
+    after: usize,
+) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+    if before == usize::MAX && after == usize::MAX {
+        let inner = text.read_span(span, before, after)?;
+        return Ok(contents(
+            name,
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            inner.column(),
+            inner.line_count(),
+        ));
+    }
+    Window(text).read_span(name, span, before, after)
+}
+
+impl SourceCode for ConfigText {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        read_windowed(&self.text, Some(&self.name), span, before, after)
     }
 }
 

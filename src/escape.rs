@@ -45,9 +45,7 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io;
 
-use miette::{
-    Diagnostic, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents,
-};
+use miette::{Diagnostic, LabeledSpan, MietteError, SourceCode, SourceSpan, SpanContents};
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
@@ -400,18 +398,8 @@ impl SourceCode for EscapedSource {
         before: usize,
         after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let inner = self.text.text.read_span(span, before, after)?;
-        Ok(match &self.name {
-            Some(name) => Box::new(MietteSpanContents::new_named(
-                name.clone(),
-                inner.data(),
-                *inner.span(),
-                inner.line(),
-                inner.column(),
-                inner.line_count(),
-            )),
-            None => inner,
-        })
+        // Long lines stay windowed, as in the source it escaped.
+        crate::error::read_windowed(&self.text.text, self.name.as_deref(), span, before, after)
     }
 }
 

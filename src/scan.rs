@@ -34,6 +34,48 @@ pub struct RunFacts<'a> {
     pub snippets: bool,
 }
 
+/// What a finding is before it is built: enough to count it and to decide
+/// whether the report keeps it, so that millions of matches past
+/// `max_findings` cost a comparison each, not a `Finding` each.
+pub struct Hit<'a> {
+    pub path: &'a str,
+    pub persona_index: usize,
+    pub severity: crate::severity::Severity,
+    pub fingerprint: &'a str,
+    /// Whether a baseline may drop it (trigger findings; path-only ones
+    /// only when whole files are judged).
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub trigger: Option<usize>,
+    pub end_line: Option<u32>,
+    pub end_column: Option<u32>,
+}
+
+impl Hit<'_> {
+    /// The key `Finding::full_key` gives the built finding.
+    pub fn full_key(&self) -> crate::finding::FullKey<'_> {
+        (
+            (
+                self.path.as_bytes(),
+                self.line,
+                self.column,
+                self.persona_index,
+            ),
+            self.trigger,
+            self.end_line,
+            self.end_column,
+        )
+    }
+}
+
+/// Where findings go as they are found.
+pub trait Sink {
+    /// Counts a hit; true when the finding should be built and kept.
+    fn count(&mut self, hit: &Hit<'_>) -> bool;
+    /// Takes a built finding that `count` asked for.
+    fn keep(&mut self, finding: Finding);
+}
+
 /// What one document gave, beyond the findings handed to the sink.
 #[derive(Debug, Default)]
 pub struct Scanned {
@@ -57,7 +99,7 @@ pub fn scan(
     doc: &Document<'_>,
     facts: &RunFacts<'_>,
     changed: &mut dyn FnMut() -> Option<Vec<bool>>,
-    sink: &mut dyn FnMut(Finding),
+    sink: &mut dyn Sink,
 ) -> Scanned {
     let mut out = Scanned::default();
     let mut changed_lines: Option<Option<Vec<bool>>> = None;
@@ -70,7 +112,21 @@ pub fn scan(
             continue;
         }
         if persona.is_path_only() {
-            sink(path_finding(rules, pi, doc, facts));
+            let f = path_finding(rules, pi, doc, facts);
+            let hit = Hit {
+                path: doc.path,
+                persona_index: pi,
+                severity: f.severity,
+                fingerprint: &f.fingerprint,
+                line: None,
+                column: None,
+                trigger: None,
+                end_line: None,
+                end_column: None,
+            };
+            if sink.count(&hit) {
+                sink.keep(f);
+            }
             continue;
         }
         let Some(content) = doc.content else {
@@ -116,7 +172,13 @@ pub fn scan(
                     continue;
                 }
                 if line_facts.as_ref().is_none_or(|f| f.line != start_line) {
-                    line_facts = Some(LineFacts::new(index, content, start_line));
+                    line_facts = Some(LineFacts::new(
+                        index,
+                        content,
+                        start_line,
+                        &persona.name,
+                        doc.path,
+                    ));
                 }
                 let Some(facts_of_line) = line_facts.as_ref() else {
                     continue;
@@ -132,6 +194,20 @@ pub fn scan(
                 let column = starts.column(index, content, m.start());
                 let (end_line, end_col) =
                     (index.line_of(m.end()), ends.column(index, content, m.end()));
+                let hit = Hit {
+                    path: doc.path,
+                    persona_index: pi,
+                    severity: persona.severity,
+                    fingerprint: &facts_of_line.fingerprint,
+                    line: Some(start_line as u32),
+                    column: Some(column as u32),
+                    trigger: Some(ti),
+                    end_line: Some(end_line as u32),
+                    end_column: Some(end_col as u32),
+                };
+                if !sink.count(&hit) {
+                    continue;
+                }
                 let matched = if redact {
                     "REDACTED".to_string()
                 } else {
@@ -142,7 +218,7 @@ pub fn scan(
                         MATCH_TEXT_LIMIT,
                     )
                 };
-                sink(Finding {
+                sink.keep(Finding {
                     kind: "finding",
                     persona: persona.name.clone(),
                     severity: persona.severity,
@@ -159,7 +235,7 @@ pub fn scan(
                     end_column: Some(end_col as u32),
                     matched: Some(matched),
                     trigger: Some(ti),
-                    fingerprint: fingerprint(&persona.name, doc.path, &facts_of_line.trimmed),
+                    fingerprint: facts_of_line.fingerprint.clone(),
                     blocking: false,
                     timestamp: facts.timestamp,
                     persona_index: pi,
@@ -174,20 +250,22 @@ pub fn scan(
     out
 }
 
-/// What every match on one line shares: the trimmed text (for the
-/// fingerprint) and whether a suppression marker is there at all.
+/// What every match of one persona on one line shares, computed once per
+/// line so that many matches on a long line stay linear: the fingerprint
+/// (of the trimmed line) and whether a suppression marker is there at all.
 struct LineFacts {
     line: usize,
-    trimmed: String,
+    fingerprint: String,
     has_marker: bool,
 }
 
 impl LineFacts {
-    fn new(index: &LineIndex, content: &[u8], line: usize) -> Self {
+    fn new(index: &LineIndex, content: &[u8], line: usize, persona: &str, path: &str) -> Self {
         let text = index.line_text(content, line);
+        let trimmed = String::from_utf8_lossy(text);
         LineFacts {
             line,
-            trimmed: String::from_utf8_lossy(text).trim().to_string(),
+            fingerprint: fingerprint(persona, path, trimmed.trim()),
             has_marker: memchr::memmem::find(text, b"valve:ignore").is_some(),
         }
     }

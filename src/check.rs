@@ -621,6 +621,10 @@ struct Offer<'a, 'g> {
 }
 
 impl scan::Sink for Offer<'_, '_> {
+    fn wants_fingerprints(&self) -> bool {
+        self.gate.baseline.is_some()
+    }
+
     fn count(&mut self, hit: &scan::Hit<'_>) -> bool {
         self.tally.count(self.gate, hit)
     }

@@ -610,6 +610,10 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
 struct Fired(bool);
 
 impl scan::Sink for Fired {
+    fn wants_fingerprints(&self) -> bool {
+        false
+    }
+
     fn count(&mut self, _: &scan::Hit<'_>) -> bool {
         self.0 = true;
         false

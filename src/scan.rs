@@ -41,6 +41,7 @@ pub struct Hit<'a> {
     pub path: &'a str,
     pub persona_index: usize,
     pub severity: crate::severity::Severity,
+    /// Empty unless the sink wants fingerprints.
     pub fingerprint: &'a str,
     /// Whether a baseline may drop it (trigger findings; path-only ones
     /// only when whole files are judged).
@@ -70,6 +71,9 @@ impl Hit<'_> {
 
 /// Where findings go as they are found.
 pub trait Sink {
+    /// Whether `count` looks at fingerprints (a baseline is in use); when
+    /// not, a hit past the cap never computes one.
+    fn wants_fingerprints(&self) -> bool;
     /// Counts a hit; true when the finding should be built and kept.
     fn count(&mut self, hit: &Hit<'_>) -> bool;
     /// Takes a built finding that `count` asked for.
@@ -172,15 +176,9 @@ pub fn scan(
                     continue;
                 }
                 if line_facts.as_ref().is_none_or(|f| f.line != start_line) {
-                    line_facts = Some(LineFacts::new(
-                        index,
-                        content,
-                        start_line,
-                        &persona.name,
-                        doc.path,
-                    ));
+                    line_facts = Some(LineFacts::new(index, content, start_line));
                 }
-                let Some(facts_of_line) = line_facts.as_ref() else {
+                let Some(facts_of_line) = line_facts.as_mut() else {
                     continue;
                 };
                 if persona.allow_ignore
@@ -194,11 +192,14 @@ pub fn scan(
                 let column = starts.column(index, content, m.start());
                 let (end_line, end_col) =
                     (index.line_of(m.end()), ends.column(index, content, m.end()));
+                if sink.wants_fingerprints() {
+                    facts_of_line.fingerprint(index, content, &persona.name, doc.path);
+                }
                 let hit = Hit {
                     path: doc.path,
                     persona_index: pi,
                     severity: persona.severity,
-                    fingerprint: &facts_of_line.fingerprint,
+                    fingerprint: facts_of_line.fingerprint.as_deref().unwrap_or(""),
                     line: Some(start_line as u32),
                     column: Some(column as u32),
                     trigger: Some(ti),
@@ -235,7 +236,9 @@ pub fn scan(
                     end_column: Some(end_col as u32),
                     matched: Some(matched),
                     trigger: Some(ti),
-                    fingerprint: facts_of_line.fingerprint.clone(),
+                    fingerprint: facts_of_line
+                        .fingerprint(index, content, &persona.name, doc.path)
+                        .to_string(),
                     blocking: false,
                     timestamp: facts.timestamp,
                     persona_index: pi,
@@ -250,24 +253,38 @@ pub fn scan(
     out
 }
 
-/// What every match of one persona on one line shares, computed once per
-/// line so that many matches on a long line stay linear: the fingerprint
-/// (of the trimmed line) and whether a suppression marker is there at all.
+/// What every match of one persona on one line shares, computed at most
+/// once per line so that many matches on a long line stay linear: whether
+/// a suppression marker is there at all, and the fingerprint (of the
+/// trimmed line) once something needs it.
 struct LineFacts {
     line: usize,
-    fingerprint: String,
     has_marker: bool,
+    fingerprint: Option<String>,
 }
 
 impl LineFacts {
-    fn new(index: &LineIndex, content: &[u8], line: usize, persona: &str, path: &str) -> Self {
+    fn new(index: &LineIndex, content: &[u8], line: usize) -> Self {
         let text = index.line_text(content, line);
-        let trimmed = String::from_utf8_lossy(text);
         LineFacts {
             line,
-            fingerprint: fingerprint(persona, path, trimmed.trim()),
             has_marker: memchr::memmem::find(text, b"valve:ignore").is_some(),
+            fingerprint: None,
         }
+    }
+
+    fn fingerprint(
+        &mut self,
+        index: &LineIndex,
+        content: &[u8],
+        persona: &str,
+        path: &str,
+    ) -> &str {
+        let line = self.line;
+        self.fingerprint.get_or_insert_with(|| {
+            let text = String::from_utf8_lossy(index.line_text(content, line));
+            fingerprint(persona, path, text.trim())
+        })
     }
 }
 

@@ -9,6 +9,7 @@
 //! `VALVE_FUZZ_SEED` the first case's seed (case `i` uses seed + i), so one
 //! failing case is replayed with `VALVE_FUZZ_SEED=<its seed>
 //! VALVE_FUZZ_CASES=1`; `VALVE_FUZZ_KEEP=1` keeps its folder to look at.
+//! Cases run on one worker a core (`VALVE_FUZZ_WORKERS` overrides).
 //! The generator is a tiny xorshift: the same seed builds the same case on
 //! every machine.
 
@@ -1257,9 +1258,10 @@ fn env_number(name: &str) -> Option<u64> {
 fn random_configs_and_trees_never_crash_hang_or_panic() {
     let cases = env_number("VALVE_FUZZ_CASES").map_or(DEFAULT_CASES, |n| n as usize);
     let base = env_number("VALVE_FUZZ_SEED").unwrap_or(DEFAULT_SEED);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let workers = env_number("VALVE_FUZZ_WORKERS").map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n.max(1) as usize,
+    );
     let next = AtomicUsize::new(0);
     let failed: Mutex<Vec<(u64, Vec<String>)>> = Mutex::new(Vec::new());
     let tally = Tally::default();

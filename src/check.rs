@@ -269,6 +269,13 @@ pub fn policy_files(ws: &Workspace, changes: &[Change]) -> Vec<String> {
     files
 }
 
+/// Threads actually started for `--threads n`: more than a few per core
+/// only costs (1024 threads spinning on 2 cores), so `n` is capped there.
+pub fn useful_threads(n: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    n.clamp(1, (4 * cores).max(4))
+}
+
 /// `--all`: files are judged on the walker's threads as they are found;
 /// no list of the tree is ever held.
 fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant) -> Result<Report> {
@@ -278,7 +285,7 @@ fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant)
     let states = changeset::walk_with(
         &ws.root,
         std::slice::from_ref(&ws.root),
-        opts.threads,
+        opts.threads.map(useful_threads),
         || (Tally::new(gate.limit), None::<Error>, Local::new(None)),
         |(tally, error, local), change| {
             if error.is_some() {
@@ -355,7 +362,7 @@ pub fn evaluate_gated(
             tally
         }
         Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
+            .num_threads(useful_threads(n))
             .build()
             .map_err(|e| Error::usage(format!("cannot start {n} threads: {e}"), None))?
             .install(work)?,

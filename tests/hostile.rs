@@ -155,7 +155,7 @@ fn mkfifo(f: &Fixture, rel: &str) {
 /// A repository with one committed config.
 fn repo(config: &str) -> Fixture {
     let f = Fixture::new();
-    f.config(config).write("README", "readme\n").commit("init");
+    f.config(config).write("README", "hello\n").commit("init");
     f
 }
 

@@ -6,6 +6,8 @@
 //! refs or objects (SPEC §9). gix errors are wrapped into valve's own
 //! `Error::Git` with a hint at the boundary.
 
+pub mod renames;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 

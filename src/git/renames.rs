@@ -30,8 +30,8 @@
 //!
 //! Similarity is git's estimate, not a line diff: content is cut into
 //! chunks that end at a newline or after 64 bytes (the CR of a CRLF is
-//! skipped unless the file is binary; an unterminated short tail is not a
-//! chunk), chunks are counted by hash, and the score is the bytes the
+//! skipped unless the file is binary; an unterminated tail is a chunk of
+//! its own), chunks are counted by hash, and the score is the bytes the
 //! destination shares with the source over the larger of the two sizes.
 //! Pairs whose sizes differ too much for the threshold are never read.
 //! Only regular files are compared inexactly: a symlink is renamed only
@@ -554,7 +554,11 @@ impl Signature {
             chunks.push((hash, length));
             (low, high, length) = (0, 0, 0);
         }
-        // A short tail without a newline is not a chunk (as in git).
+        // The tail after the last newline is a chunk too (as git 2.47 counts).
+        if length > 0 {
+            let hash = low.wrapping_add(high.wrapping_mul(0x61)) % HASH_BASE;
+            chunks.push((hash, length));
+        }
         chunks.sort_unstable_by_key(|&(hash, _)| hash);
         let mut spans: Vec<(u32, u32)> = Vec::with_capacity(chunks.len());
         for (hash, bytes) in chunks {
@@ -800,8 +804,10 @@ mod tests {
     }
 
     #[test]
-    fn unterminated_short_tail_is_not_a_chunk() {
+    fn unterminated_tail_is_a_chunk_of_its_own() {
         assert_eq!(percent("a\nbc", "a\nbd"), Some(50));
+        assert_eq!(percent("a\nb\nTAIL", "a\nc\nTAIL"), Some(75));
+        assert_eq!(percent("a\nb\nc\nd\nTA", "a\nb\nc\nD\nTB"), Some(60));
     }
 
     #[test]
@@ -809,6 +815,9 @@ mod tests {
         let old = format!("{}\n", "x".repeat(130));
         let new = format!("{}y\n", "x".repeat(128));
         assert_eq!(percent(&old, &new), Some(97));
+        let old = format!("{}{}\n", "x".repeat(64), "A".repeat(10));
+        let new = format!("{}{}\n", "x".repeat(64), "B".repeat(10));
+        assert_eq!(percent(&old, &new), Some(85));
     }
 
     #[test]
@@ -953,6 +962,47 @@ mod tests {
             ["s1 -> d2", "s2 -> d3", "s3 -> d4", "s4 -> d5"]
         );
         assert!(percent(&far, &body).is_some_and(|p| p >= 50));
+    }
+
+    #[test]
+    fn a_destination_falls_back_to_its_fourth_best_source() {
+        // s1..s3 (one line off d1) go to d2..d4 with higher scores; s4 (two
+        // lines off) is d1's fourth candidate and still free (git 2.47 agrees).
+        let body = lines("x", 20);
+        let off = |at: &[usize]| -> String {
+            body.lines()
+                .enumerate()
+                .map(|(i, l)| {
+                    if at.contains(&i) {
+                        format!("changed {i}\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect()
+        };
+        let near: Vec<String> = (0..3).map(|k| off(&[k])).collect();
+        let (fourth, far) = (off(&[10, 11]), edited(&body, 8));
+        let tails: Vec<String> = near.iter().map(|n| format!("{n}tail\n")).collect();
+        let mut f = Files::new(
+            &[
+                ("s1", &near[0]),
+                ("s2", &near[1]),
+                ("s3", &near[2]),
+                ("s4", &fourth),
+                ("s5", &far),
+            ],
+            &[
+                ("d1", &body),
+                ("d2", &tails[0]),
+                ("d3", &tails[1]),
+                ("d4", &tails[2]),
+            ],
+        );
+        assert_eq!(
+            f.renames(),
+            ["s4 -> d1", "s1 -> d2", "s2 -> d3", "s3 -> d4"]
+        );
     }
 
     #[test]

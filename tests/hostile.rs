@@ -340,9 +340,15 @@ fn a_trigger_that_matches_the_empty_string_is_a_config_error_at_its_line() {
 #[test]
 fn a_fifo_in_the_work_tree_is_skipped_as_special_in_every_mode() {
     let f = repo("personas:\n  T:\n    triggers: ['TODO']\n");
-    f.write("a.txt", "clean\n").commit("a");
+    f.write("a.txt", "clean\n")
+        .write("was-file", "x\n")
+        .commit("a");
     f.write("a.txt", "TODO\n");
     mkfifo(&f, "pipe");
+    // A tracked file replaced by a FIFO: a change of the work tree. An
+    // untracked FIFO is no change to `--worktree` (`git add -A` skips it).
+    f.remove("was-file");
+    mkfifo(&f, "was-file");
     let mut faults = Faults::default();
     for (mode, judged) in [
         (vec!["--all"], true),
@@ -360,9 +366,16 @@ fn a_fifo_in_the_work_tree_is_skipped_as_special_in_every_mode() {
                 .go(),
         );
         if let Some(r) = report(&mut faults, &out) {
-            let reason = skipped(&r, "pipe");
+            let fifo = if mode == ["--worktree"] {
+                "was-file"
+            } else {
+                "pipe"
+            };
+            let reason = skipped(&r, fifo);
             faults.expect(reason.as_deref() == Some("special"), || {
-                format!("check {mode:?}: the FIFO should be skipped as special, is {reason:?}")
+                format!(
+                    "check {mode:?}: the FIFO {fifo} should be skipped as special, is {reason:?}"
+                )
             });
             if judged {
                 faults.expect(finding_files(&r).contains(&"a.txt".to_string()), || {

@@ -6,7 +6,9 @@
 //! refs or objects (SPEC §9). gix errors are wrapped into valve's own
 //! `Error::Git` with a hint at the boundary.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod renames;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
@@ -89,27 +91,6 @@ impl Change {
             old: Some(BlobId(old)),
         }
     }
-
-    /// A rename, or with `copy` an addition that copied `source`.
-    fn rewritten(
-        path: String,
-        source: String,
-        copy: bool,
-        new: Content,
-        old: gix::ObjectId,
-    ) -> Change {
-        Change {
-            path,
-            old_path: (!copy).then_some(source),
-            kind: if copy {
-                ChangeKind::Added
-            } else {
-                ChangeKind::Renamed
-            },
-            new,
-            old: Some(BlobId(old)),
-        }
-    }
 }
 
 /// An open repository, shareable across rayon workers.
@@ -187,8 +168,10 @@ impl Repo {
     ///
     /// Like git, the index's cache-tree prunes every directory whose tree is
     /// known to equal `HEAD`'s, so a small commit in a large repository
-    /// reads only the trees along its changed paths. gix's index diff, with
-    /// its rename tracker, then runs over just those regions.
+    /// reads only the trees along its changed paths. gix's index diff runs
+    /// over just those regions, and renames are paired as git pairs them
+    /// (`renames.rs`): every deletion and addition lies in a dirty region,
+    /// so pairing among them is pairing across the whole diff.
     pub fn staged(&self) -> Result<Vec<Change>> {
         let repo = self.local();
         let head_tree = repo
@@ -210,45 +193,26 @@ impl Repo {
             return Ok(Vec::new());
         }
         let (lhs, rhs) = region_states(&repo, &index, &regions)?;
-        // Built from the index already read: gix's own constructor would read
-        // and verify the whole index a second time just for attributes.
-        let attributes = repo
-            .attributes_only(
-                &index,
-                gix::worktree::stack::state::attributes::Source::IdMapping,
-            )
-            .map_err(wrap("cannot prepare rename tracking"))?;
-        let mut cache = gix::diff::resource_cache(
-            &repo,
-            gix::diff::blob::pipeline::Mode::ToGit,
-            (*attributes).clone(),
-            Default::default(),
-        )
-        .map_err(wrap("cannot prepare rename tracking"))?;
         let root = self
             .workdir
             .clone()
             .unwrap_or_else(|| repo.git_dir().to_path_buf());
         let mut search = gix::pathspec::Search::from_specs(std::iter::empty(), None, &root)
             .map_err(|e| Error::git(format!("cannot prepare the index diff: {e}"), None))?;
-        let mut changes = Vec::new();
+        let mut found = Found::default();
         gix::diff::index(
             &lhs,
             &rhs,
             |change| {
-                changes.push(change_from_index(change));
+                found.push_index(change);
                 Ok(std::ops::ControlFlow::Continue(()))
             },
-            Some(gix::diff::index::RewriteOptions {
-                resource_cache: &mut cache,
-                find: &repo.objects,
-                rewrites: gix::diff::Rewrites::default(),
-            }),
+            None::<gix::diff::index::RewriteOptions<'_, gix::OdbHandle>>,
             &mut search,
             &mut |_, _, _, _| false,
         )
         .map_err(wrap("cannot compare the index with HEAD"))?;
-        Ok(changes)
+        found.paired(&repo)
     }
 
     /// Resolves a revision to a commit id, with a fix-it message.
@@ -312,63 +276,16 @@ impl Repo {
         };
         let old_tree = tree_of(merge_base)?;
         let new_tree = tree_of(head_id)?;
-        let options =
-            gix::diff::Options::default().with_rewrites(Some(gix::diff::Rewrites::default()));
+        // Without gix's rename tracker: renames are paired as git pairs them.
+        let options = gix::diff::Options::default().with_rewrites(None);
         let diff = repo
             .diff_tree_to_tree(&old_tree, &new_tree, options)
             .map_err(wrap("cannot diff the range"))?;
-        let mut changes = Vec::new();
+        let mut found = Found::default();
         for change in diff {
-            use gix::object::tree::diff::ChangeDetached as C;
-            let c = match change {
-                C::Addition {
-                    location,
-                    entry_mode,
-                    id,
-                    ..
-                } if !entry_mode.is_tree() => Change::added(
-                    path_string(location.as_ref()),
-                    content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
-                ),
-                C::Deletion {
-                    location,
-                    entry_mode,
-                    id,
-                    ..
-                } if !entry_mode.is_tree() => {
-                    Change::deleted(path_string(location.as_ref()), id, entry_mode.is_commit())
-                }
-                C::Modification {
-                    location,
-                    previous_id,
-                    entry_mode,
-                    id,
-                    ..
-                } if !entry_mode.is_tree() => Change::modified(
-                    path_string(location.as_ref()),
-                    content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
-                    previous_id,
-                ),
-                C::Rewrite {
-                    source_location,
-                    source_id,
-                    location,
-                    entry_mode,
-                    id,
-                    copy,
-                    ..
-                } if !entry_mode.is_tree() => Change::rewritten(
-                    path_string(location.as_ref()),
-                    path_string(source_location.as_ref()),
-                    copy,
-                    content_for(entry_mode.is_link(), entry_mode.is_commit(), id),
-                    source_id,
-                ),
-                _ => continue,
-            };
-            changes.push(c);
+            found.push_tree(change);
         }
-        Ok(changes)
+        found.paired(&repo)
     }
 
     /// Work tree vs `HEAD`: staged, unstaged and untracked-not-ignored.
@@ -428,21 +345,63 @@ impl Repo {
             }
         }
         let snapshot = self.snapshot()?;
+        let mut found = Found::default();
         let mut added: Vec<Change> = Vec::new();
-        let mut deleted: Vec<Change> = Vec::new();
-        let mut changes: Vec<Change> = Vec::new();
         for path in touched.into_keys() {
             match snapshot.change(&path)? {
                 Some(c) if c.kind == ChangeKind::Added => added.push(c),
-                Some(c) if c.kind == ChangeKind::Deleted => deleted.push(c),
-                Some(c) => changes.push(c),
+                Some(c) if c.kind == ChangeKind::Deleted => {
+                    let (id, mode) = snapshot.head_entry(&path)?.ok_or_else(|| {
+                        Error::git(format!("`{path}` left HEAD while valve read it"), None)
+                    })?;
+                    found.delete(path.as_bytes().as_bstr(), id, kind_of_tree_mode(mode));
+                }
+                Some(c) => found.changes.push(c),
                 None => {}
             }
         }
-        pair_renames(&repo, &workdir, &mut added, &mut deleted);
-        changes.extend(added);
-        changes.extend(deleted);
-        Ok(changes)
+        if found.sources.is_empty() {
+            found.changes.extend(added);
+            return Ok(found.changes);
+        }
+        // Only when something was deleted can an addition be a rename: then
+        // each new file gets the id `git add` would give it.
+        for change in added {
+            let abs = workdir.join(&change.path);
+            let hash = |data: &[u8]| {
+                gix::objs::compute_hash(repo.object_hash(), gix::object::Kind::Blob, data)
+                    .map_err(|e| Error::git(format!("cannot hash {}: {e}", change.path), None))
+            };
+            let path = change.path.as_bytes().as_bstr();
+            match change.new {
+                Content::File => {
+                    let meta = std::fs::symlink_metadata(&abs).map_err(|e| Error::io(&abs, e))?;
+                    if !meta.is_file() {
+                        found.changes.push(change);
+                        continue;
+                    }
+                    let data = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
+                    let id = hash(&data)?;
+                    found.add(path, Content::File, id, renames::Kind::Regular, Some(abs));
+                }
+                Content::Symlink(_) => {
+                    let target = std::fs::read_link(&abs).map_err(|e| Error::io(&abs, e))?;
+                    let target = gix::path::into_bstr(target).map_err(|e| {
+                        Error::git(format!("cannot read the link {}: {e}", change.path), None)
+                    })?;
+                    let id = hash(target.as_ref())?;
+                    found.add(
+                        path,
+                        Content::Symlink(None),
+                        id,
+                        renames::Kind::Symlink,
+                        None,
+                    );
+                }
+                _ => found.changes.push(change),
+            }
+        }
+        found.paired(&repo)
     }
 
     /// Where git runs hooks for this repository: `core.hooksPath` (a
@@ -485,10 +444,15 @@ impl Repo {
                 Some("run `valve watch` in a work tree".to_string()),
             )
         })?;
+        let file_mode = repo
+            .config_snapshot()
+            .boolean("core.fileMode")
+            .unwrap_or(true);
         Ok(Snapshot {
             repo,
             head,
             workdir,
+            file_mode,
         })
     }
 
@@ -520,58 +484,343 @@ impl Repo {
     }
 }
 
-fn change_from_index(change: gix::diff::index::ChangeRef<'_, '_>) -> Change {
-    use gix::diff::index::ChangeRef;
-    let content = |m: gix::index::entry::Mode, id: &gix::oid| {
-        content_for(
-            m == gix::index::entry::Mode::SYMLINK,
-            m.is_submodule(),
-            id.to_owned(),
+/// A deletion or an addition that may be one half of a rename.
+struct Candidate {
+    /// Its index in [`Found::changes`].
+    change: usize,
+    /// The path as git stores it.
+    path: BString,
+    /// The blob id, or for a work-tree file the id `git add` would give it.
+    id: gix::ObjectId,
+    kind: renames::Kind,
+    /// A work-tree file to read instead of the object database.
+    file: Option<PathBuf>,
+}
+
+fn kind_of_index_mode(mode: gix::index::entry::Mode) -> renames::Kind {
+    if mode == gix::index::entry::Mode::SYMLINK {
+        renames::Kind::Symlink
+    } else if mode.is_submodule() {
+        renames::Kind::Other
+    } else {
+        renames::Kind::Regular
+    }
+}
+
+fn kind_of_tree_mode(mode: gix::object::tree::EntryMode) -> renames::Kind {
+    if mode.is_link() {
+        renames::Kind::Symlink
+    } else if mode.is_commit() {
+        renames::Kind::Other
+    } else {
+        renames::Kind::Regular
+    }
+}
+
+/// The changes of one mode as git lists them before rename detection,
+/// with what pairing needs to know of every deletion and addition.
+#[derive(Default)]
+struct Found {
+    changes: Vec<Change>,
+    sources: Vec<Candidate>,
+    destinations: Vec<Candidate>,
+}
+
+impl Found {
+    fn add(
+        &mut self,
+        path: &BStr,
+        new: Content,
+        id: gix::ObjectId,
+        kind: renames::Kind,
+        file: Option<PathBuf>,
+    ) {
+        self.destinations.push(Candidate {
+            change: self.changes.len(),
+            path: path.to_owned(),
+            id,
+            kind,
+            file,
+        });
+        self.changes.push(Change::added(path_string(path), new));
+    }
+
+    fn delete(&mut self, path: &BStr, id: gix::ObjectId, kind: renames::Kind) {
+        self.sources.push(Candidate {
+            change: self.changes.len(),
+            path: path.to_owned(),
+            id,
+            kind,
+            file: None,
+        });
+        let gitlink = kind == renames::Kind::Other;
+        self.changes
+            .push(Change::deleted(path_string(path), id, gitlink));
+    }
+
+    /// One entry of the index-vs-`HEAD` diff (run without rename tracking).
+    fn push_index(&mut self, change: gix::diff::index::ChangeRef<'_, '_>) {
+        use gix::diff::index::ChangeRef;
+        let content = |m: gix::index::entry::Mode, id: &gix::oid| {
+            content_for(
+                m == gix::index::entry::Mode::SYMLINK,
+                m.is_submodule(),
+                id.to_owned(),
+            )
+        };
+        match change {
+            ChangeRef::Addition {
+                location,
+                entry_mode,
+                id,
+                ..
+            } => self.add(
+                location.as_ref(),
+                content(entry_mode, &id),
+                id.into_owned(),
+                kind_of_index_mode(entry_mode),
+                None,
+            ),
+            ChangeRef::Deletion {
+                location,
+                entry_mode,
+                id,
+                ..
+            } => self.delete(
+                location.as_ref(),
+                id.into_owned(),
+                kind_of_index_mode(entry_mode),
+            ),
+            ChangeRef::Modification {
+                location,
+                previous_id,
+                entry_mode,
+                id,
+                ..
+            } => self.changes.push(Change::modified(
+                path_string(location.as_ref()),
+                content(entry_mode, &id),
+                previous_id.into_owned(),
+            )),
+            // Only emitted by gix's rename tracker, which is off: a copy is an
+            // addition, a rename its two halves, for git's pairing to decide.
+            ChangeRef::Rewrite {
+                source_location,
+                source_entry_mode,
+                source_id,
+                location,
+                entry_mode,
+                id,
+                copy,
+                ..
+            } => {
+                if !copy {
+                    self.delete(
+                        source_location.as_ref(),
+                        source_id.into_owned(),
+                        kind_of_index_mode(source_entry_mode),
+                    );
+                }
+                self.add(
+                    location.as_ref(),
+                    content(entry_mode, &id),
+                    id.into_owned(),
+                    kind_of_index_mode(entry_mode),
+                    None,
+                );
+            }
+        }
+    }
+
+    /// One entry of a tree-to-tree diff (run without rename tracking);
+    /// trees themselves are not changes, their files are.
+    fn push_tree(&mut self, change: gix::object::tree::diff::ChangeDetached) {
+        use gix::object::tree::diff::ChangeDetached as C;
+        let content = |mode: gix::object::tree::EntryMode, id: gix::ObjectId| {
+            content_for(mode.is_link(), mode.is_commit(), id)
+        };
+        match change {
+            C::Addition {
+                location,
+                entry_mode,
+                id,
+                ..
+            } if !entry_mode.is_tree() => self.add(
+                location.as_ref(),
+                content(entry_mode, id),
+                id,
+                kind_of_tree_mode(entry_mode),
+                None,
+            ),
+            C::Deletion {
+                location,
+                entry_mode,
+                id,
+                ..
+            } if !entry_mode.is_tree() => {
+                self.delete(location.as_ref(), id, kind_of_tree_mode(entry_mode))
+            }
+            C::Modification {
+                location,
+                previous_entry_mode,
+                previous_id,
+                entry_mode,
+                id,
+                ..
+            } => match (previous_entry_mode.is_tree(), entry_mode.is_tree()) {
+                (false, false) => self.changes.push(Change::modified(
+                    path_string(location.as_ref()),
+                    content(entry_mode, id),
+                    previous_id,
+                )),
+                // A directory became a file, or a file a directory: git
+                // lists an addition and a deletion.
+                (true, false) => self.add(
+                    location.as_ref(),
+                    content(entry_mode, id),
+                    id,
+                    kind_of_tree_mode(entry_mode),
+                    None,
+                ),
+                (false, true) => self.delete(
+                    location.as_ref(),
+                    previous_id,
+                    kind_of_tree_mode(previous_entry_mode),
+                ),
+                (true, true) => {}
+            },
+            C::Rewrite {
+                source_location,
+                source_entry_mode,
+                source_id,
+                location,
+                entry_mode,
+                id,
+                copy,
+                ..
+            } if !entry_mode.is_tree() => {
+                if !copy {
+                    self.delete(
+                        source_location.as_ref(),
+                        source_id,
+                        kind_of_tree_mode(source_entry_mode),
+                    );
+                }
+                self.add(
+                    location.as_ref(),
+                    content(entry_mode, id),
+                    id,
+                    kind_of_tree_mode(entry_mode),
+                    None,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// The changes with deletions and additions paired into renames as git
+    /// pairs them; a paired deletion is folded into its rename.
+    fn paired(self, repo: &gix::Repository) -> Result<Vec<Change>> {
+        let Found {
+            mut changes,
+            sources,
+            destinations,
+        } = self;
+        if sources.is_empty() || destinations.is_empty() {
+            return Ok(changes);
+        }
+        fn entries(candidates: &[Candidate]) -> Vec<renames::Entry<'_, gix::ObjectId>> {
+            candidates
+                .iter()
+                .map(|c| renames::Entry {
+                    path: c.path.as_slice(),
+                    id: c.id,
+                    kind: c.kind,
+                })
+                .collect()
+        }
+        let mut reader = Reader {
+            repo,
+            sources: &sources,
+            destinations: &destinations,
+        };
+        let pairing = renames::pair(&entries(&sources), &entries(&destinations), &mut reader)?;
+        let mut folded = vec![false; changes.len()];
+        for pair in pairing.pairs {
+            let (source, destination) = (&sources[pair.source], &destinations[pair.destination]);
+            let old_path = changes[source.change].path.clone();
+            let change = &mut changes[destination.change];
+            change.kind = ChangeKind::Renamed;
+            change.old_path = Some(old_path);
+            change.old = Some(BlobId(source.id));
+            folded[source.change] = true;
+        }
+        let mut i = 0;
+        changes.retain(|_| {
+            i += 1;
+            !folded[i - 1]
+        });
+        Ok(changes)
+    }
+}
+
+/// What rename pairing reads: blobs from the object database, new work-tree
+/// files from disk. A missing object is an error, never empty content.
+struct Reader<'a> {
+    repo: &'a gix::Repository,
+    sources: &'a [Candidate],
+    destinations: &'a [Candidate],
+}
+
+impl Reader<'_> {
+    fn candidate(&self, side: renames::Side, index: usize) -> &Candidate {
+        match side {
+            renames::Side::Source => &self.sources[index],
+            renames::Side::Destination => &self.destinations[index],
+        }
+    }
+
+    fn missing(candidate: &Candidate, e: impl std::fmt::Display) -> Error {
+        Error::git(
+            format!(
+                "cannot read {} (object {}) to pair renames: {e}",
+                candidate.path, candidate.id
+            ),
+            Some(format!(
+                "in a partial clone, fetch it first (`git cat-file -e {}` does); valve never fetches",
+                candidate.id
+            )),
         )
-    };
-    match change {
-        ChangeRef::Addition {
-            location,
-            entry_mode,
-            id,
-            ..
-        } => Change::added(path_string(location.as_ref()), content(entry_mode, &id)),
-        ChangeRef::Deletion {
-            location,
-            entry_mode,
-            id,
-            ..
-        } => Change::deleted(
-            path_string(location.as_ref()),
-            id.into_owned(),
-            entry_mode.is_submodule(),
-        ),
-        ChangeRef::Modification {
-            location,
-            previous_id,
-            entry_mode,
-            id,
-            ..
-        } => Change::modified(
-            path_string(location.as_ref()),
-            content(entry_mode, &id),
-            previous_id.into_owned(),
-        ),
-        ChangeRef::Rewrite {
-            source_location,
-            source_id,
-            location,
-            entry_mode,
-            id,
-            copy,
-            ..
-        } => Change::rewritten(
-            path_string(location.as_ref()),
-            path_string(source_location.as_ref()),
-            copy,
-            content(entry_mode, &id),
-            source_id.into_owned(),
-        ),
+    }
+}
+
+impl renames::Contents for Reader<'_> {
+    type Error = Error;
+
+    fn size(&mut self, side: renames::Side, index: usize) -> Result<u64> {
+        let c = self.candidate(side, index);
+        match &c.file {
+            Some(path) => std::fs::symlink_metadata(path)
+                .map(|m| m.len())
+                .map_err(|e| Error::io(path, e)),
+            None => self
+                .repo
+                .find_header(c.id)
+                .map(|h| h.size())
+                .map_err(|e| Reader::missing(c, e)),
+        }
+    }
+
+    fn bytes(&mut self, side: renames::Side, index: usize) -> Result<Vec<u8>> {
+        let c = self.candidate(side, index);
+        match &c.file {
+            Some(path) => std::fs::read(path).map_err(|e| Error::io(path, e)),
+            None => self
+                .repo
+                .find_blob(c.id)
+                .map(|mut b| b.take_data())
+                .map_err(|e| Reader::missing(c, e)),
+        }
     }
 }
 
@@ -731,8 +980,20 @@ fn push_tree(
 /// check of a typical commit. git verifies it on its own next write.
 fn read_index(repo: &gix::Repository) -> Result<gix::index::State> {
     let path = repo.index_path();
-    if !path.exists() {
-        return Ok(gix::index::State::new(repo.object_hash()));
+    // `GIT_INDEX_FILE` may name anything: a FIFO would block the open
+    // forever, a device never end (SPEC §9).
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(gix::index::State::new(repo.object_hash()));
+        }
+        Err(e) => return Err(Error::io(&path, e)),
+        Ok(m) if !m.is_file() => {
+            return Err(Error::git(
+                format!("the index {} is not a regular file", path.display()),
+                Some("check GIT_INDEX_FILE: it must name an index file git wrote".to_string()),
+            ));
+        }
+        Ok(_) => {}
     }
     let options = gix::index::decode::Options {
         thread_limit: Some(1),
@@ -753,6 +1014,8 @@ pub struct Snapshot {
     repo: gix::Repository,
     head: Option<gix::ObjectId>,
     workdir: PathBuf,
+    /// `core.fileMode`: whether the executable bit is tracked.
+    file_mode: bool,
 }
 
 impl Snapshot {
@@ -797,8 +1060,9 @@ impl Snapshot {
     }
 
     /// The work tree's change of one path against HEAD, or `None` when
-    /// the file equals HEAD's or exists on neither side. No rename pairing:
-    /// a moved file is a deletion and an addition.
+    /// the path is as HEAD has it (what `git add` would store: content,
+    /// kind and executable bit) or exists on neither side. No rename
+    /// pairing: a moved file is a deletion and an addition.
     pub fn change(&self, path: &str) -> Result<Option<Change>> {
         let abs = self.workdir.join(path);
         let meta = std::fs::symlink_metadata(&abs).ok();
@@ -808,7 +1072,9 @@ impl Snapshot {
             None => Content::Gone,
             // A checked-out submodule: listed as skipped, never read.
             Some(m) if m.is_dir() && gitlink => Content::Submodule,
-            Some(m) if m.is_dir() => return Ok(None),
+            // A file replaced by a folder is gone (the folder's files are
+            // paths of their own).
+            Some(m) if m.is_dir() => Content::Gone,
             Some(m) if m.file_type().is_symlink() => Content::Symlink(None),
             Some(m) if m.is_file() => Content::File,
             Some(_) => Content::Special,
@@ -818,95 +1084,57 @@ impl Snapshot {
             (None, Content::Gone) => None,
             (None, new) => Some(Change::added(path, new)),
             (Some((id, _)), Content::Gone) => Some(Change::deleted(path, id, gitlink)),
-            (Some((id, _)), Content::File) if file_matches_blob(&self.repo, &abs, id) => None,
+            (Some((id, mode)), _) if self.unchanged(&abs, meta.as_ref(), mode, id) => None,
             (Some((id, _)), new) => Some(Change::modified(path, new, id)),
         })
     }
+
+    /// `git add` would store what HEAD has: same kind, executable bit (when
+    /// `core.fileMode` is on, git's default) and content.
+    fn unchanged(
+        &self,
+        abs: &Path,
+        meta: Option<&std::fs::Metadata>,
+        mode: gix::object::tree::EntryMode,
+        id: gix::ObjectId,
+    ) -> bool {
+        let Some(meta) = meta else { return false };
+        let data = if meta.file_type().is_symlink() {
+            if !mode.is_link() {
+                return false;
+            }
+            match std::fs::read_link(abs).map(gix::path::into_bstr) {
+                Ok(Ok(target)) => target.to_vec(),
+                _ => return false,
+            }
+        } else if meta.is_file() {
+            if !mode.is_blob() {
+                return false;
+            }
+            if self.file_mode && executable(meta) != mode.is_executable() {
+                return false;
+            }
+            match std::fs::read(abs) {
+                Ok(data) => data,
+                Err(_) => return false,
+            }
+        } else {
+            return false;
+        };
+        gix::objs::compute_hash(self.repo.object_hash(), gix::object::Kind::Blob, &data)
+            .is_ok_and(|h| h == id)
+    }
 }
 
-fn file_matches_blob(repo: &gix::Repository, abs: &Path, id: gix::ObjectId) -> bool {
-    let Ok(data) = std::fs::read(abs) else {
-        return false;
-    };
-    gix::objs::compute_hash(repo.object_hash(), gix::object::Kind::Blob, &data)
-        .map(|h| h == id)
-        .unwrap_or(false)
+#[cfg(unix)]
+fn executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o100 != 0
 }
 
-/// Pairs work-tree deletions with additions as renames: identical content
-/// first, then git's default 50% similarity (by lines kept).
-fn pair_renames(
-    repo: &gix::Repository,
-    workdir: &Path,
-    added: &mut [Change],
-    deleted: &mut Vec<Change>,
-) {
-    const LIMIT: usize = 1000;
-    if added.is_empty() || deleted.is_empty() || added.len() * deleted.len() > LIMIT * LIMIT {
-        return;
-    }
-    let new_data: Vec<Option<Vec<u8>>> = added
-        .iter()
-        .map(|c| match &c.new {
-            Content::File => std::fs::read(workdir.join(&c.path)).ok(),
-            _ => None,
-        })
-        .collect();
-    let mut old_data: HashMap<usize, Vec<u8>> = HashMap::new();
-    for (i, d) in deleted.iter().enumerate() {
-        if let Some(BlobId(id)) = d.old {
-            if let Ok(mut b) = repo.find_blob(id) {
-                old_data.insert(i, b.take_data());
-            }
-        }
-    }
-    let mut taken = vec![false; deleted.len()];
-    for (ai, a) in added.iter_mut().enumerate() {
-        let Some(new) = &new_data[ai] else { continue };
-        let mut best: Option<(usize, f32)> = None;
-        for (di, old) in &old_data {
-            if taken[*di] {
-                continue;
-            }
-            let score = if old == new {
-                1.0
-            } else {
-                similarity(old, new)
-            };
-            if score >= 0.5 && best.is_none_or(|(_, s)| score > s) {
-                best = Some((*di, score));
-            }
-        }
-        if let Some((di, _)) = best {
-            taken[di] = true;
-            a.kind = ChangeKind::Renamed;
-            a.old_path = Some(deleted[di].path.clone());
-            a.old = deleted[di].old;
-        }
-    }
-    let mut i = 0;
-    deleted.retain(|_| {
-        let keep = !taken[i];
-        i += 1;
-        keep
-    });
-}
-
-/// Share of bytes kept between two texts, relative to the larger one.
-fn similarity(old: &[u8], new: &[u8]) -> f32 {
-    let larger = old.len().max(new.len());
-    if larger == 0 {
-        return 1.0;
-    }
-    let input = InternedInput::new(byte_lines(old), byte_lines(new));
-    let diff = Diff::compute(Algorithm::Histogram, &input);
-    let kept: usize = new
-        .split_inclusive(|&b| b == b'\n')
-        .enumerate()
-        .filter(|(i, _)| !diff.is_added(*i as u32))
-        .map(|(_, line)| line.len())
-        .sum();
-    kept as f32 / larger as f32
+#[cfg(not(unix))]
+fn executable(_: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// For each line of `new` (0-based), whether the change added or modified it.
@@ -942,11 +1170,5 @@ mod tests {
         let new = b"3\n4\n1\n2\n";
         let c = changed_lines(old, new);
         assert_eq!(c.iter().filter(|x| **x).count(), 2);
-    }
-
-    #[test]
-    fn similarity_of_mostly_equal_files_passes_half() {
-        assert!(similarity(b"a\nb\nc\nd\n", b"a\nb\nc\nX\n") >= 0.5);
-        assert!(similarity(b"a\nb\nc\nd\n", b"w\nx\ny\nz\n") < 0.5);
     }
 }

@@ -846,3 +846,53 @@ fn max_findings_keeps_the_first_findings_counts_all_and_says_so_everywhere() {
     };
     assert_eq!(strip(&one.stdout), strip(&two.stdout));
 }
+
+#[test]
+fn all_in_git_judges_tracked_files_even_when_ignored_and_never_applies_a_parent_gitignore() {
+    let outer = Fixture::bare_dir();
+    // An ignore file above the repository: it must never apply.
+    outer.write(".gitignore", "*\n");
+    let repo = outer.path().join("repo");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    let mut git = std::process::Command::new("git");
+    common::hermetic(&mut git);
+    assert!(
+        git.args(["init", "-q", "-b", "main"])
+            .current_dir(&repo)
+            .status()
+            .is_ok_and(|s| s.success())
+    );
+    let write = |rel: &str, text: &str| {
+        let p = repo.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    };
+    write(
+        ".sage/valve.yml",
+        "personas:\n  Key:\n    triggers: ['AKIA[0-9A-Z]{16}']\n",
+    );
+    write(".gitignore", ".env\nbuild/\n");
+    write(".env", &format!("{KEY}\n"));
+    write("build/out.txt", &format!("{KEY}\n"));
+    write("src/a.txt", &format!("{KEY}\n"));
+    let mut git = std::process::Command::new("git");
+    common::hermetic(&mut git);
+    // `git add -f`: a tracked file that an ignore rule matches.
+    assert!(
+        git.args(["add", "-f", ".env", "src/a.txt", ".gitignore", ".sage"])
+            .current_dir(&repo)
+            .status()
+            .is_ok_and(|s| s.success())
+    );
+    let out = outer
+        .valve_in(&repo, &["check", "--all", "--format", "json"])
+        .output()
+        .expect("runs");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let files: Vec<String> = hits(&r).into_iter().map(|(_, f, _)| f).collect();
+    assert_eq!(
+        files,
+        vec![".env".to_string(), "src/a.txt".to_string()],
+        "{r}"
+    );
+}

@@ -414,7 +414,7 @@ struct Table<'t, 'a, Id> {
     signatures: &'t [Vec<Option<Signature>>; 2],
 }
 
-/// One source as the inner loop of the matrix sees it.
+/// One source or destination as the matrix sees it.
 struct Column<'t> {
     index: usize,
     /// Size and signature, for a regular file that some pair compares.
@@ -449,21 +449,15 @@ impl<'a, Id: Sync> Table<'_, 'a, Id> {
                 name: name_of(self.sources[s].path),
             })
             .collect();
-        let targets: Vec<(usize, Option<(u64, &Signature)>, u32)> = destinations
+        let targets: Vec<Column<'_>> = destinations
             .iter()
-            .map(|&d| {
-                let kind = self.destinations[d].kind;
-                (
-                    d,
-                    regular(Side::Destination, d, kind),
-                    name_of(self.destinations[d].path),
-                )
+            .map(|&d| Column {
+                index: d,
+                regular: regular(Side::Destination, d, self.destinations[d].kind),
+                name: name_of(self.destinations[d].path),
             })
             .collect();
-        let row = |scratch: &mut Scratch,
-                   &(d, target, name): &(usize, Option<(u64, &Signature)>, u32)| {
-            row(scratch, d, target, name, &columns)
-        };
+        let row = |scratch: &mut Scratch, target: &Column<'_>| row(scratch, target, &columns);
         if sources.len() * destinations.len() >= PARALLEL_FROM {
             targets.par_iter().map_init(Scratch::new, row).collect()
         } else {
@@ -473,22 +467,21 @@ impl<'a, Id: Sync> Table<'_, 'a, Id> {
     }
 }
 
-/// Destination `d`'s best candidates among `columns`, as git keeps them.
+/// One destination's best candidates among `columns` (the sources), as
+/// git keeps them.
 fn row(
     scratch: &mut Scratch,
-    d: usize,
-    target: Option<(u64, &Signature)>,
-    name: u32,
+    target: &Column<'_>,
     columns: &[Column<'_>],
 ) -> [Slot; CANDIDATES_PER_DESTINATION] {
     let mut slots = [Slot::EMPTY; CANDIDATES_PER_DESTINATION];
-    if let Some((_, signature)) = target {
+    if let Some((_, signature)) = target.regular {
         scratch.load(signature);
     }
     for column in columns {
         // Below the threshold a score still decides which slot a better
         // candidate replaces (and so ties later): compute them all.
-        let score = match (column.regular, target) {
+        let score = match (column.regular, target.regular) {
             (Some((a, src)), Some((b, _))) if sizes_allow(a, b, MIN_SCORE) => {
                 scale(scratch.common(src), a.max(b), b)
             }
@@ -496,13 +489,13 @@ fn row(
         };
         let candidate = Slot {
             source: Some(column.index),
-            destination: d,
+            destination: target.index,
             score,
-            same_name: column.name == name,
+            same_name: column.name == target.name,
         };
         remember_if_better(&mut slots, candidate);
     }
-    if let Some((_, signature)) = target {
+    if let Some((_, signature)) = target.regular {
         scratch.clear(signature);
     }
     slots

@@ -897,3 +897,39 @@ fn beyond_the_rename_limit_valve_lists_what_git_lists() {
     assert!(git.contains("A b/g0.txt"));
     assert_eq!(valve_changes(&f, &["--staged"]), git);
 }
+
+/// valve pairs with git's defaults whatever the repository's `diff.*`
+/// settings say: here they would switch renames off and limit them to 2².
+#[test]
+fn repository_diff_settings_do_not_change_the_renames() {
+    let f = repository();
+    f.config(CONFIG);
+    let body = |i: usize| -> String { (0..10).map(|l| format!("file {i} line {l}\n")).collect() };
+    for i in 0..3 {
+        f.write(&format!("old/a{i}.txt"), &body(i));
+    }
+    commit(&f, "base");
+    std::fs::remove_dir_all(f.path().join("old")).expect("rm");
+    for i in 0..3 {
+        f.write(&format!("new/b{i}.txt"), &format!("{}one more\n", body(i)));
+    }
+    f.git(&["add", "-A"]);
+    for (key, value) in [("diff.renames", "false"), ("diff.renameLimit", "2")] {
+        f.git(&["config", key, value]);
+    }
+    let configured = parse_git(&f.git(&["diff", "--cached", "-M", "--name-status"]));
+    assert!(
+        !configured.iter().any(|c| c.starts_with('R')),
+        "{configured:?}"
+    );
+    let defaults = parse_git(&f.git(&[
+        "-c",
+        "diff.renameLimit=1000",
+        "diff",
+        "--cached",
+        "-M",
+        "--name-status",
+    ]));
+    assert_eq!(defaults.iter().filter(|c| c.starts_with('R')).count(), 3);
+    assert_eq!(valve_changes(&f, &["--staged"]), defaults);
+}

@@ -10,7 +10,8 @@
 //! - `--worktree` against `git add -A && git diff --cached -M --name-status`
 //!   run in a copy, so the repository valve judges is never touched.
 //!
-//! A failure names the seed; `VALVE_ORACLE_SEED=n` reruns just that one.
+//! A failure names the seed; `VALVE_ORACLE_SEED=n` reruns just that one,
+//! `VALVE_ORACLE_SEEDS=n` hunts over seeds 1..=n.
 
 mod common;
 
@@ -20,7 +21,7 @@ use std::process::Command as Std;
 
 use common::Fixture;
 
-const SEEDS: u64 = 40;
+const SEEDS: u64 = 60;
 const CONFIG: &str = "personas:\n  Every: {}\n";
 
 /// xorshift64*: tiny, deterministic, good enough to shuffle histories.
@@ -631,10 +632,18 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// `VALVE_ORACLE_SEED=n` runs seed n alone; `VALVE_ORACLE_SEEDS=n` runs
+/// seeds 1..=n (a longer hunt than the default).
 fn seeds() -> Vec<u64> {
-    match std::env::var("VALVE_ORACLE_SEED") {
-        Ok(s) => vec![s.parse().expect("a seed number")],
-        Err(_) => (1..=SEEDS).collect(),
+    let number = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .map(|s| s.parse::<u64>().expect("a seed number"))
+    };
+    match (number("VALVE_ORACLE_SEED"), number("VALVE_ORACLE_SEEDS")) {
+        (Some(seed), _) => vec![seed],
+        (None, Some(count)) => (1..=count).collect(),
+        (None, None) => (1..=SEEDS).collect(),
     }
 }
 

@@ -10,7 +10,8 @@
 //! - `--worktree` against `git add -A && git diff --cached -M --name-status`
 //!   run in a copy, so the repository valve judges is never touched.
 //!
-//! A failure names the seed; `VALVE_ORACLE_SEED=n` reruns just that one.
+//! A failure names the seed; `VALVE_ORACLE_SEED=n` reruns just that one,
+//! `VALVE_ORACLE_SEEDS=n` hunts over seeds 1..=n.
 
 mod common;
 
@@ -20,7 +21,7 @@ use std::process::Command as Std;
 
 use common::Fixture;
 
-const SEEDS: u64 = 40;
+const SEEDS: u64 = 60;
 const CONFIG: &str = "personas:\n  Every: {}\n";
 
 /// xorshift64*: tiny, deterministic, good enough to shuffle histories.
@@ -631,10 +632,18 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// `VALVE_ORACLE_SEED=n` runs seed n alone; `VALVE_ORACLE_SEEDS=n` runs
+/// seeds 1..=n (a longer hunt than the default).
 fn seeds() -> Vec<u64> {
-    match std::env::var("VALVE_ORACLE_SEED") {
-        Ok(s) => vec![s.parse().expect("a seed number")],
-        Err(_) => (1..=SEEDS).collect(),
+    let number = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .map(|s| s.parse::<u64>().expect("a seed number"))
+    };
+    match (number("VALVE_ORACLE_SEED"), number("VALVE_ORACLE_SEEDS")) {
+        (Some(seed), _) => vec![seed],
+        (None, Some(count)) => (1..=count).collect(),
+        (None, None) => (1..=SEEDS).collect(),
     }
 }
 
@@ -896,4 +905,40 @@ fn beyond_the_rename_limit_valve_lists_what_git_lists() {
     assert!(git.contains("R a/f1001.txt b/f1001.txt"));
     assert!(git.contains("A b/g0.txt"));
     assert_eq!(valve_changes(&f, &["--staged"]), git);
+}
+
+/// valve pairs with git's defaults whatever the repository's `diff.*`
+/// settings say: here they would switch renames off and limit them to 2².
+#[test]
+fn repository_diff_settings_do_not_change_the_renames() {
+    let f = repository();
+    f.config(CONFIG);
+    let body = |i: usize| -> String { (0..10).map(|l| format!("file {i} line {l}\n")).collect() };
+    for i in 0..3 {
+        f.write(&format!("old/a{i}.txt"), &body(i));
+    }
+    commit(&f, "base");
+    std::fs::remove_dir_all(f.path().join("old")).expect("rm");
+    for i in 0..3 {
+        f.write(&format!("new/b{i}.txt"), &format!("{}one more\n", body(i)));
+    }
+    f.git(&["add", "-A"]);
+    for (key, value) in [("diff.renames", "false"), ("diff.renameLimit", "2")] {
+        f.git(&["config", key, value]);
+    }
+    let configured = parse_git(&f.git(&["diff", "--cached", "-M", "--name-status"]));
+    assert!(
+        !configured.iter().any(|c| c.starts_with('R')),
+        "{configured:?}"
+    );
+    let defaults = parse_git(&f.git(&[
+        "-c",
+        "diff.renameLimit=1000",
+        "diff",
+        "--cached",
+        "-M",
+        "--name-status",
+    ]));
+    assert_eq!(defaults.iter().filter(|c| c.starts_with('R')).count(), 3);
+    assert_eq!(valve_changes(&f, &["--staged"]), defaults);
 }

@@ -2,6 +2,10 @@
 //! `GIT_INDEX_FILE`), list changes for `--staged`, `--base/--head` and
 //! `--worktree`, read blobs, and diff two blobs by line.
 //!
+//! Every mode lists its changes without gix's rename tracker (which pairs
+//! differently from git) and hands deletions and additions to `renames.rs`,
+//! git's own pairing rules, so the change set is `git diff -M`'s (SPEC §2.1).
+//!
 //! Read-only by construction: nothing here writes the index, the work tree,
 //! refs or objects (SPEC §9). gix errors are wrapped into valve's own
 //! `Error::Git` with a hint at the boundary.
@@ -291,8 +295,11 @@ impl Repo {
     /// Work tree vs `HEAD`: staged, unstaged and untracked-not-ignored.
     ///
     /// gix's status lists every touched path (HEAD→index and index→work
-    /// tree); each is then compared directly with its `HEAD` entry, and
-    /// deletions and additions are paired into renames.
+    /// tree); each is then compared directly with its `HEAD` entry (what
+    /// `git add -A` would stage), and deletions and additions are paired
+    /// into renames as `git diff --cached -M` would after that `git add -A`.
+    /// The new side is hashed as plain bytes: `text`/`eol` normalisation of
+    /// what `git add` would store is not applied yet.
     pub fn worktree(&self) -> Result<Vec<Change>> {
         let repo = self.local();
         let Some(workdir) = self.workdir.clone() else {

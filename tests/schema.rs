@@ -48,6 +48,7 @@ fn validate(files: &[std::path::PathBuf], schema: &Path) -> std::process::Output
 }
 
 #[test]
+#[ignore = "needs check-jsonschema (.ci/run installs it)"]
 fn schema_accepts_valid_configs_and_rejects_invalid_ones() {
     let f = Fixture::new();
     let out = f.valve(&["schema"]).output().expect("runs");
@@ -59,7 +60,7 @@ fn schema_accepts_valid_configs_and_rejects_invalid_ones() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut valid: Vec<String> = VALID.iter().map(|s| s.to_string()).collect();
     for extra in [
-        manifest.join("../shared/examples/seed-valve.yml"),
+        manifest.join("tests/fixtures/seed-valve.yml"),
         manifest.join(".sage/valve.yml"),
         f.path().join(".sage/valve.yml"),
     ] {

@@ -358,6 +358,22 @@ impl Session<'_> {
         self.apply(findings, &report)
     }
 
+    /// A full evaluation after git's own state changed. git may still be
+    /// writing (a commit updates objects, the index and the ref one after
+    /// another), so a git read error is retried a few times, 25 ms apart
+    /// and doubling, before it is reported.
+    fn full_settled(&mut self) -> Result<()> {
+        let mut pause = Duration::from_millis(25);
+        for _ in 0..4 {
+            match self.full() {
+                Err(Error::Git { .. }) => std::thread::sleep(pause),
+                other => return other,
+            }
+            pause *= 2;
+        }
+        self.full()
+    }
+
     fn files(&mut self, files: &BTreeSet<String>) -> Result<()> {
         let Some(repo) = self.ws.repo.as_ref() else {
             return self.full();
@@ -470,7 +486,7 @@ impl Session<'_> {
         let outcome = if plan.reload {
             self.reload()
         } else if plan.git_state || plan.ignore_rules {
-            self.full()
+            self.full_settled()
         } else {
             self.files(&plan.files)
         };

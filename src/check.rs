@@ -438,6 +438,7 @@ fn finish(
         skipped,
         summary,
         whole_files: gate.whole,
+        sarif_written: false,
         warnings: rules.warnings.clone(),
     })
 }

@@ -217,6 +217,10 @@ pub struct CheckArgs {
     /// Write the report to FILE (a one-line summary still goes to stderr)
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write the same run's report in FORMAT to PATH (repeatable),
+    /// e.g. `--report sarif=valve.sarif --report markdown=summary.md`
+    #[arg(long, value_name = "FORMAT=PATH", value_parser = parse_report)]
+    pub report: Vec<(Format, PathBuf)>,
     /// Block at this severity or above: info, warning, error, critical, never
     #[arg(long, value_name = "LEVEL", value_parser = parse_threshold)]
     pub fail_on: Option<Threshold>,
@@ -254,6 +258,19 @@ fn parse_threads(s: &str) -> Result<usize, String> {
             "a thread count is a whole number from 1 to {MAX_THREADS}"
         )),
     }
+}
+
+fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
+    let Some((format, path)) = s.split_once('=') else {
+        return Err(format!("`{s}` is not FORMAT=PATH (e.g. sarif=valve.sarif)"));
+    };
+    let format = Format::from_str(format, true).map_err(|_| {
+        format!("`{format}` is not a format: human, json, ndjson, sarif, github or markdown")
+    })?;
+    if path.is_empty() {
+        return Err(format!("`{s}` names no file after `=`"));
+    }
+    Ok((format, PathBuf::from(path)))
 }
 
 fn parse_threshold(s: &str) -> Result<Threshold, String> {

@@ -159,11 +159,21 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         ci: Context::ci_from_env(std::env::var("CI").ok().as_deref()),
         baseline: args.baseline(),
         redact: args.redact,
-        snippets: args.format == crate::render::Format::Human && !g.quiet,
+        snippets: (args.format == crate::render::Format::Human
+            || args
+                .report
+                .iter()
+                .any(|(f, _)| *f == crate::render::Format::Human))
+            && !g.quiet,
         threads: g.threads,
         policy: args.mode.policy.mode(),
     };
-    let report = check::run(&opts)?;
+    let mut report = check::run(&opts)?;
+    report.sarif_written = args
+        .report
+        .iter()
+        .any(|(f, _)| *f == crate::render::Format::Sarif)
+        || (args.format == crate::render::Format::Sarif && args.output.is_some());
     // Config warnings reach stderr in every format, never only the report.
     for w in &report.warnings {
         let line = format!("warning: {}\n", crate::escape::terminal(w));
@@ -176,11 +186,21 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         verbose: g.verbose,
         quiet: g.quiet,
     };
+    // Extra reports of the same run, never coloured.
+    let plain = HumanStyle {
+        color: false,
+        ..style.clone()
+    };
+    for (format, path) in &args.report {
+        let mut buf = Vec::new();
+        render::render(*format, &report, &plain, &mut buf).map_err(|e| Error::write(path, e))?;
+        crate::ownfile::write_output(path, &buf)?;
+    }
     match &args.output {
         Some(path) => {
             let mut buf = Vec::new();
             render::render(args.format, &report, &style, &mut buf)
-                .map_err(|e| Error::io(path, e))?;
+                .map_err(|e| Error::write(path, e))?;
             crate::ownfile::write_output(path, &buf)?;
             let line = format!(
                 "{} ({} blocking) -> {}\n",

@@ -261,6 +261,9 @@ pub struct Report {
     /// `--all`/`PATH`: files are judged whole, not as changes.
     pub whole_files: bool,
     pub warnings: Vec<String>,
+    /// This run also writes a SARIF report (`--report sarif=…`), which the
+    /// github format's overflow lines then point to.
+    pub sarif_written: bool,
 }
 
 impl Report {

@@ -301,6 +301,7 @@ fn unite(first: Report, second: Report, threshold: Threshold) -> Report {
         skipped,
         summary,
         whole_files: first.whole_files,
+        sarif_written: first.sarif_written,
         warnings,
     }
 }

@@ -260,3 +260,55 @@ fn sarif_to_a_file_with_a_summary_on_stderr() {
             .expect("json");
     assert_eq!(doc["version"], "2.1.0");
 }
+
+#[test]
+fn one_run_writes_several_reports_and_the_github_overflow_points_to_sarif_when_written() {
+    let f = Fixture::new();
+    f.config("personas:\n  E:\n    triggers: ['E']\n    severity: error\n")
+        .write("a.txt", &"E\n".repeat(12));
+    let out = f
+        .valve(&[
+            "check",
+            "--all",
+            "--format",
+            "github",
+            "--report",
+            "sarif=out/valve.sarif",
+            "--report",
+            "markdown=out/summary.md",
+            "--report",
+            "json=out/report.json",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let github = String::from_utf8_lossy(&out.stdout);
+    assert!(github.contains("and so does the SARIF report"), "{github}");
+    let sarif: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(f.path().join("out/valve.sarif")).expect("sarif written"),
+    )
+    .expect("sarif parses");
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().map(Vec::len),
+        Some(12)
+    );
+    let md = std::fs::read_to_string(f.path().join("out/summary.md")).expect("markdown");
+    assert!(md.contains("blocked"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.path().join("out/report.json")).expect("json"))
+            .expect("json parses");
+    assert_eq!(json["summary"]["blocking"], 12);
+    // Without a SARIF report the overflow line does not promise one.
+    let plain = f
+        .valve(&["check", "--all", "--format", "github"])
+        .output()
+        .expect("runs");
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("SARIF"));
+    // A malformed --report is a usage error.
+    f.valve(&["check", "--all", "--report", "sarif"])
+        .assert()
+        .code(2);
+    f.valve(&["check", "--all", "--report", "xml=a.xml"])
+        .assert()
+        .code(2);
+}

@@ -54,10 +54,15 @@ fn annotation(f: &Finding) -> String {
 }
 
 /// The last line of a kind that did not fit: how many more, and where.
-fn overflow(kind: &str, hidden: usize) -> String {
+fn overflow(kind: &str, hidden: usize, sarif: bool) -> String {
     let text = format!(
-        "{hidden} more {kind} finding{} not shown as annotations (GitHub shows {PER_KIND} of each kind per step); the markdown job summary lists every finding",
-        if hidden == 1 { " was" } else { "s were" }
+        "{hidden} more {kind} finding{} not shown as annotations (GitHub shows {PER_KIND} of each kind per step); the markdown job summary lists every finding{}",
+        if hidden == 1 { " was" } else { "s were" },
+        if sarif {
+            ", and so does the SARIF report (code scanning)"
+        } else {
+            ""
+        }
     );
     format!("::{kind} title=valve::{}", github_data(&text))
 }
@@ -102,7 +107,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "{}", annotation(f))?;
         }
         if shown < total {
-            writeln!(out, "{}", overflow(k, total - shown))?;
+            writeln!(out, "{}", overflow(k, total - shown, report.sarif_written))?;
         }
     }
     let skipped = report.skipped.len();
@@ -137,9 +142,11 @@ mod tests {
 
     #[test]
     fn overflow_is_a_line_of_the_same_kind() {
-        let line = overflow("warning", 3);
+        let line = overflow("warning", 3, false);
+        assert!(!line.contains("SARIF"), "{line}");
+        assert!(overflow("error", 2, true).contains("SARIF"));
         assert!(line.starts_with("::warning title=valve::3 more warning findings were not shown"));
         assert!(line.contains("job summary"), "{line}");
-        assert!(overflow("error", 1).contains("1 more error finding was not shown"));
+        assert!(overflow("error", 1, false).contains("1 more error finding was not shown"));
     }
 }

@@ -226,6 +226,7 @@ pub struct Gate {
     threshold: Threshold,
     pub threshold_source: String,
     limit: usize,
+    context: &'static str,
 }
 
 impl Gate {
@@ -251,6 +252,7 @@ impl Gate {
             threshold,
             threshold_source,
             limit: ws.rules.max_findings.max(1),
+            context: self::threshold(&ws.rules, opts).0.as_str(),
         }
     }
 }
@@ -439,6 +441,9 @@ fn finish(
         summary,
         whole_files: gate.whole,
         sarif_written: false,
+        context: gate.context,
+        head_commit: None,
+        link_base: None,
         warnings: rules.warnings.clone(),
     })
 }

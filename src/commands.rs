@@ -169,6 +169,7 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         policy: args.mode.policy.mode(),
     };
     let mut report = check::run(&opts)?;
+    report.link_base = github_link_base(report.head_commit.as_deref());
     report.sarif_written = args
         .report
         .iter()
@@ -624,6 +625,21 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
     } else {
         EXIT_BLOCKED
     })
+}
+
+/// Where findings link to on GitHub: the judged commit's blob URLs, from
+/// `GITHUB_SERVER_URL` and `GITHUB_REPOSITORY` (only plain values).
+fn github_link_base(head: Option<&str>) -> Option<String> {
+    let head = head?;
+    let server = std::env::var("GITHUB_SERVER_URL").ok()?;
+    let repo = std::env::var("GITHUB_REPOSITORY").ok()?;
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._/:".contains(c))
+    };
+    (server.starts_with("https://") && plain(&server) && plain(&repo) && plain(head))
+        .then(|| format!("{}/{repo}/blob/{head}/", server.trim_end_matches('/')))
 }
 
 /// A sink that only notes whether anything fired (`valve test`).

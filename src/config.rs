@@ -32,6 +32,9 @@ const TOP_KEYS: &[&str] = &[
 pub const DEFAULT_MAX_FINDINGS: usize = 10_000;
 const PERSONA_KEYS: &[&str] = &[
     "description",
+    "tags",
+    "security_severity",
+    "help_uri",
     "filters",
     "exclude",
     "triggers",
@@ -103,6 +106,10 @@ pub struct RawPersona {
     pub allow_ignore: bool,
     /// `binary: scan`: triggers also run on binary files.
     pub scan_binary: bool,
+    /// SARIF rule metadata (§13).
+    pub tags: Vec<String>,
+    pub security_severity: Option<f64>,
+    pub help_uri: Option<String>,
     pub examples: Examples,
 }
 
@@ -506,6 +513,32 @@ impl Validator<'_> {
         None
     }
 
+    /// A SARIF `security-severity`: a number from 0.0 to 10.0.
+    fn score(&mut self, node: &Node) -> Option<f64> {
+        if let Node::Scalar {
+            value,
+            quoted: false,
+            ..
+        } = node
+        {
+            if let Ok(n) = value.parse::<f64>() {
+                if (0.0..=10.0).contains(&n) {
+                    return Some(n);
+                }
+            }
+        }
+        self.issue(
+            node.span(),
+            "`security_severity` must be a number from 0.0 to 10.0",
+            format!("found {}", describe(node)),
+            Some(
+                "write e.g. `security_severity: 9.0` (GitHub: 9+ critical, 7+ high, 4+ medium)"
+                    .into(),
+            ),
+        );
+        None
+    }
+
     /// `binary: skip | scan`; true for scan.
     fn binary_choice(&mut self, node: &Node) -> Option<bool> {
         match node {
@@ -647,6 +680,9 @@ impl Validator<'_> {
             redact: false,
             allow_ignore: true,
             scan_binary: false,
+            tags: Vec::new(),
+            security_severity: None,
+            help_uri: None,
             examples: Examples::default(),
         };
         if node.is_null() {
@@ -669,6 +705,15 @@ impl Validator<'_> {
                     p.allow_ignore = self.boolean(value, "allow_ignore").unwrap_or(true)
                 }
                 "binary" => p.scan_binary = self.binary_choice(value).unwrap_or(false),
+                "tags" => {
+                    p.tags = self
+                        .strings(value, "tags")
+                        .into_iter()
+                        .map(|t| t.value)
+                        .collect()
+                }
+                "security_severity" => p.security_severity = self.score(value),
+                "help_uri" => p.help_uri = self.string(value, "help_uri"),
                 "examples" => p.examples = self.examples(value),
                 "schedule" => warnings.push(format!(
                     "persona `{}`: `schedule` is accepted for the seed format and ignored",

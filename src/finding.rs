@@ -237,7 +237,7 @@ impl Serialize for Threshold {
 }
 
 /// What renderers need to know of a persona (SARIF rules, markdown tables).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PersonaInfo {
     pub name: String,
     pub description: Option<String>,
@@ -247,6 +247,10 @@ pub struct PersonaInfo {
     pub filters: Vec<String>,
     pub triggers: Vec<String>,
     pub redact: bool,
+    pub allow_ignore: bool,
+    pub tags: Vec<String>,
+    pub security_severity: Option<f64>,
+    pub help_uri: Option<String>,
 }
 
 /// The outcome of one check: what renderers print and main turns into an exit code.
@@ -264,6 +268,13 @@ pub struct Report {
     /// This run also writes a SARIF report (`--report sarif=…`), which the
     /// github format's overflow lines then point to.
     pub sarif_written: bool,
+    /// The threshold context (`hook`, `ci`, `watch`, `default`).
+    pub context: &'static str,
+    /// The judged commit (`--base` mode), for links to findings.
+    pub head_commit: Option<String>,
+    /// `<server>/<owner>/<repo>/blob/<sha>/`: markdown links findings to
+    /// their lines when GitHub's environment and the head are known.
+    pub link_base: Option<String>,
 }
 
 impl Report {

@@ -43,6 +43,9 @@ pub struct Persona {
     pub allow_ignore: bool,
     /// `binary: scan`: triggers also run on binary files (columns in bytes).
     pub scan_binary: bool,
+    pub tags: Vec<String>,
+    pub security_severity: Option<f64>,
+    pub help_uri: Option<String>,
     pub examples: Examples,
 }
 
@@ -270,6 +273,9 @@ pub(crate) fn compile(raw: &RawPersona) -> Persona {
         redact: raw.redact,
         allow_ignore: raw.allow_ignore,
         scan_binary: raw.scan_binary,
+        tags: raw.tags.clone(),
+        security_severity: raw.security_severity,
+        help_uri: raw.help_uri.clone(),
         examples: raw.examples.clone(),
     }
 }

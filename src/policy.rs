@@ -114,6 +114,7 @@ pub fn run_range(opts: &Options, base: &str, head: &str) -> Result<Report> {
         report = unite(report, other, threshold);
     }
     report.summary.policy.mode = opts.policy.as_str();
+    report.head_commit = repo.resolve_commit(head).ok();
     report.summary.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -302,6 +303,9 @@ fn unite(first: Report, second: Report, threshold: Threshold) -> Report {
         summary,
         whole_files: first.whole_files,
         sarif_written: first.sarif_written,
+        context: first.context,
+        head_commit: first.head_commit,
+        link_base: None,
         warnings,
     }
 }

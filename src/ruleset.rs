@@ -342,6 +342,10 @@ impl Ruleset {
                 filters: p.filters.clone(),
                 triggers: p.triggers.iter().map(|t| t.pattern.clone()).collect(),
                 redact: p.redact,
+                allow_ignore: p.allow_ignore,
+                tags: p.tags.clone(),
+                security_severity: p.security_severity,
+                help_uri: p.help_uri.clone(),
             })
             .collect()
     }

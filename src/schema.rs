@@ -79,6 +79,15 @@ pub fn schema() -> Value {
             },
             "redact": { "type": "boolean" },
             "allow_ignore": { "type": "boolean" },
+            "tags": {
+                "description": "carried into SARIF rule properties (e.g. security, cwe-798)",
+                "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }]
+            },
+            "security_severity": {
+                "description": "SARIF security-severity, 0.0 to 10.0",
+                "type": "number", "minimum": 0, "maximum": 10
+            },
+            "help_uri": { "description": "SARIF helpUri, linked in markdown", "type": "string" },
             "binary": {
                 "description": "skip (default): triggers do not run on binary files; scan: they do, columns in bytes",
                 "enum": ["skip", "scan"]

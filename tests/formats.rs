@@ -15,7 +15,7 @@ const KEY: &str = "AKIAABCDEFGHIJKLMNOP";
 fn varied_repo() -> Fixture {
     let f = Fixture::new();
     f.config(
-        "max_file_size: 200B\npersonas:\n  Guardian:\n    filters: ['src/**']\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n    response: security-paranoid\n    message: Possible AWS key\n  Auth:\n    description: Auth code moved or touched\n    filters: ['**/auth/**']\n    severity: warning\n  Todo:\n    triggers: ['TODO']\n",
+        "max_file_size: 200B\npersonas:\n  Guardian:\n    filters: ['src/**']\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n    response: security-paranoid\n    message: Possible AWS key\n    tags: [security, cwe-798]\n    help_uri: https://example.com/secrets\n    allow_ignore: false\n  Auth:\n    security_severity: 4.5\n    description: Auth code moved or touched\n    filters: ['**/auth/**']\n    severity: warning\n  Todo:\n    triggers: ['TODO']\n",
     )
     .write("src/auth/login.ts", "export const login = () => 1;\n")
     .write("src/keep.txt", "x\n")
@@ -311,4 +311,104 @@ fn one_run_writes_several_reports_and_the_github_overflow_points_to_sarif_when_w
     f.valve(&["check", "--all", "--report", "xml=a.xml"])
         .assert()
         .code(2);
+}
+
+#[test]
+fn sarif_rules_carry_code_scanning_metadata_and_every_result_a_region() {
+    let f = varied_repo();
+    let (_, text) = run(&f, &["check", "--format", "sarif"]);
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let run = &doc["runs"][0];
+    let rules = &run["tool"]["driver"]["rules"];
+    let guardian = &rules[0];
+    assert_eq!(
+        guardian["properties"]["tags"],
+        serde_json::json!(["valve", "security", "cwe-798"])
+    );
+    assert_eq!(
+        guardian["properties"]["security-severity"], "9.5",
+        "security tag, critical"
+    );
+    assert_eq!(guardian["helpUri"], "https://example.com/secrets");
+    let help = guardian["help"]["markdown"].as_str().unwrap_or("");
+    assert!(
+        help.contains("Possible AWS key") && help.contains("AKIA"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("valve:ignore"),
+        "allow_ignore: false is never offered a suppression: {help}"
+    );
+    assert_eq!(
+        rules[1]["properties"]["security-severity"], "4.5",
+        "explicit score"
+    );
+    assert!(rules[2]["properties"].get("security-severity").is_none());
+    assert_eq!(run["automationDetails"]["id"], "valve/default");
+    for r in run["results"].as_array().into_iter().flatten() {
+        let start = &r["locations"][0]["physicalLocation"]["region"]["startLine"];
+        assert!(
+            start.as_u64().is_some_and(|l| l >= 1),
+            "every result has a region: {r}"
+        );
+    }
+}
+
+#[test]
+fn sarif_keeps_at_most_25000_results_the_most_severe_first() {
+    let f = Fixture::new();
+    f.config("max_findings: 40000\npersonas:\n  Low:\n    triggers: ['l']\n  High:\n    triggers: ['h']\n    severity: critical\n")
+        .write("a.txt", &"l\n".repeat(26_000))
+        .write("b.txt", &"h\n".repeat(100));
+    let (_, text) = run(&f, &["check", "--all", "--format", "sarif"]);
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let run = &doc["runs"][0];
+    let results = run["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 25_000);
+    let high = results.iter().filter(|r| r["ruleId"] == "High").count();
+    assert_eq!(high, 100, "the critical findings are all kept");
+    let notes = run["invocations"][0]["toolExecutionNotifications"].to_string();
+    assert!(
+        notes.contains("1100 findings are not in this SARIF run"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn markdown_stays_under_a_mebibyte_lists_blocking_first_and_links_lines() {
+    let f = Fixture::new();
+    f.config("max_findings: 100000\npersonas:\n  Note:\n    triggers: ['n+']\n    scope: file\n  Stop:\n    triggers: ['STOP']\n    severity: error\n")
+        .write("a.txt", &format!("{}\n", "n".repeat(200)).repeat(20_000))
+        .write("z.txt", "STOP\n")
+        .commit("init");
+    f.write("z.txt", "STOP\nSTOP\n");
+    f.write("a.txt", &format!("{}\n", "n".repeat(200)).repeat(20_001));
+    f.commit("change");
+    let out = f
+        .valve(&["check", "--base", "HEAD~1", "--format", "markdown"])
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "octo/repo")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.len() < 1024 * 1024, "{} bytes", text.len());
+    assert!(
+        text.contains("not shown here (a job summary must stay under 1 MiB)"),
+        "{}",
+        &text[text.len().saturating_sub(2000)..]
+    );
+    assert!(!text.contains(" ms]"), "no timing in markdown");
+    let first_row = text
+        .lines()
+        .find(|l| l.starts_with("| ❌") || l.starts_with("| ℹ️"))
+        .unwrap_or("");
+    assert!(first_row.starts_with("| ❌"), "blocking first: {first_row}");
+    let head = f.git(&["rev-parse", "HEAD"]);
+    assert!(
+        text.contains(&format!(
+            "(https://github.com/octo/repo/blob/{}/z.txt#L2)",
+            head.trim()
+        )),
+        "links to the line at the judged commit"
+    );
 }

@@ -13,7 +13,38 @@ fn code(s: &str) -> String {
     markdown_code(s, true)
 }
 
+/// GitHub refuses a job summary over 1 MiB: valve stays under this,
+/// counting what does not fit (SPEC §13).
+const MAX_BYTES: usize = 1_000_000;
+/// Kept free for what follows the findings (skips, the closing line).
+const TAIL_RESERVE: usize = 16 * 1024;
+
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut buf: Vec<u8> = Vec::new();
+    write_report(report, &mut buf)?;
+    out.write_all(&buf)
+}
+
+/// The summary line without its timing, so the report is stable.
+fn stable_summary(report: &Report) -> String {
+    let line = super::summary_line(report);
+    match line.rsplit_once(" [") {
+        Some((head, tail)) if tail.ends_with(" ms]") => head.to_string(),
+        _ => line,
+    }
+}
+
+/// A link to a finding's line at the judged commit, when known.
+fn link(report: &Report, file: &str, line: Option<u32>) -> Option<String> {
+    let base = report.link_base.as_deref()?;
+    let mut url = format!("{base}{}", super::sarif::uri(file));
+    if let Some(l) = line {
+        url.push_str(&format!("#L{l}"));
+    }
+    Some(url)
+}
+
+fn write_report(report: &Report, out: &mut Vec<u8>) -> io::Result<()> {
     let s = &report.summary;
     let verdict = if s.blocking > 0 {
         format!(
@@ -31,7 +62,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(out, "## valve\n\n{verdict}\n")?;
     // valve's own words and counts only: no data to escape.
-    writeln!(out, "{}\n", super::summary_line(report))?;
+    writeln!(out, "{}\n", stable_summary(report))?;
     let policy = &report.summary.policy;
     if policy.changed {
         let files: Vec<String> = policy
@@ -82,15 +113,34 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "### Findings\n")?;
         writeln!(out, "| | File | Line | Persona | Message | Match |")?;
         writeln!(out, "|---|---|---:|---|---|---|")?;
-        for f in &report.findings {
-            let mark = if f.blocking { "❌" } else { "⚠️" };
+        // Blocking findings first, each group in report order.
+        let mut order: Vec<&crate::finding::Finding> = report.findings.iter().collect();
+        order.sort_by_key(|f| !f.blocking);
+        let budget = MAX_BYTES - TAIL_RESERVE;
+        let mut left_out = 0usize;
+        for f in order {
+            if out.len() >= budget {
+                left_out += 1;
+                continue;
+            }
+            let mark = match (f.blocking, f.severity) {
+                (true, _) => "❌",
+                (false, crate::severity::Severity::Critical) => "🟥",
+                (false, crate::severity::Severity::Error) => "🟧",
+                (false, crate::severity::Severity::Warning) => "⚠️",
+                (false, crate::severity::Severity::Info) => "ℹ️",
+            };
             let line = match (f.line, f.column) {
                 (Some(l), Some(c)) => format!("{l}:{c}"),
                 _ => String::new(),
             };
-            let file = match &f.old_file {
-                Some(old) => format!("{} (from {})", code(&f.file), code(old)),
+            let shown = match link(report, &f.file, f.line) {
+                Some(url) => format!("[{}]({url})", code(&f.file)),
                 None => code(&f.file),
+            };
+            let file = match &f.old_file {
+                Some(old) => format!("{shown} (from {})", code(old)),
+                None => shown,
             };
             writeln!(
                 out,
@@ -102,6 +152,14 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
         writeln!(out)?;
+        let not_shown = left_out + s.truncated;
+        if not_shown > 0 {
+            writeln!(
+                out,
+                "{not_shown} more finding{} not shown here (a job summary must stay under 1 MiB); `valve check --format json` and the SARIF report list them.\n",
+                if not_shown == 1 { " is" } else { "s are" }
+            )?;
+        }
     }
     if !report.skipped.is_empty() {
         writeln!(
@@ -110,7 +168,15 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             report.skipped.len(),
             if report.skipped.len() == 1 { "" } else { "s" }
         )?;
-        for skip in &report.skipped {
+        for (i, skip) in report.skipped.iter().enumerate() {
+            if out.len() >= MAX_BYTES - 1024 {
+                writeln!(
+                    out,
+                    "- … and {} more (`valve check -v` lists them)",
+                    report.skipped.len() - i
+                )?;
+                break;
+            }
             writeln!(
                 out,
                 "- {} — {}",

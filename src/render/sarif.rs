@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
+use crate::escape::{markdown_code, markdown_text};
 use crate::finding::{Finding, PersonaInfo, Report};
 use crate::severity::Severity;
 
@@ -34,31 +35,102 @@ pub(super) fn uri(path: &str) -> String {
     out
 }
 
+/// GitHub's `security-severity` for a rule: the persona's own, else, for
+/// a persona tagged `security`, one by severity (SPEC §13).
+fn security_severity(p: &PersonaInfo) -> Option<String> {
+    let score = p.security_severity.or_else(|| {
+        p.tags
+            .iter()
+            .any(|t| t == "security")
+            .then_some(match p.severity {
+                Severity::Critical => 9.5,
+                Severity::Error => 7.5,
+                Severity::Warning => 5.0,
+                Severity::Info => 2.0,
+            })
+    })?;
+    Some(format!("{score:.1}"))
+}
+
+/// The rule's help in markdown: what it says, what wakes it, the fix.
+fn help_markdown(p: &PersonaInfo) -> String {
+    let mut md = String::new();
+    if let Some(m) = &p.message {
+        md.push_str(&format!("{}\n\n", markdown_text(m)));
+    }
+    if let Some(d) = &p.description {
+        md.push_str(&format!("{}\n\n", markdown_text(d)));
+    }
+    if p.triggers.is_empty() {
+        md.push_str("Fires when a changed path matches its filters.\n\n");
+    } else {
+        md.push_str("Triggers:\n\n");
+        for t in &p.triggers {
+            md.push_str(&format!("- {}\n", markdown_code(t, false)));
+        }
+        md.push('\n');
+    }
+    md.push_str("**Fix**: remove what matched");
+    if p.allow_ignore {
+        md.push_str(&format!(
+            ", silence the line with `valve:ignore[{}]`",
+            p.name.replace('`', "")
+        ));
+    }
+    md.push_str(
+        ", or record existing findings with `valve baseline`. Declared in `.sage/valve.yml`.",
+    );
+    if let Some(u) = &p.help_uri {
+        md.push_str(&format!(" More: {}", markdown_code(u, false)));
+    }
+    md
+}
+
 fn rule(p: &PersonaInfo) -> Value {
     let text = p
         .description
         .clone()
         .or_else(|| p.message.clone())
         .unwrap_or_else(|| format!("valve persona {}", p.name));
+    let mut tags = vec!["valve".to_string()];
+    tags.extend(p.tags.iter().cloned());
     let mut properties = json!({
         "severity": p.severity.as_str(),
         "filters": p.filters,
         "triggers": p.triggers,
-        "tags": ["valve"],
+        "tags": tags,
     });
     if let Some(r) = &p.response {
         properties["response"] = json!(r);
     }
-    json!({
+    if let Some(score) = security_severity(p) {
+        properties["security-severity"] = json!(score);
+    }
+    let fix = if p.allow_ignore {
+        format!(
+            "Declared in .sage/valve.yml. Silence a line with `valve:ignore[{}]` or record existing findings with `valve baseline`.",
+            p.name
+        )
+    } else {
+        "Declared in .sage/valve.yml. This persona cannot be silenced inline; fix the finding or record existing ones with `valve baseline`.".to_string()
+    };
+    let mut rule = json!({
         "id": p.name,
         "name": p.name,
         "shortDescription": { "text": text },
         "fullDescription": { "text": p.message.clone().unwrap_or_else(|| text.clone()) },
         "defaultConfiguration": { "level": level(p.severity) },
-        "help": { "text": format!("Declared in .sage/valve.yml. Silence a line with `valve:ignore[{}]` or record existing findings with `valve baseline`.", p.name) },
+        "help": { "text": fix, "markdown": help_markdown(p) },
         "properties": properties,
-    })
+    });
+    if let Some(u) = &p.help_uri {
+        rule["helpUri"] = json!(u);
+    }
+    rule
 }
+
+/// GitHub code scanning rejects a run with more results than this.
+const MAX_RESULTS: usize = 25_000;
 
 fn result(f: &Finding, rule_index: Option<usize>) -> Value {
     let mut location = json!({
@@ -75,6 +147,9 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
             "endLine": end_line,
             "endColumn": end_column,
         });
+    } else {
+        // Code scanning needs a region: a path-only finding is at line 1.
+        location["physicalLocation"]["region"] = json!({ "startLine": 1 });
     }
     let text = match &f.matched {
         Some(m) => format!("{} ({}: `{}`)", f.message, f.persona, m),
@@ -117,15 +192,30 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
 
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let rules: Vec<Value> = report.personas.iter().map(rule).collect();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
+    // The most severe first when not all fit; the kept ones in report order.
+    let mut kept: Vec<&Finding> = report.findings.iter().collect();
+    let dropped = kept.len().saturating_sub(MAX_RESULTS) + report.summary.truncated;
+    if kept.len() > MAX_RESULTS {
+        kept.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        kept.truncate(MAX_RESULTS);
+        kept.sort_by(|a, b| a.full_key().cmp(&b.full_key()));
+    }
+    let results: Vec<Value> = kept
+        .into_iter()
         .map(|f| {
             let index = report.personas.iter().position(|p| p.name == f.persona);
             result(f, index)
         })
         .collect();
     let mut notifications: Vec<Value> = Vec::new();
+    if dropped > 0 && report.findings.len() > MAX_RESULTS {
+        notifications.push(json!({
+            "level": "warning",
+            "message": { "text": format!(
+                "{dropped} findings are not in this SARIF run (GitHub accepts at most {MAX_RESULTS} results; the most severe are kept); the json report and `valve check` list them"
+            ) },
+        }));
+    }
     for note in [super::policy_note(report), super::truncation_note(report)]
         .into_iter()
         .flatten()
@@ -159,6 +249,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 }
             },
             "originalUriBaseIds": { "SRCROOT": { "uri": root } },
+            "automationDetails": { "id": format!("valve/{}", report.context) },
             "columnKind": "unicodeCodePoints",
             "invocations": [{
                 "executionSuccessful": true,

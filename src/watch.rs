@@ -206,7 +206,10 @@ impl Sink<'_> {
     fn json(&mut self, event: &Event<'_>) -> Result<()> {
         let line = escape::json_string(event);
         if let Some(file) = self.chronicle.as_mut() {
-            writeln!(file, "{line}").map_err(|e| Error::io("<chronicle>", e))?;
+            // One write of the whole line: with O_APPEND, lines of two
+            // writers never interleave.
+            file.write_all(format!("{line}\n").as_bytes())
+                .map_err(|e| Error::write("<chronicle>", e))?;
         }
         if self.format == StreamFormat::Ndjson {
             self.write(&line)?;

@@ -896,3 +896,46 @@ fn all_in_git_judges_tracked_files_even_when_ignored_and_never_applies_a_parent_
         "{r}"
     );
 }
+
+#[test]
+fn binary_scan_lets_a_persona_search_binary_files_with_byte_columns() {
+    let f = Fixture::new();
+    f.config("personas:\n  Secrets:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    binary: scan\n  Text:\n    triggers: ['AKIA']\n")
+        .write_bytes("blob.bin", format!("\0\u{e9}{KEY}\n").as_bytes());
+    let r = f.json(&["--all"]);
+    let found: Vec<(String, u64)> = r["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| {
+            (
+                x["persona"].as_str().unwrap_or("").to_string(),
+                x["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    // NUL + é (two bytes): the match starts at byte column 4.
+    assert_eq!(found, vec![("Secrets".to_string(), 4)], "{r}");
+    assert_eq!(r["summary"]["files_binary"], 1);
+}
+
+#[test]
+fn outside_git_an_ignore_file_above_the_root_never_applies() {
+    let outer = Fixture::bare_dir();
+    outer.write(".gitignore", "*\n").write(".ignore", "*\n");
+    outer.write(
+        "inner/.sage/valve.yml",
+        "personas:\n  Key:\n    triggers: ['AKIA[0-9A-Z]{16}']\n",
+    );
+    outer.write("inner/a.txt", &format!("{KEY}\n"));
+    outer.write("inner/.gitignore", "skip.txt\n");
+    outer.write("inner/skip.txt", &format!("{KEY}\n"));
+    let out = outer
+        .valve_in(&outer.path().join("inner"), &["check", "--format", "json"])
+        .env("GIT_CEILING_DIRECTORIES", outer.path())
+        .output()
+        .expect("runs");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let files: Vec<String> = hits(&r).into_iter().map(|(_, f, _)| f).collect();
+    assert_eq!(files, vec!["a.txt".to_string()], "{r}");
+}

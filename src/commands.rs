@@ -302,15 +302,20 @@ fn personas(g: &crate::cli::Global) -> Result<u8> {
                 crate::config::Scope::File => "file",
             };
             writeln!(out, "  scope:       {scope}; on: {}", kinds.join(", "))?;
-            if p.redact || !p.allow_ignore {
+            if p.redact || !p.allow_ignore || p.history {
                 writeln!(
                     out,
-                    "  flags:      {}{}",
+                    "  flags:      {}{}{}",
                     if p.redact { " redact" } else { "" },
                     if p.allow_ignore {
                         ""
                     } else {
                         " no-inline-ignore"
+                    },
+                    if p.history {
+                        " history (--base: every commit)"
+                    } else {
+                        ""
                     }
                 )?;
             }
@@ -405,6 +410,7 @@ personas:
     on: [added, modified, renamed]               # change kinds that wake it
     redact: true                                 # never print the matched text
     allow_ignore: false                          # `valve:ignore` cannot silence it
+    history: true                                # --base: judge every commit, not just the net change
     examples:                                    # checked by `valve test`
       fires: [{ path: src/config.ts, content: 'key = ""#,
     // Split so that valve's own Secrets persona does not fire on this file.

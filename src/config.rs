@@ -43,6 +43,7 @@ const PERSONA_KEYS: &[&str] = &[
     "redact",
     "allow_ignore",
     "binary",
+    "history",
     "examples",
     "schedule",
 ];
@@ -103,6 +104,8 @@ pub struct RawPersona {
     pub allow_ignore: bool,
     /// `binary: scan`: triggers also run on binary files.
     pub scan_binary: bool,
+    /// `history: true`: in `--base` mode judged on every commit of the range.
+    pub history: bool,
     pub examples: Examples,
 }
 
@@ -647,6 +650,7 @@ impl Validator<'_> {
             redact: false,
             allow_ignore: true,
             scan_binary: false,
+            history: false,
             examples: Examples::default(),
         };
         if node.is_null() {
@@ -669,6 +673,7 @@ impl Validator<'_> {
                     p.allow_ignore = self.boolean(value, "allow_ignore").unwrap_or(true)
                 }
                 "binary" => p.scan_binary = self.binary_choice(value).unwrap_or(false),
+                "history" => p.history = self.boolean(value, "history").unwrap_or(false),
                 "examples" => p.examples = self.examples(value),
                 "schedule" => warnings.push(format!(
                     "persona `{}`: `schedule` is accepted for the seed format and ignored",

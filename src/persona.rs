@@ -43,6 +43,9 @@ pub struct Persona {
     pub allow_ignore: bool,
     /// `binary: scan`: triggers also run on binary files (columns in bytes).
     pub scan_binary: bool,
+    /// `history: true`: in `--base` mode judged on every commit of the
+    /// range, not on the net change (SPEC §2.2).
+    pub history: bool,
     pub examples: Examples,
 }
 
@@ -270,6 +273,7 @@ pub(crate) fn compile(raw: &RawPersona) -> Persona {
         redact: raw.redact,
         allow_ignore: raw.allow_ignore,
         scan_binary: raw.scan_binary,
+        history: raw.history,
         examples: raw.examples.clone(),
     }
 }

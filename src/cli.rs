@@ -144,15 +144,22 @@ pub enum HookAction {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(group = clap::ArgGroup::new("range").args(["base", "root"]).multiple(false))]
 pub struct ModeArgs {
     /// Index vs HEAD, read from the index (the pre-commit hook)
     #[arg(long, conflicts_with_all = ["base", "worktree", "all"])]
     pub staged: bool,
-    /// Judge merge-base(BASE, HEAD)..HEAD (CI on a pull request)
-    #[arg(long, value_name = "REV", conflicts_with_all = ["worktree", "all"])]
+    /// Judge merge-base(BASE, HEAD)..HEAD (CI on a pull request); personas
+    /// with `history: true` judge each commit of it
+    #[arg(long, value_name = "REV", conflicts_with_all = ["worktree", "all", "root"])]
     pub base: Option<String>,
-    /// The head revision for --base
-    #[arg(long, value_name = "REV", requires = "base")]
+    /// Like --base, from the empty tree: HEAD's whole tree is added, and
+    /// history personas judge every commit reachable from HEAD (a history
+    /// no remote has seen: a first push, an orphan branch)
+    #[arg(long, conflicts_with_all = ["staged", "worktree", "all"])]
+    pub root: bool,
+    /// The head revision for --base or --root
+    #[arg(long, value_name = "REV", requires = "range")]
     pub head: Option<String>,
     /// Work tree vs HEAD, untracked files included (the default in git)
     #[arg(long, conflicts_with = "all")]
@@ -161,11 +168,11 @@ pub struct ModeArgs {
     #[arg(long)]
     pub all: bool,
     /// Files or directories to judge whole
-    #[arg(value_name = "PATH", conflicts_with_all = ["staged", "base", "worktree", "all"])]
+    #[arg(value_name = "PATH", conflicts_with_all = ["staged", "base", "root", "worktree", "all"])]
     pub paths: Vec<PathBuf>,
     /// With --base: whose config and baseline judge the range: the head's,
     /// the merge base's, or both (a change can tighten the gate, never loosen it)
-    #[arg(long, value_enum, value_name = "FROM", default_value_t = PolicyArg::Both, requires = "base")]
+    #[arg(long, value_enum, value_name = "FROM", default_value_t = PolicyArg::Both, requires = "range")]
     pub policy: PolicyArg,
 }
 
@@ -190,9 +197,9 @@ impl ModeArgs {
     pub fn selection(&self, default: Selection) -> Selection {
         if self.staged {
             Selection::Staged
-        } else if let Some(base) = &self.base {
+        } else if self.base.is_some() || self.root {
             Selection::Range {
-                base: base.clone(),
+                base: self.base.clone(),
                 head: self.head.clone().unwrap_or_else(|| "HEAD".to_string()),
             }
         } else if self.worktree {

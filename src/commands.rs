@@ -556,6 +556,7 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
         timestamp: 0,
         redact_all: false,
         snippets: false,
+        commit: None,
     };
     let mut failures = Vec::new();
     let mut passed = 0;

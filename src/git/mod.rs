@@ -21,8 +21,11 @@ use crate::finding::ChangeKind;
 mod blob;
 mod inert;
 mod listing;
+mod quarantine;
+mod range;
 mod revision;
 pub use blob::Sized;
+pub use range::Commit;
 
 /// A blob's object id, opaque outside this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,6 +102,8 @@ pub struct Repo {
     sync: gix::ThreadSafeRepository,
     /// The work-tree top; `None` in a bare repository.
     pub workdir: Option<PathBuf>,
+    /// The object folder of `GIT_OBJECT_DIRECTORY`, kept while in use.
+    _objects: Option<std::sync::Arc<quarantine::Overlay>>,
 }
 
 fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
@@ -109,9 +114,15 @@ fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
 pub fn discover(dir: &Path) -> Result<Option<Repo>> {
     match gix::ThreadSafeRepository::discover_with_environment_overrides(dir) {
         Ok(sync) => {
-            let sync = inert::disarm(sync)?;
+            let mut sync = inert::disarm(sync)?;
+            // gix reads neither variable; git sets them in pre-receive.
+            let _objects = quarantine::apply(&mut sync)?;
             let workdir = sync.work_dir().map(Path::to_path_buf);
-            Ok(Some(Repo { sync, workdir }))
+            Ok(Some(Repo {
+                sync,
+                workdir,
+                _objects,
+            }))
         }
         Err(e)
             if e.downcast_any_ref::<gix::discover::upwards::Error>()
@@ -269,23 +280,7 @@ impl Repo {
                 ));
             }
         };
-        let tree_of = |id: gix::ObjectId| -> Result<gix::Tree<'_>> {
-            repo.find_commit(id)
-                .and_then(|c| c.tree())
-                .map_err(wrap("cannot read a commit's tree"))
-        };
-        let old_tree = tree_of(merge_base)?;
-        let new_tree = tree_of(head_id)?;
-        // Without gix's rename tracker: renames are paired as git pairs them.
-        let options = gix::diff::Options::default().with_rewrites(None);
-        let diff = repo
-            .diff_tree_to_tree(&old_tree, &new_tree, options)
-            .map_err(wrap("cannot diff the range"))?;
-        let mut found = Found::default();
-        for change in diff {
-            found.push_tree(change);
-        }
-        found.paired(&repo)
+        range::diff_commits(&repo, Some(merge_base), head_id)
     }
 
     /// Work tree vs `HEAD`: staged, unstaged and untracked-not-ignored.

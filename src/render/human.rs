@@ -255,8 +255,13 @@ impl FindingDiagnostic {
             _ => String::new(),
         };
         let blocking = if f.blocking { " (blocking)" } else { "" };
+        // A finding of history judging names the commit that introduced it.
+        let commit = f
+            .short_commit()
+            .map(|c| format!(" in commit {}", terminal(c)))
+            .unwrap_or_default();
         let title = format!(
-            "{} {persona}: {}{response}{blocking}",
+            "{} {persona}: {}{response}{blocking}{commit}",
             f.severity,
             terminal(&f.message)
         );

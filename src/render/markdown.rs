@@ -88,10 +88,13 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 (Some(l), Some(c)) => format!("{l}:{c}"),
                 _ => String::new(),
             };
-            let file = match &f.old_file {
+            let mut file = match &f.old_file {
                 Some(old) => format!("{} (from {})", code(&f.file), code(old)),
                 None => code(&f.file),
             };
+            if let Some(commit) = f.short_commit() {
+                file.push_str(&format!(" in commit {}", code(commit)));
+            }
             writeln!(
                 out,
                 "| {mark} | {file} | {line} | {} ({}) | {} | {} |",

@@ -128,18 +128,25 @@ pub enum WatchFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum HookAction {
-    /// Install the pre-commit hook where git runs hooks (core.hooksPath aware)
+    /// Install the pre-commit and pre-merge-commit hooks where git runs
+    /// hooks (core.hooksPath aware)
     Install {
         /// Also install the pre-push hook
         #[arg(long)]
         pre_push: bool,
+        /// Install the pre-receive hook, for a server's repository (a bare
+        /// repository gets only this one)
+        #[arg(long)]
+        pre_receive: bool,
         /// Replace a hook that is not valve's, keeping it as <name>.valve-backup
         #[arg(long)]
         force: bool,
     },
     /// Remove valve's hooks and restore any backup
     Uninstall,
-    /// Say which hooks are installed where
+    /// Say which hooks are installed where, and name valve hooks left
+    /// where git no longer runs hooks; exit 1 when valve's pre-commit hook
+    /// is not where git runs hooks
     Status,
 }
 

@@ -83,6 +83,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             if hook {
                 hook_command(&HookAction::Install {
                     pre_push: false,
+                    pre_receive: false,
                     force: false,
                 })?;
             }
@@ -470,11 +471,31 @@ fn hook_command(action: &HookAction) -> Result<u8> {
         )
     })?;
     let mut lines = Vec::new();
+    let mut code = EXIT_PASS;
     match action {
-        HookAction::Install { pre_push, force } => {
-            let mut kinds = vec![Kind::PreCommit];
-            if *pre_push {
-                kinds.push(Kind::PrePush);
+        HookAction::Install {
+            pre_push,
+            pre_receive,
+            force,
+        } => {
+            // Nobody commits in a bare repository: a server gets pre-receive.
+            let mut kinds = Vec::new();
+            if !repo.is_bare() {
+                kinds.extend([Kind::PreCommit, Kind::PreMergeCommit]);
+                if *pre_push {
+                    kinds.push(Kind::PrePush);
+                }
+            } else if !*pre_receive {
+                return Err(Error::usage(
+                    "a bare repository has no commits made in it to gate",
+                    Some(
+                        "on a server, install the push gate: `valve hook install --pre-receive`"
+                            .to_string(),
+                    ),
+                ));
+            }
+            if *pre_receive {
+                kinds.push(Kind::PreReceive);
             }
             for kind in kinds {
                 let (status, done) = hook::install(&repo, kind, *force)?;
@@ -499,7 +520,7 @@ fn hook_command(action: &HookAction) -> Result<u8> {
             }
         }
         HookAction::Uninstall => {
-            for kind in [Kind::PreCommit, Kind::PrePush] {
+            for kind in Kind::ALL {
                 let path = repo.hooks_dir()?.join(kind.name());
                 lines.push(match hook::uninstall(&repo, kind)? {
                     Removed::NotInstalled => {
@@ -518,7 +539,8 @@ fn hook_command(action: &HookAction) -> Result<u8> {
             }
         }
         HookAction::Status => {
-            for kind in [Kind::PreCommit, Kind::PrePush] {
+            let mut pre_commit = None;
+            for kind in Kind::ALL {
                 let st = hook::status(&repo, kind)?;
                 let state = match st.state {
                     State::Valve => "valve",
@@ -527,13 +549,42 @@ fn hook_command(action: &HookAction) -> Result<u8> {
                 };
                 let backup = st
                     .backup
-                    .map(|b| format!("; backup at {}", shown(&b)))
+                    .as_ref()
+                    .map(|b| format!("; backup at {}", shown(b)))
                     .unwrap_or_default();
                 lines.push(format!(
-                    "{:<10} {state}: {}{backup}",
+                    "{:<16} {state}: {}{backup}",
                     kind.name(),
                     shown(&st.path)
                 ));
+                if kind == Kind::PreCommit {
+                    pre_commit = Some(st);
+                }
+            }
+            let active = repo.hooks_dir()?;
+            for orphan in hook::orphans(&repo)? {
+                lines.push(format!(
+                    "valve: valve's {} at {} never runs: git runs hooks from {} (core.hooksPath); fix: `valve hook install`{}, then `rm {}`",
+                    orphan.kind.name(),
+                    shown(&orphan.path),
+                    shown(&active),
+                    if orphan.kind == Kind::PrePush { " --pre-push" } else { "" },
+                    shown(&orphan.path)
+                ));
+            }
+            if let Some(st) = pre_commit.filter(|st| st.state != State::Valve) {
+                code = EXIT_BLOCKED;
+                lines.push(match st.state {
+                    State::Foreign => format!(
+                        "valve: the pre-commit hook git runs ({}) is not valve's: add `valve check --staged` to it, or `valve hook install --force` (keeps it as {}.valve-backup)",
+                        shown(&st.path),
+                        shown(&st.path)
+                    ),
+                    _ => format!(
+                        "valve: no valve pre-commit hook where git runs hooks ({}); fix: `valve hook install`",
+                        shown(&active)
+                    ),
+                });
             }
         }
     }
@@ -543,7 +594,7 @@ fn hook_command(action: &HookAction) -> Result<u8> {
         }
         Ok(())
     })?;
-    Ok(EXIT_PASS)
+    Ok(code)
 }
 
 fn test(g: &crate::cli::Global) -> Result<u8> {

@@ -175,6 +175,11 @@ impl Repo {
         self.sync.git_dir().to_path_buf()
     }
 
+    /// The git dir that linked worktrees share (the git dir otherwise).
+    pub fn common_dir(&self) -> PathBuf {
+        self.local().common_dir().to_path_buf()
+    }
+
     /// Index vs `HEAD` (unborn: empty tree), read from the index blobs.
     ///
     /// Like git, the index's cache-tree prunes every directory whose tree is

@@ -148,6 +148,33 @@ pub enum HookAction {
     /// where git no longer runs hooks; exit 1 when valve's pre-commit hook
     /// is not where git runs hooks
     Status,
+    /// Print a shipped hook script, for hook managers (lefthook, husky) to
+    /// run: `sh -c "$(valve hook print pre-push)" pre-push "$@"`
+    Print {
+        #[arg(value_enum)]
+        hook: HookName,
+    },
+}
+
+/// The hooks valve ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookName {
+    PreCommit,
+    PreMergeCommit,
+    PrePush,
+    PreReceive,
+}
+
+impl HookName {
+    pub fn kind(self) -> crate::hook::Kind {
+        use crate::hook::Kind;
+        match self {
+            HookName::PreCommit => Kind::PreCommit,
+            HookName::PreMergeCommit => Kind::PreMergeCommit,
+            HookName::PrePush => Kind::PrePush,
+            HookName::PreReceive => Kind::PreReceive,
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone)]

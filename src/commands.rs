@@ -463,6 +463,11 @@ fn init() -> Result<u8> {
 
 fn hook_command(action: &HookAction) -> Result<u8> {
     use crate::hook::{self, Installed, Kind, Removed, State};
+    // Printing a script needs no repository.
+    if let HookAction::Print { hook } = action {
+        emit(|out| out.write_all(hook.kind().script().as_bytes()))?;
+        return Ok(EXIT_PASS);
+    }
     let cwd = cwd()?;
     let repo = crate::git::discover(&cwd)?.ok_or_else(|| {
         Error::usage(
@@ -538,6 +543,8 @@ fn hook_command(action: &HookAction) -> Result<u8> {
                 });
             }
         }
+        // Answered above, before the repository is opened.
+        HookAction::Print { .. } => {}
         HookAction::Status => {
             let mut pre_commit = None;
             for kind in Kind::ALL {

@@ -49,7 +49,8 @@ impl Kind {
         }
     }
 
-    fn script(self) -> &'static str {
+    /// The shipped script.
+    pub fn script(self) -> &'static str {
         match self {
             Kind::PreCommit => PRE_COMMIT,
             Kind::PreMergeCommit => PRE_MERGE_COMMIT,

@@ -419,13 +419,30 @@ pub(crate) fn judge_changes(
     facts: &RunFacts<'_>,
     gate: &Gate,
 ) -> Result<Tally> {
+    judge_changes_with(ws, opts, changes, facts, gate, &mut None)
+}
+
+/// `judge_changes`, reading blobs through `handle` when it judges on this
+/// thread (and leaving the handle there): history judging keeps one
+/// across commits, so the pack's delta cache stays warm.
+pub(crate) fn judge_changes_with(
+    ws: &Workspace,
+    opts: &Options,
+    changes: &[Change],
+    facts: &RunFacts<'_>,
+    gate: &Gate,
+    handle: &mut Option<gix::Repository>,
+) -> Result<Tally> {
     let whole = opts.selection.is_whole_files();
     if changes.len() < SEQUENTIAL_BELOW {
         let mut local = Local::new(ws.repo.as_ref());
+        local.handle = handle.take();
         let mut tally = Tally::new(gate.limit);
-        for c in changes {
-            judge(ws, c, whole, facts, gate, &mut local, &mut tally)?;
-        }
+        let judged = changes
+            .iter()
+            .try_for_each(|c| judge(ws, c, whole, facts, gate, &mut local, &mut tally));
+        *handle = local.handle.take();
+        judged?;
         return Ok(tally);
     }
     // Each worker folds its files into one tally: no per-file results are
@@ -509,6 +526,7 @@ fn finish(
         files_scanned: scanned,
         files_binary: binary,
         files_too_large: too_large,
+        commits: 0,
         findings: total,
         truncated,
         suppressed,

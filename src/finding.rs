@@ -218,6 +218,9 @@ pub struct Summary {
     pub files_scanned: usize,
     pub files_binary: usize,
     pub files_too_large: usize,
+    /// Commits judged one by one by history personas (SPEC §2.2); 0 when
+    /// none was.
+    pub commits: usize,
     pub findings: usize,
     /// Findings counted (in `findings`, `by_severity`, `blocking`) but not
     /// kept in the report: more than `max_findings`.

@@ -22,7 +22,7 @@ use crate::ruleset::Matchers;
 
 /// Commits listed (tree diffs, rename pairing) in parallel at a time,
 /// before they are judged in order.
-const LISTED_AT_ONCE: usize = 64;
+const LISTED_AT_ONCE: usize = 256;
 
 /// One policy judging a range.
 pub struct RangeSide<'a> {
@@ -99,7 +99,11 @@ pub fn judge_range(
             ws: side.ws,
             matchers: side.matchers,
             net_gate,
-            history: history_gate.map(|gate| History { gate, tally: None }),
+            history: history_gate.map(|gate| History {
+                gate,
+                tally: None,
+                handle: None,
+            }),
             repo_display,
             timestamp,
         });
@@ -117,8 +121,10 @@ pub fn judge_range(
                 &plan.net_gate,
             )?);
         }
+        let mut judged = 0;
         if judges_history {
             let commits = repo.commits(base, head)?;
+            judged = commits.len();
             for chunk in commits.chunks(LISTED_AT_ONCE) {
                 let listed = list(repo, chunk)?;
                 for (commit, changes) in chunk.iter().zip(&listed) {
@@ -133,7 +139,7 @@ pub fn judge_range(
             if let Some(history) = plan.history.as_mut().and_then(|h| h.tally.take()) {
                 tally.merge_findings(history);
             }
-            reports.push(check::finish_change(
+            let mut report = check::finish_change(
                 plan.ws,
                 opts,
                 &plan.net_gate,
@@ -141,7 +147,11 @@ pub fn judge_range(
                 net,
                 plan.repo_display.clone(),
                 started,
-            )?);
+            )?;
+            if plan.history.is_some() {
+                report.summary.commits = judged;
+            }
+            reports.push(report);
         }
         Ok(reports)
     };
@@ -154,18 +164,25 @@ pub fn judge_range(
 }
 
 /// Each commit's own change, listed in parallel, in the chunk's order.
+/// Each worker lists a run of consecutive commits on one repository
+/// handle: a commit's old trees are its parent's new ones, already in
+/// that handle's object cache.
 fn list(repo: &Repo, chunk: &[Commit]) -> Result<Vec<Vec<Change>>> {
-    if chunk.len() == 1 {
-        let local = repo.local();
-        return chunk
-            .iter()
-            .map(|c| repo.commit_changes(&local, c))
-            .collect();
-    }
-    chunk
-        .par_iter()
-        .map_init(|| repo.local(), |local, c| repo.commit_changes(local, c))
-        .collect()
+    let run = chunk
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(8);
+    let runs: Vec<Vec<Vec<Change>>> = chunk
+        .par_chunks(run)
+        .map(|commits| {
+            let local = repo.local();
+            commits
+                .iter()
+                .map(|c| repo.commit_changes(&local, c))
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    Ok(runs.into_iter().flatten().collect())
 }
 
 /// One side's policy, its net-change gate and its history judging.
@@ -182,6 +199,8 @@ struct History {
     gate: Gate,
     /// Every commit's findings so far.
     tally: Option<Tally>,
+    /// The repository handle small commits are judged through.
+    handle: Option<gix::Repository>,
 }
 
 impl Plan<'_> {
@@ -191,7 +210,14 @@ impl Plan<'_> {
         };
         let mut facts = check::facts(opts, self.matchers, &self.repo_display, self.timestamp);
         facts.commit = Some(&commit.id);
-        let mut tally = check::judge_changes(self.ws, opts, changes, &facts, &history.gate)?;
+        let mut tally = check::judge_changes_with(
+            self.ws,
+            opts,
+            changes,
+            &facts,
+            &history.gate,
+            &mut history.handle,
+        )?;
         history.gate.remember(tally.take_introduced());
         match &mut history.tally {
             Some(all) => all.merge_findings(tally),

@@ -297,6 +297,7 @@ fn unite(first: Report, second: Report, threshold: Threshold) -> Report {
     summary.files_scanned = a.files_scanned.max(b.files_scanned);
     summary.files_binary = a.files_binary.max(b.files_binary);
     summary.files_too_large = a.files_too_large.max(b.files_too_large);
+    summary.commits = a.commits.max(b.commits);
     summary.suppressed = a.suppressed.min(b.suppressed);
     summary.baselined = a.baselined.max(b.baselined);
     summary.verdict = if summary.blocking > 0 { "fail" } else { "pass" };

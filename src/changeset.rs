@@ -15,8 +15,10 @@ use crate::git::{Change, Content, Repo};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
     Staged,
+    /// `merge-base(base, head)..head`; `base: None` is `--root`: from the
+    /// empty tree, every commit reachable from `head`.
     Range {
-        base: String,
+        base: Option<String>,
         head: String,
     },
     Worktree,
@@ -69,7 +71,12 @@ pub fn changes(
             repo.staged()?
         }
         Selection::Range { base, head } => {
-            repo.ok_or_else(|| needs_git("--base"))?.range(base, head)?
+            let repo =
+                repo.ok_or_else(|| needs_git(if base.is_some() { "--base" } else { "--root" }))?;
+            match base {
+                Some(base) => repo.range(base, head)?,
+                None => repo.root_range(head)?,
+            }
         }
         Selection::Worktree => repo.ok_or_else(|| needs_git("--worktree"))?.worktree()?,
         Selection::Default => match repo {

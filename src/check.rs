@@ -152,7 +152,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     // A range is judged by the policy `--policy` names; a config the user
     // names with `--config` is theirs and judges alone.
     if let (Selection::Range { base, head }, None) = (&opts.selection, &opts.config) {
-        return crate::policy::run_range(opts, base, head);
+        return crate::policy::run_range(opts, base.as_deref(), head);
     }
     let head = match &opts.selection {
         Selection::Range { head, .. } => Some(head.as_str()),
@@ -167,6 +167,9 @@ pub fn run(opts: &Options) -> Result<Report> {
 /// Triggers compile on a second thread while git lists the changes; the
 /// compile is always joined, so a bad regex is reported on every run.
 pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
+    if let Selection::Range { base, head } = &opts.selection {
+        return crate::history::run_range_in(ws, opts, base.as_deref(), head);
+    }
     let started = Instant::now();
     let streamed = changeset::walks_whole_root(&opts.selection, ws.repo.as_ref());
     std::thread::scope(|scope| {
@@ -193,7 +196,7 @@ pub fn run_in_with(ws: &Workspace, opts: &Options, matchers: &Matchers) -> Resul
     evaluate(ws, opts, matchers, changes, started)
 }
 
-fn facts<'a>(
+pub(crate) fn facts<'a>(
     opts: &Options,
     matchers: &'a Matchers,
     repo: &'a str,
@@ -205,10 +208,11 @@ fn facts<'a>(
         timestamp,
         redact_all: opts.redact,
         snippets: opts.snippets,
+        commit: None,
     }
 }
 
-fn run_facts(ws: &Workspace) -> (String, u64) {
+pub(crate) fn run_facts(ws: &Workspace) -> (String, u64) {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -216,9 +220,11 @@ fn run_facts(ws: &Workspace) -> (String, u64) {
     (ws.root.display().to_string(), timestamp)
 }
 
-/// What decides a finding the moment it is found: the baseline, the
-/// threshold and the cap on kept findings. Deciding early keeps memory
-/// bounded by `max_findings` while every count stays exact (SPEC §9).
+/// What decides a finding the moment it is found: which personas judge,
+/// the baseline, the threshold and the cap on kept findings. Deciding
+/// early keeps memory bounded by `max_findings` while every count stays
+/// exact (SPEC §9).
+#[derive(Clone)]
 pub struct Gate {
     baseline: Option<HashSet<String>>,
     /// `--all`/`PATH`: the baseline also applies to path-only findings.
@@ -227,6 +233,14 @@ pub struct Gate {
     pub threshold_source: String,
     limit: usize,
     context: &'static str,
+    /// The personas that judge (by config position); `None`: all of them.
+    /// The others still count the files they take, so the summary's file
+    /// counts do not depend on who judges.
+    judged: Option<Vec<bool>>,
+    /// History judging (SPEC §2.2): the identities (fingerprints) of the
+    /// findings of earlier commits, which a later commit does not report
+    /// again. `None` outside history judging.
+    earlier: Option<HashSet<u128>>,
 }
 
 impl Gate {
@@ -253,8 +267,49 @@ impl Gate {
             threshold_source,
             limit: ws.rules.max_findings.max(1),
             context: self::threshold(&ws.rules, opts).0.as_str(),
+            judged: None,
+            earlier: None,
         }
     }
+
+    /// Only the personas whose position in `mask` is true judge.
+    pub fn only(mut self, mask: Vec<bool>) -> Gate {
+        self.judged = Some(mask);
+        self
+    }
+
+    /// A gate for history judging: findings of an earlier commit are not
+    /// reported again, and only the judging personas' files count.
+    pub(crate) fn for_history(mut self) -> Gate {
+        self.earlier = Some(HashSet::new());
+        self
+    }
+
+    /// The findings a judged commit introduced are now "earlier".
+    pub(crate) fn remember(&mut self, introduced: HashSet<u128>) {
+        if let Some(earlier) = &mut self.earlier {
+            earlier.extend(introduced);
+        }
+    }
+
+    fn judges(&self, persona: usize) -> bool {
+        self.judged
+            .as_ref()
+            .is_none_or(|m| m.get(persona).copied().unwrap_or(false))
+    }
+}
+
+/// A finding's identity across the commits of a history: its fingerprint
+/// (persona, path, matched line), read as the 128-bit number it spells.
+fn identity(fingerprint: &str) -> u128 {
+    u128::from_str_radix(fingerprint, 16).unwrap_or_else(|_| {
+        // Not valve's hex (never happens): FNV-1a of the text.
+        fingerprint
+            .bytes()
+            .fold(0x6c62272e07bb014262b821756295c58d, |h, b| {
+                (h ^ u128::from(b)).wrapping_mul(0x0000000001000000000000000000013b)
+            })
+    })
 }
 
 /// The policy files a change set edits: valve's config and baseline, and
@@ -329,47 +384,100 @@ pub fn evaluate_gated(
     started: Instant,
     gate: &Gate,
 ) -> Result<Report> {
-    let whole = opts.selection.is_whole_files();
     let (repo_display, timestamp) = run_facts(ws);
     let facts = facts(opts, matchers, &repo_display, timestamp);
-    let gate_ref = gate;
-    // Each worker folds its files into one tally: no per-file results are
-    // kept, only findings and skips.
-    let work = || -> Result<Tally> {
-        changes
-            .par_iter()
-            .map_init(
-                || Local::new(ws.repo.as_ref()),
-                |local, change| {
-                    let mut tally = Tally::new(gate_ref.limit);
-                    judge(ws, change, whole, &facts, gate_ref, local, &mut tally).map(|_| tally)
-                },
-            )
-            .try_reduce(
-                || Tally::new(gate_ref.limit),
-                |mut a, b| {
-                    a.merge(b);
-                    Ok(a)
-                },
-            )
-    };
     // Starting a thread pool costs more than judging a few files.
-    let tally = match opts.threads {
-        _ if changes.len() < SEQUENTIAL_BELOW => {
-            let mut local = Local::new(ws.repo.as_ref());
-            let mut tally = Tally::new(gate.limit);
-            for c in changes {
-                judge(ws, c, whole, &facts, gate, &mut local, &mut tally)?;
-            }
-            tally
-        }
+    let tally = if changes.len() < SEQUENTIAL_BELOW {
+        judge_changes(ws, opts, changes, &facts, gate)?
+    } else {
+        with_pool(opts.threads, || {
+            judge_changes(ws, opts, changes, &facts, gate)
+        })?
+    };
+    finish_change(ws, opts, gate, tally, changes, repo_display, started)
+}
+
+/// Runs `work` on a pool of `--threads` threads, or rayon's global one.
+pub(crate) fn with_pool<T: Send>(
+    threads: Option<usize>,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
+    match threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(useful_threads(n))
             .build()
             .map_err(|e| Error::usage(format!("cannot start {n} threads: {e}"), None))?
-            .install(work)?,
-        None => work()?,
-    };
+            .install(work),
+        None => work(),
+    }
+}
+
+/// Judges `changes` into one tally: in parallel on the current pool, or on
+/// this thread when there are only a few.
+pub(crate) fn judge_changes(
+    ws: &Workspace,
+    opts: &Options,
+    changes: &[Change],
+    facts: &RunFacts<'_>,
+    gate: &Gate,
+) -> Result<Tally> {
+    judge_changes_with(ws, opts, changes, facts, gate, &mut None)
+}
+
+/// `judge_changes`, reading blobs through `handle` when it judges on this
+/// thread (and leaving the handle there): history judging keeps one
+/// across commits, so the pack's delta cache stays warm.
+pub(crate) fn judge_changes_with(
+    ws: &Workspace,
+    opts: &Options,
+    changes: &[Change],
+    facts: &RunFacts<'_>,
+    gate: &Gate,
+    handle: &mut Option<gix::Repository>,
+) -> Result<Tally> {
+    let whole = opts.selection.is_whole_files();
+    if changes.len() < SEQUENTIAL_BELOW {
+        let mut local = Local::new(ws.repo.as_ref());
+        local.handle = handle.take();
+        let mut tally = Tally::new(gate.limit);
+        let judged = changes
+            .iter()
+            .try_for_each(|c| judge(ws, c, whole, facts, gate, &mut local, &mut tally));
+        *handle = local.handle.take();
+        judged?;
+        return Ok(tally);
+    }
+    // Each worker folds its files into one tally: no per-file results are
+    // kept, only findings and skips.
+    changes
+        .par_iter()
+        .map_init(
+            || Local::new(ws.repo.as_ref()),
+            |local, change| {
+                let mut tally = Tally::new(gate.limit);
+                judge(ws, change, whole, facts, gate, local, &mut tally).map(|_| tally)
+            },
+        )
+        .try_reduce(
+            || Tally::new(gate.limit),
+            |mut a, b| {
+                a.merge(b);
+                Ok(a)
+            },
+        )
+}
+
+/// The report of a change set's tally: the policy files it edits, and in
+/// `--base` mode where the policy came from.
+pub(crate) fn finish_change(
+    ws: &Workspace,
+    opts: &Options,
+    gate: &Gate,
+    tally: Tally,
+    changes: &[Change],
+    repo_display: String,
+    started: Instant,
+) -> Result<Report> {
     let mut report = finish(ws, gate, tally, repo_display, started)?;
     // In `--all`/`PATH` nothing is a change: a policy file is just a file.
     if !gate.whole {
@@ -406,17 +514,21 @@ fn finish(
         binary,
         too_large,
         changed,
+        introduced: _,
     } = tally;
     findings.sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
     let truncated = truncated + findings.len().saturating_sub(limit);
     findings.truncate(limit);
     skipped.sort_by(|a, b| a.file.cmp(&b.file).then(a.reason.cmp(&b.reason)));
+    // History judging meets a file in several commits.
+    skipped.dedup();
     let summary = Summary {
         kind: "summary",
         files_changed: changed,
         files_scanned: scanned,
         files_binary: binary,
         files_too_large: too_large,
+        commits: 0,
         findings: total,
         truncated,
         suppressed,
@@ -474,7 +586,7 @@ impl<'a> Local<'a> {
 
 /// What a worker accumulates over its files: at most `2 × limit` kept
 /// findings (the smallest by `Finding::full_key`), everything counted.
-struct Tally {
+pub(crate) struct Tally {
     findings: Vec<Finding>,
     limit: usize,
     /// Findings dropped past the cap.
@@ -494,6 +606,8 @@ struct Tally {
     too_large: usize,
     /// Files in the change set (after `ignore`).
     changed: usize,
+    /// History judging: identities of the findings counted here.
+    introduced: HashSet<u128>,
 }
 
 impl Tally {
@@ -513,12 +627,26 @@ impl Tally {
             binary: 0,
             too_large: 0,
             changed: 0,
+            introduced: HashSet::new(),
         }
+    }
+
+    /// The identities of the findings this tally counted, taken out.
+    pub(crate) fn take_introduced(&mut self) -> HashSet<u128> {
+        std::mem::take(&mut self.introduced)
     }
 
     /// Counts one hit: baselined, or counted and, when it can still be
     /// among the first `limit`, to be built and kept.
     fn count(&mut self, gate: &Gate, hit: &scan::Hit<'_>) -> bool {
+        // A finding an earlier commit introduced is that commit's (§2.2).
+        if let Some(earlier) = &gate.earlier {
+            let id = identity(hit.fingerprint);
+            if earlier.contains(&id) {
+                return false;
+            }
+            self.introduced.insert(id);
+        }
         // Path-only findings mean "this file changed" in change modes: no
         // baseline silences that (SPEC §3).
         let baselinable = hit.line.is_some() || gate.whole;
@@ -587,6 +715,24 @@ impl Tally {
         self.binary += other.binary;
         self.too_large += other.too_large;
         self.changed += other.changed;
+        self.introduced.extend(other.introduced);
+        if self.findings.len() >= 2 * self.limit {
+            self.shrink();
+        }
+    }
+
+    /// Adds another tally's findings, counts of findings and skips, but
+    /// not its file counts: history judging (`other`) meets the files of
+    /// the net change set (`self`) again, commit by commit.
+    pub(crate) fn merge_findings(&mut self, other: Tally) {
+        self.findings.extend(other.findings);
+        self.truncated += other.truncated;
+        self.total += other.total;
+        self.by_severity.merge(&other.by_severity);
+        self.blocking += other.blocking;
+        self.baselined += other.baselined;
+        self.skipped.extend(other.skipped);
+        self.suppressed += other.suppressed;
         if self.findings.len() >= 2 * self.limit {
             self.shrink();
         }
@@ -602,6 +748,7 @@ struct Cutoff {
     trigger: Option<usize>,
     end_line: Option<u32>,
     end_column: Option<u32>,
+    commit: Option<String>,
 }
 
 impl Cutoff {
@@ -614,6 +761,7 @@ impl Cutoff {
             trigger: f.trigger,
             end_line: f.end_line,
             end_column: f.end_column,
+            commit: f.commit.clone(),
         }
     }
 
@@ -623,6 +771,7 @@ impl Cutoff {
             self.trigger,
             self.end_line,
             self.end_column,
+            self.commit.as_deref(),
         )
     }
 }
@@ -635,7 +784,7 @@ struct Offer<'a, 'g> {
 
 impl scan::Sink for Offer<'_, '_> {
     fn wants_fingerprints(&self) -> bool {
-        self.gate.baseline.is_some()
+        self.gate.baseline.is_some() || self.gate.earlier.is_some()
     }
 
     fn count(&mut self, hit: &scan::Hit<'_>) -> bool {
@@ -687,6 +836,14 @@ fn judge(
         }
         takers.sort_unstable();
     }
+    // Who judges; who counts the file: everyone, except in history
+    // judging, where only the judges read anything.
+    let judges: Vec<usize> = takers.iter().copied().filter(|&t| gate.judges(t)).collect();
+    let counters = if gate.earlier.is_some() {
+        &judges
+    } else {
+        &takers
+    };
     tally.changed += 1;
     if matches!(change.new, Content::Submodule) {
         tally.skip(&change.path, SkipReason::Submodule);
@@ -695,17 +852,17 @@ fn judge(
     if own {
         tally.skip(&change.path, SkipReason::OwnFile);
     }
-    if takers.is_empty() {
+    if counters.is_empty() {
         return Ok(());
     }
     tally.taken += 1;
     let wants_content = !own
         && change.kind != ChangeKind::Deleted
-        && takers.iter().any(|&t| {
+        && counters.iter().any(|&t| {
             let p = &rules.personas[t];
             !p.is_path_only() && p.wants(change.kind)
         });
-    let scans_binary = takers.iter().any(|&t| rules.personas[t].scan_binary);
+    let scans_binary = counters.iter().any(|&t| rules.personas[t].scan_binary);
     let mut data: Option<Vec<u8>> = None;
     let mut binary = false;
     if wants_content {
@@ -754,7 +911,7 @@ fn judge(
     };
     let scanned = scan::scan(
         rules,
-        &takers,
+        &judges,
         &doc,
         facts,
         &mut diff,

@@ -128,31 +128,72 @@ pub enum WatchFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum HookAction {
-    /// Install the pre-commit hook where git runs hooks (core.hooksPath aware)
+    /// Install the pre-commit and pre-merge-commit hooks where git runs
+    /// hooks (core.hooksPath aware)
     Install {
         /// Also install the pre-push hook
         #[arg(long)]
         pre_push: bool,
+        /// Install the pre-receive hook, for a server's repository (a bare
+        /// repository gets only this one)
+        #[arg(long)]
+        pre_receive: bool,
         /// Replace a hook that is not valve's, keeping it as <name>.valve-backup
         #[arg(long)]
         force: bool,
     },
     /// Remove valve's hooks and restore any backup
     Uninstall,
-    /// Say which hooks are installed where
+    /// Say which hooks are installed where, and name valve hooks left
+    /// where git no longer runs hooks; exit 1 when valve's pre-commit hook
+    /// is not where git runs hooks
     Status,
+    /// Print a shipped hook script, for hook managers (lefthook, husky) to
+    /// run: `sh -c "$(valve hook print pre-push)" pre-push "$@"`
+    Print {
+        #[arg(value_enum)]
+        hook: HookName,
+    },
+}
+
+/// The hooks valve ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookName {
+    PreCommit,
+    PreMergeCommit,
+    PrePush,
+    PreReceive,
+}
+
+impl HookName {
+    pub fn kind(self) -> crate::hook::Kind {
+        use crate::hook::Kind;
+        match self {
+            HookName::PreCommit => Kind::PreCommit,
+            HookName::PreMergeCommit => Kind::PreMergeCommit,
+            HookName::PrePush => Kind::PrePush,
+            HookName::PreReceive => Kind::PreReceive,
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(group = clap::ArgGroup::new("range").args(["base", "root"]).multiple(false))]
 pub struct ModeArgs {
     /// Index vs HEAD, read from the index (the pre-commit hook)
     #[arg(long, conflicts_with_all = ["base", "worktree", "all"])]
     pub staged: bool,
-    /// Judge merge-base(BASE, HEAD)..HEAD (CI on a pull request)
-    #[arg(long, value_name = "REV", conflicts_with_all = ["worktree", "all"])]
+    /// Judge merge-base(BASE, HEAD)..HEAD (CI on a pull request); personas
+    /// with `history: true` judge each commit of it
+    #[arg(long, value_name = "REV", conflicts_with_all = ["worktree", "all", "root"])]
     pub base: Option<String>,
-    /// The head revision for --base
-    #[arg(long, value_name = "REV", requires = "base")]
+    /// Like --base, from the empty tree: HEAD's whole tree is added, and
+    /// history personas judge every commit reachable from HEAD (a history
+    /// no remote has seen: a first push, an orphan branch)
+    #[arg(long, conflicts_with_all = ["staged", "worktree", "all"])]
+    pub root: bool,
+    /// The head revision for --base or --root
+    #[arg(long, value_name = "REV", requires = "range")]
     pub head: Option<String>,
     /// Work tree vs HEAD, untracked files included (the default in git)
     #[arg(long, conflicts_with = "all")]
@@ -161,11 +202,11 @@ pub struct ModeArgs {
     #[arg(long)]
     pub all: bool,
     /// Files or directories to judge whole
-    #[arg(value_name = "PATH", conflicts_with_all = ["staged", "base", "worktree", "all"])]
+    #[arg(value_name = "PATH", conflicts_with_all = ["staged", "base", "root", "worktree", "all"])]
     pub paths: Vec<PathBuf>,
     /// With --base: whose config and baseline judge the range: the head's,
     /// the merge base's, or both (a change can tighten the gate, never loosen it)
-    #[arg(long, value_enum, value_name = "FROM", default_value_t = PolicyArg::Both, requires = "base")]
+    #[arg(long, value_enum, value_name = "FROM", default_value_t = PolicyArg::Both, requires = "range")]
     pub policy: PolicyArg,
 }
 
@@ -190,9 +231,9 @@ impl ModeArgs {
     pub fn selection(&self, default: Selection) -> Selection {
         if self.staged {
             Selection::Staged
-        } else if let Some(base) = &self.base {
+        } else if self.base.is_some() || self.root {
             Selection::Range {
-                base: base.clone(),
+                base: self.base.clone(),
                 head: self.head.clone().unwrap_or_else(|| "HEAD".to_string()),
             }
         } else if self.worktree {

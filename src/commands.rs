@@ -83,6 +83,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             if hook {
                 hook_command(&HookAction::Install {
                     pre_push: false,
+                    pre_receive: false,
                     force: false,
                 })?;
             }
@@ -323,15 +324,20 @@ fn personas(g: &crate::cli::Global) -> Result<u8> {
                 crate::config::Scope::File => "file",
             };
             writeln!(out, "  scope:       {scope}; on: {}", kinds.join(", "))?;
-            if p.redact || !p.allow_ignore {
+            if p.redact || !p.allow_ignore || p.history {
                 writeln!(
                     out,
-                    "  flags:      {}{}",
+                    "  flags:      {}{}{}",
                     if p.redact { " redact" } else { "" },
                     if p.allow_ignore {
                         ""
                     } else {
                         " no-inline-ignore"
+                    },
+                    if p.history {
+                        " history (--base: every commit)"
+                    } else {
+                        ""
                     }
                 )?;
             }
@@ -426,6 +432,7 @@ personas:
     on: [added, modified, renamed]               # change kinds that wake it
     redact: true                                 # never print the matched text
     allow_ignore: false                          # `valve:ignore` cannot silence it
+    history: true                                # --base: judge every commit, not just the net change
     examples:                                    # checked by `valve test`
       fires: [{ path: src/config.ts, content: 'key = ""#,
     // Split so that valve's own Secrets persona does not fire on this file.
@@ -477,6 +484,11 @@ fn init() -> Result<u8> {
 
 fn hook_command(action: &HookAction) -> Result<u8> {
     use crate::hook::{self, Installed, Kind, Removed, State};
+    // Printing a script needs no repository.
+    if let HookAction::Print { hook } = action {
+        emit(|out| out.write_all(hook.kind().script().as_bytes()))?;
+        return Ok(EXIT_PASS);
+    }
     let cwd = cwd()?;
     let repo = crate::git::discover(&cwd)?.ok_or_else(|| {
         Error::usage(
@@ -485,11 +497,31 @@ fn hook_command(action: &HookAction) -> Result<u8> {
         )
     })?;
     let mut lines = Vec::new();
+    let mut code = EXIT_PASS;
     match action {
-        HookAction::Install { pre_push, force } => {
-            let mut kinds = vec![Kind::PreCommit];
-            if *pre_push {
-                kinds.push(Kind::PrePush);
+        HookAction::Install {
+            pre_push,
+            pre_receive,
+            force,
+        } => {
+            // Nobody commits in a bare repository: a server gets pre-receive.
+            let mut kinds = Vec::new();
+            if !repo.is_bare() {
+                kinds.extend([Kind::PreCommit, Kind::PreMergeCommit]);
+                if *pre_push {
+                    kinds.push(Kind::PrePush);
+                }
+            } else if !*pre_receive {
+                return Err(Error::usage(
+                    "a bare repository has no commits made in it to gate",
+                    Some(
+                        "on a server, install the push gate: `valve hook install --pre-receive`"
+                            .to_string(),
+                    ),
+                ));
+            }
+            if *pre_receive {
+                kinds.push(Kind::PreReceive);
             }
             for kind in kinds {
                 let (status, done) = hook::install(&repo, kind, *force)?;
@@ -514,7 +546,7 @@ fn hook_command(action: &HookAction) -> Result<u8> {
             }
         }
         HookAction::Uninstall => {
-            for kind in [Kind::PreCommit, Kind::PrePush] {
+            for kind in Kind::ALL {
                 let path = repo.hooks_dir()?.join(kind.name());
                 lines.push(match hook::uninstall(&repo, kind)? {
                     Removed::NotInstalled => {
@@ -532,8 +564,11 @@ fn hook_command(action: &HookAction) -> Result<u8> {
                 });
             }
         }
+        // Answered above, before the repository is opened.
+        HookAction::Print { .. } => {}
         HookAction::Status => {
-            for kind in [Kind::PreCommit, Kind::PrePush] {
+            let mut pre_commit = None;
+            for kind in Kind::ALL {
                 let st = hook::status(&repo, kind)?;
                 let state = match st.state {
                     State::Valve => "valve",
@@ -542,13 +577,42 @@ fn hook_command(action: &HookAction) -> Result<u8> {
                 };
                 let backup = st
                     .backup
-                    .map(|b| format!("; backup at {}", shown(&b)))
+                    .as_ref()
+                    .map(|b| format!("; backup at {}", shown(b)))
                     .unwrap_or_default();
                 lines.push(format!(
-                    "{:<10} {state}: {}{backup}",
+                    "{:<16} {state}: {}{backup}",
                     kind.name(),
                     shown(&st.path)
                 ));
+                if kind == Kind::PreCommit {
+                    pre_commit = Some(st);
+                }
+            }
+            let active = repo.hooks_dir()?;
+            for orphan in hook::orphans(&repo)? {
+                lines.push(format!(
+                    "valve: valve's {} at {} never runs: git runs hooks from {} (core.hooksPath); fix: `valve hook install`{}, then `rm {}`",
+                    orphan.kind.name(),
+                    shown(&orphan.path),
+                    shown(&active),
+                    if orphan.kind == Kind::PrePush { " --pre-push" } else { "" },
+                    shown(&orphan.path)
+                ));
+            }
+            if let Some(st) = pre_commit.filter(|st| st.state != State::Valve) {
+                code = EXIT_BLOCKED;
+                lines.push(match st.state {
+                    State::Foreign => format!(
+                        "valve: the pre-commit hook git runs ({}) is not valve's: add `valve check --staged` to it, or `valve hook install --force` (keeps it as {}.valve-backup)",
+                        shown(&st.path),
+                        shown(&st.path)
+                    ),
+                    _ => format!(
+                        "valve: no valve pre-commit hook where git runs hooks ({}); fix: `valve hook install`",
+                        shown(&active)
+                    ),
+                });
             }
         }
     }
@@ -558,7 +622,7 @@ fn hook_command(action: &HookAction) -> Result<u8> {
         }
         Ok(())
     })?;
-    Ok(EXIT_PASS)
+    Ok(code)
 }
 
 fn test(g: &crate::cli::Global) -> Result<u8> {
@@ -571,6 +635,7 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
         timestamp: 0,
         redact_all: false,
         snippets: false,
+        commit: None,
     };
     let mut failures = Vec::new();
     let mut passed = 0;

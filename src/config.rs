@@ -46,6 +46,7 @@ const PERSONA_KEYS: &[&str] = &[
     "redact",
     "allow_ignore",
     "binary",
+    "history",
     "examples",
     "schedule",
 ];
@@ -110,6 +111,8 @@ pub struct RawPersona {
     pub tags: Vec<String>,
     pub security_severity: Option<f64>,
     pub help_uri: Option<String>,
+    /// `history: true`: in `--base` mode judged on every commit of the range.
+    pub history: bool,
     pub examples: Examples,
 }
 
@@ -683,6 +686,7 @@ impl Validator<'_> {
             tags: Vec::new(),
             security_severity: None,
             help_uri: None,
+            history: false,
             examples: Examples::default(),
         };
         if node.is_null() {
@@ -714,6 +718,7 @@ impl Validator<'_> {
                 }
                 "security_severity" => p.security_severity = self.score(value),
                 "help_uri" => p.help_uri = self.string(value, "help_uri"),
+                "history" => p.history = self.boolean(value, "history").unwrap_or(false),
                 "examples" => p.examples = self.examples(value),
                 "schedule" => warnings.push(format!(
                     "persona `{}`: `schedule` is accepted for the seed format and ignored",

@@ -64,6 +64,10 @@ pub struct Finding {
     pub file: String,
     pub old_file: Option<String>,
     pub change: ChangeKind,
+    /// History judging (SPEC §2.2): the full id of the first commit of the
+    /// range, oldest first, that introduced the finding; `None` for a
+    /// finding of the net change.
+    pub commit: Option<String>,
     pub reason: Reason,
     pub line: Option<u32>,
     pub column: Option<u32>,
@@ -86,12 +90,14 @@ pub struct Finding {
     pub snippet: Option<Snippet>,
 }
 
-/// A finding's place in the report, total: two findings never share it.
+/// A finding's place in the report, total: two findings never share it
+/// (the same place in two commits of a history differs by commit).
 pub type FullKey<'a> = (
     (&'a [u8], Option<u32>, Option<u32>, usize),
     Option<usize>,
     Option<u32>,
     Option<u32>,
+    Option<&'a str>,
 );
 
 impl Finding {
@@ -105,15 +111,23 @@ impl Finding {
         )
     }
 
-    /// `sort_key`, then trigger and end: which findings are kept when there
-    /// are more than `max_findings` does not depend on thread timing.
+    /// `sort_key`, then trigger, end and commit: which findings are kept
+    /// when there are more than `max_findings` does not depend on thread
+    /// timing.
     pub fn full_key(&self) -> FullKey<'_> {
         (
             self.sort_key(),
             self.trigger,
             self.end_line,
             self.end_column,
+            self.commit.as_deref(),
         )
+    }
+
+    /// The commit id as human and markdown output show it: 7 characters,
+    /// more only when that is all there is.
+    pub fn short_commit(&self) -> Option<&str> {
+        self.commit.as_deref().map(|c| c.get(..7).unwrap_or(c))
     }
 }
 
@@ -204,6 +218,9 @@ pub struct Summary {
     pub files_scanned: usize,
     pub files_binary: usize,
     pub files_too_large: usize,
+    /// Commits judged one by one by history personas (SPEC §2.2); 0 when
+    /// none was.
+    pub commits: usize,
     pub findings: usize,
     /// Findings counted (in `findings`, `by_severity`, `blocking`) but not
     /// kept in the report: more than `max_findings`.

@@ -17,26 +17,45 @@ pub const MARKER: &str = "# valve-hook:";
 
 /// The hooks valve ships (the files in `hooks/`).
 pub const PRE_COMMIT: &str = include_str!("../hooks/pre-commit");
+pub const PRE_MERGE_COMMIT: &str = include_str!("../hooks/pre-merge-commit");
 pub const PRE_PUSH: &str = include_str!("../hooks/pre-push");
+pub const PRE_RECEIVE: &str = include_str!("../hooks/pre-receive");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     PreCommit,
+    /// git runs it instead of pre-commit for a merge commit of `git merge`.
+    PreMergeCommit,
     PrePush,
+    /// For a server's repository.
+    PreReceive,
 }
 
 impl Kind {
+    /// Every hook valve ships, in the order they are listed.
+    pub const ALL: [Kind; 4] = [
+        Kind::PreCommit,
+        Kind::PreMergeCommit,
+        Kind::PrePush,
+        Kind::PreReceive,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::PreCommit => "pre-commit",
+            Kind::PreMergeCommit => "pre-merge-commit",
             Kind::PrePush => "pre-push",
+            Kind::PreReceive => "pre-receive",
         }
     }
 
-    fn script(self) -> &'static str {
+    /// The shipped script.
+    pub fn script(self) -> &'static str {
         match self {
             Kind::PreCommit => PRE_COMMIT,
+            Kind::PreMergeCommit => PRE_MERGE_COMMIT,
             Kind::PrePush => PRE_PUSH,
+            Kind::PreReceive => PRE_RECEIVE,
         }
     }
 }
@@ -86,7 +105,11 @@ fn state_of(path: &Path) -> Result<State> {
 }
 
 pub fn status(repo: &Repo, kind: Kind) -> Result<Status> {
-    let path = repo.hooks_dir()?.join(kind.name());
+    status_in(&repo.hooks_dir()?, kind)
+}
+
+fn status_in(dir: &Path, kind: Kind) -> Result<Status> {
+    let path = dir.join(kind.name());
     let backup = backup_path(&path);
     Ok(Status {
         kind,
@@ -94,6 +117,36 @@ pub fn status(repo: &Repo, kind: Kind) -> Result<Status> {
         backup: backup.exists().then_some(backup),
         path,
     })
+}
+
+/// valve's hooks in folders git does not run hooks from: the repository's
+/// own hooks folders (`.git/hooks`, a linked worktree's private one) when
+/// `core.hooksPath` points elsewhere, as husky and lefthook set it.
+pub fn orphans(repo: &Repo) -> Result<Vec<Status>> {
+    let active = repo.hooks_dir()?;
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    };
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for dir in [
+        repo.common_dir().join("hooks"),
+        repo.git_dir().join("hooks"),
+    ] {
+        if !same(&dir, &active) && !dirs.iter().any(|d| same(d, &dir)) {
+            dirs.push(dir);
+        }
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        for kind in Kind::ALL {
+            let st = status_in(&dir, kind)?;
+            if st.state == State::Valve {
+                out.push(st);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What `install` did.
@@ -185,9 +238,15 @@ mod tests {
 
     #[test]
     fn shipped_hooks_carry_the_marker() {
-        assert!(PRE_COMMIT.contains(MARKER));
-        assert!(PRE_PUSH.contains(MARKER));
-        assert!(PRE_COMMIT.starts_with("#!/bin/sh\n"));
+        for kind in Kind::ALL {
+            let script = kind.script();
+            assert!(
+                script.contains(&format!("{MARKER} {}\n", kind.name())),
+                "{}",
+                kind.name()
+            );
+            assert!(script.starts_with("#!/bin/sh\n"), "{}", kind.name());
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod escape;
 pub mod finding;
 pub mod git;
+pub mod history;
 pub mod hook;
 pub mod ownfile;
 pub mod persona;

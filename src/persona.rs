@@ -46,6 +46,9 @@ pub struct Persona {
     pub tags: Vec<String>,
     pub security_severity: Option<f64>,
     pub help_uri: Option<String>,
+    /// `history: true`: in `--base` mode judged on every commit of the
+    /// range, not on the net change (SPEC §2.2).
+    pub history: bool,
     pub examples: Examples,
 }
 
@@ -276,6 +279,7 @@ pub(crate) fn compile(raw: &RawPersona) -> Persona {
         tags: raw.tags.clone(),
         security_severity: raw.security_severity,
         help_uri: raw.help_uri.clone(),
+        history: raw.history,
         examples: raw.examples.clone(),
     }
 }

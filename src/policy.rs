@@ -22,6 +22,7 @@ use crate::config::{self, BASELINE_PATH, CONFIG_PATHS};
 use crate::error::{Error, Result};
 use crate::finding::{BySeverity, Finding, PersonaInfo, Report};
 use crate::git::Repo;
+use crate::history::{RangeSide, judge_range};
 use crate::ruleset::Ruleset;
 use crate::severity::{Severity, Threshold};
 
@@ -33,8 +34,9 @@ struct Side {
     name: String,
 }
 
-/// Runs a `--base` check under `opts.policy`.
-pub fn run_range(opts: &Options, base: &str, head: &str) -> Result<Report> {
+/// Runs a `--base` check under `opts.policy`; `base` is `None` for
+/// `--root` (the empty tree, whose policy is none).
+pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Report> {
     let started = Instant::now();
     let repo = crate::git::discover(&opts.cwd)?.ok_or_else(|| {
         Error::usage(
@@ -46,7 +48,7 @@ pub fn run_range(opts: &Options, base: &str, head: &str) -> Result<Report> {
         )
     })?;
     let root = repo.workdir.clone().unwrap_or_else(|| opts.cwd.clone());
-    let merge_base = repo.merge_base_id(base, head)?;
+    let merge_base = base.map(|b| repo.merge_base_id(b, head)).transpose()?;
     let head_side = || -> Result<Option<Side>> {
         if repo.is_checked_out(head) {
             worktree_side(&repo, &root)
@@ -54,13 +56,10 @@ pub fn run_range(opts: &Options, base: &str, head: &str) -> Result<Report> {
             revision_side(&repo, &root, head, &format!("head {}", short(&repo, head)))
         }
     };
-    let base_side = || {
-        revision_side(
-            &repo,
-            &root,
-            &merge_base,
-            &format!("merge base {}", &merge_base[..7]),
-        )
+    let base_side = || match &merge_base {
+        Some(mb) => revision_side(&repo, &root, mb, &format!("merge base {}", &mb[..7])),
+        // The empty tree holds no policy.
+        None => Ok(None),
     };
     let (first, second) = match opts.policy {
         PolicyMode::Head => (head_side()?, None),
@@ -77,8 +76,14 @@ pub fn run_range(opts: &Options, base: &str, head: &str) -> Result<Report> {
         }
     };
     let Some(first) = first else {
-        let looked = match opts.policy {
-            PolicyMode::Base => format!("{}:{}", &merge_base[..7], CONFIG_PATHS[0]),
+        let looked = match (opts.policy, &merge_base) {
+            (PolicyMode::Base, None) => {
+                return Err(Error::usage(
+                    "`--policy base` with `--root`: the empty tree has no policy",
+                    Some("use `--policy head` or `--policy both` (the default)".to_string()),
+                ));
+            }
+            (PolicyMode::Base, Some(mb)) => format!("{}:{}", &mb[..7], CONFIG_PATHS[0]),
             _ => format!("{head}:{}", CONFIG_PATHS[0]),
         };
         return Err(Error::ConfigMissing {
@@ -98,14 +103,28 @@ pub fn run_range(opts: &Options, base: &str, head: &str) -> Result<Report> {
     };
     let sides: Vec<&Side> = std::iter::once(&first).chain(second.as_ref()).collect();
     let (threshold, source) = stricter(&sides, opts);
-    let mut reports = Vec::new();
-    for side in &sides {
-        let matchers = side.ws.rules.matchers()?;
-        let gate = Gate::with(&side.ws, opts, threshold, source.clone(), baseline.clone());
-        reports.push(check::evaluate_gated(
-            &side.ws, opts, &matchers, &changes, started, &gate,
-        )?);
-    }
+    let matchers = sides
+        .iter()
+        .map(|side| side.ws.rules.matchers())
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let judging = sides
+        .iter()
+        .zip(&matchers)
+        .map(|(side, matchers)| RangeSide {
+            ws: &side.ws,
+            matchers,
+            gate: Gate::with(&side.ws, opts, threshold, source.clone(), baseline.clone()),
+        })
+        .collect();
+    let reports = judge_range(
+        &repo,
+        opts,
+        merge_base.as_deref(),
+        head,
+        judging,
+        &changes,
+        started,
+    )?;
     let mut reports = reports.into_iter();
     let Some(mut report) = reports.next() else {
         return Err(Error::usage("no policy to judge the range", None));
@@ -238,10 +257,13 @@ fn unite(first: Report, second: Report, threshold: Threshold) -> Report {
     };
     let truncated = first.summary.truncated.max(second.summary.truncated);
     let mut findings: Vec<Finding> = first.findings.into_iter().chain(second.findings).collect();
+    // Of identical ones the more severe is kept, then the one that names
+    // the commit that introduced it (one side judged the history).
     findings.sort_by(|a, b| {
         identity(a)
             .cmp(&identity(b))
             .then(b.severity.cmp(&a.severity))
+            .then(b.commit.is_some().cmp(&a.commit.is_some()))
     });
     findings.dedup_by(|later, kept| identity(later) == identity(kept));
     for f in &mut findings {
@@ -276,6 +298,7 @@ fn unite(first: Report, second: Report, threshold: Threshold) -> Report {
     summary.files_scanned = a.files_scanned.max(b.files_scanned);
     summary.files_binary = a.files_binary.max(b.files_binary);
     summary.files_too_large = a.files_too_large.max(b.files_too_large);
+    summary.commits = a.commits.max(b.commits);
     summary.suppressed = a.suppressed.min(b.suppressed);
     summary.baselined = a.baselined.max(b.baselined);
     summary.verdict = if summary.blocking > 0 { "fail" } else { "pass" };

@@ -32,6 +32,8 @@ pub struct RunFacts<'a> {
     pub redact_all: bool,
     /// Whether findings carry source snippets (only human output shows them).
     pub snippets: bool,
+    /// The commit being judged in history judging (SPEC §2.2), full id.
+    pub commit: Option<&'a str>,
 }
 
 /// What a finding is before it is built: enough to count it and to decide
@@ -50,6 +52,7 @@ pub struct Hit<'a> {
     pub trigger: Option<usize>,
     pub end_line: Option<u32>,
     pub end_column: Option<u32>,
+    pub commit: Option<&'a str>,
 }
 
 impl Hit<'_> {
@@ -65,6 +68,7 @@ impl Hit<'_> {
             self.trigger,
             self.end_line,
             self.end_column,
+            self.commit,
         )
     }
 }
@@ -127,6 +131,7 @@ pub fn scan(
                 trigger: None,
                 end_line: None,
                 end_column: None,
+                commit: facts.commit,
             };
             if sink.count(&hit) {
                 sink.keep(f);
@@ -205,6 +210,7 @@ pub fn scan(
                     trigger: Some(ti),
                     end_line: Some(end_line as u32),
                     end_column: Some(end_col as u32),
+                    commit: facts.commit,
                 };
                 if !sink.count(&hit) {
                     continue;
@@ -229,6 +235,7 @@ pub fn scan(
                     file: doc.path.to_string(),
                     old_file: doc.old_path.map(str::to_string),
                     change: doc.kind,
+                    commit: facts.commit.map(str::to_string),
                     reason: Reason::GlobTrigger,
                     line: Some(start_line as u32),
                     column: Some(column as u32),
@@ -321,6 +328,7 @@ fn path_finding(rules: &Ruleset, pi: usize, doc: &Document<'_>, facts: &RunFacts
         file: doc.path.to_string(),
         old_file: doc.old_path.map(str::to_string),
         change: doc.kind,
+        commit: facts.commit.map(str::to_string),
         reason: Reason::Glob,
         line: None,
         column: None,

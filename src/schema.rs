@@ -92,6 +92,10 @@ pub fn schema() -> Value {
                 "description": "skip (default): triggers do not run on binary files; scan: they do, columns in bytes",
                 "enum": ["skip", "scan"]
             },
+            "history": {
+                "description": "in --base mode, judge every commit of the range (each against its first parent) instead of the net change, so a secret added and removed inside the range is still found",
+                "type": "boolean"
+            },
             "examples": {
                 "type": "object",
                 "additionalProperties": false,

@@ -732,6 +732,7 @@ mod tests {
             file: file.into(),
             old_file: None,
             change: ChangeKind::Modified,
+            commit: None,
             reason: Reason::GlobTrigger,
             line: Some(line),
             column: Some(1),

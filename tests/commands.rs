@@ -28,6 +28,7 @@ fn init_writes_a_config_that_loads_and_never_overwrites() {
         "on",
         "redact",
         "allow_ignore",
+        "history",
         "examples",
     ] {
         assert!(text.contains(&format!("{key}:")), "starter lacks `{key}`");

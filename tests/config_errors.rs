@@ -179,3 +179,19 @@ fn seed_file_loads_unchanged_with_a_schedule_warning() {
         .success()
         .stdout(predicates::str::contains("`schedule` is accepted"));
 }
+
+#[test]
+fn history_is_a_boolean_with_did_you_mean() {
+    let err = errors_of("personas:\n  A:\n    history: often\n");
+    assert_at(
+        &err,
+        "3:14",
+        &["`history` must be true or false", "history: true"],
+    );
+    let err = errors_of("personas:\n  A:\n    histroy: true\n");
+    assert_at(
+        &err,
+        "3:5",
+        &["unknown persona key `histroy`", "did you mean `history`?"],
+    );
+}

@@ -25,8 +25,11 @@ use crate::finding::ChangeKind;
 mod blob;
 mod inert;
 mod listing;
+mod quarantine;
+mod range;
 mod revision;
 pub use blob::Sized;
+pub use range::Commit;
 
 /// A blob's object id, opaque outside this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,6 +106,8 @@ pub struct Repo {
     sync: gix::ThreadSafeRepository,
     /// The work-tree top; `None` in a bare repository.
     pub workdir: Option<PathBuf>,
+    /// The object folder of `GIT_OBJECT_DIRECTORY`, kept while in use.
+    _objects: Option<std::sync::Arc<quarantine::Overlay>>,
 }
 
 fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
@@ -113,9 +118,15 @@ fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
 pub fn discover(dir: &Path) -> Result<Option<Repo>> {
     match gix::ThreadSafeRepository::discover_with_environment_overrides(dir) {
         Ok(sync) => {
-            let sync = inert::disarm(sync)?;
+            let mut sync = inert::disarm(sync)?;
+            // gix reads neither variable; git sets them in pre-receive.
+            let _objects = quarantine::apply(&mut sync)?;
             let workdir = sync.work_dir().map(Path::to_path_buf);
-            Ok(Some(Repo { sync, workdir }))
+            Ok(Some(Repo {
+                sync,
+                workdir,
+                _objects,
+            }))
         }
         Err(e)
             if e.downcast_any_ref::<gix::discover::upwards::Error>()
@@ -166,6 +177,11 @@ impl Repo {
     /// The repository's private git dir (a linked worktree's own).
     pub fn git_dir(&self) -> PathBuf {
         self.sync.git_dir().to_path_buf()
+    }
+
+    /// The git dir that linked worktrees share (the git dir otherwise).
+    pub fn common_dir(&self) -> PathBuf {
+        self.local().common_dir().to_path_buf()
     }
 
     /// Index vs `HEAD` (unborn: empty tree), read from the index blobs.
@@ -273,23 +289,7 @@ impl Repo {
                 ));
             }
         };
-        let tree_of = |id: gix::ObjectId| -> Result<gix::Tree<'_>> {
-            repo.find_commit(id)
-                .and_then(|c| c.tree())
-                .map_err(wrap("cannot read a commit's tree"))
-        };
-        let old_tree = tree_of(merge_base)?;
-        let new_tree = tree_of(head_id)?;
-        // Without gix's rename tracker: renames are paired as git pairs them.
-        let options = gix::diff::Options::default().with_rewrites(None);
-        let diff = repo
-            .diff_tree_to_tree(&old_tree, &new_tree, options)
-            .map_err(wrap("cannot diff the range"))?;
-        let mut found = Found::default();
-        for change in diff {
-            found.push_tree(change);
-        }
-        found.paired(&repo)
+        range::diff_commits(&repo, Some(merge_base), head_id)
     }
 
     /// Work tree vs `HEAD`: staged, unstaged and untracked-not-ignored.

@@ -45,6 +45,10 @@ fn annotation(f: &Finding) -> String {
     if f.blocking {
         message.push_str(" (blocking)");
     }
+    // The line is the commit's, which the head may no longer have.
+    if let Some(c) = f.short_commit() {
+        message.push_str(&format!(" in commit {c}"));
+    }
     format!(
         "::{} {}::{}",
         kind(f.severity),

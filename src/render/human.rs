@@ -143,13 +143,19 @@ pub fn summary_line(report: &Report) -> String {
     } else {
         "changed file"
     };
-    if s.files_changed == 0 {
+    if s.files_changed == 0 && s.commits == 0 {
         return format!("valve: no {noun}s to judge");
     }
     let files = plural(s.files_changed, noun);
-    if s.files_scanned == 0 {
+    if s.files_scanned == 0 && s.commits == 0 {
         return format!("valve: no persona takes any of the {files}");
     }
+    // History judging: the commits were judged one by one too.
+    let judged = match (s.files_changed, s.commits) {
+        (_, 0) => format!("{} of {files}", s.files_scanned),
+        (0, n) => format!("{} (no net change)", plural(n, "commit")),
+        (_, n) => format!("{} of {files} and {}", s.files_scanned, plural(n, "commit")),
+    };
     let mut parts = Vec::new();
     for sev in Severity::ALL.iter().rev() {
         let n = match sev {
@@ -183,10 +189,7 @@ pub fn summary_line(report: &Report) -> String {
     } else {
         format!("; {}", extra.join(", "))
     };
-    format!(
-        "valve: {found} in {} of {files}{extra} [{} ms]",
-        s.files_scanned, s.duration_ms
-    )
+    format!("valve: {found} in {judged}{extra} [{} ms]", s.duration_ms)
 }
 
 fn verdict_line(report: &Report, style: &HumanStyle) -> String {
@@ -255,8 +258,13 @@ impl FindingDiagnostic {
             _ => String::new(),
         };
         let blocking = if f.blocking { " (blocking)" } else { "" };
+        // A finding of history judging names the commit that introduced it.
+        let commit = f
+            .short_commit()
+            .map(|c| format!(" in commit {}", terminal(c)))
+            .unwrap_or_default();
         let title = format!(
-            "{} {persona}: {}{response}{blocking}",
+            "{} {persona}: {}{response}{blocking}{commit}",
             f.severity,
             terminal(&f.message)
         );

@@ -138,10 +138,13 @@ fn write_report(report: &Report, out: &mut Vec<u8>) -> io::Result<()> {
                 Some(url) => format!("[{}]({url})", code(&f.file)),
                 None => code(&f.file),
             };
-            let file = match &f.old_file {
+            let mut file = match &f.old_file {
                 Some(old) => format!("{shown} (from {})", code(old)),
                 None => shown,
             };
+            if let Some(commit) = f.short_commit() {
+                file.push_str(&format!(" in commit {}", code(commit)));
+            }
             writeln!(
                 out,
                 "| {mark} | {file} | {line} | {} ({}) | {} | {} |",

@@ -176,6 +176,9 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
     if let Some(t) = f.trigger {
         properties["trigger"] = json!(t);
     }
+    if let Some(c) = &f.commit {
+        properties["commit"] = json!(c);
+    }
     let mut r = json!({
         "ruleId": f.persona,
         "level": level(f.severity),

@@ -361,6 +361,11 @@ impl Session<'_> {
         self.apply(findings, &report)
     }
 
+    /// Whether the watched root or its git dir is gone.
+    fn vanishing(&self) -> bool {
+        !self.ws.root.is_dir() || self.ws.repo.as_ref().is_some_and(|r| !r.git_dir().is_dir())
+    }
+
     /// A full evaluation after git's own state changed. git may still be
     /// writing (a commit updates objects, the index and the ref one after
     /// another), so a git read error is retried a few times, 25 ms apart
@@ -495,6 +500,9 @@ impl Session<'_> {
         };
         match outcome {
             Ok(()) => Ok(()),
+            // The repository is being removed: the watcher reports that
+            // (and retries); errors of reading its remains are noise.
+            Err(_) if self.vanishing() => Ok(()),
             // A bad file or a git hiccup is reported; the watch goes on.
             Err(e) => self.sink.error(render_error(&e), None),
         }

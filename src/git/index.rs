@@ -440,7 +440,8 @@ impl<'a> Presence<'a> {
         std::fs::symlink_metadata(self.workdir.join(rel)).ok()
     }
 
-    /// Whether `path` exists (anything but a folder counts for a file).
+    /// Whether something exists at `path` (as git asks: a folder there
+    /// counts too, the file it replaced is then gone).
     fn file(&mut self, path: &BStr) -> bool {
         if self
             .missing
@@ -449,7 +450,7 @@ impl<'a> Presence<'a> {
         {
             return false;
         }
-        if self.lstat(path).is_some_and(|m| !m.is_dir()) {
+        if self.lstat(path).is_some() {
             return true;
         }
         self.note_missing_parents(path);

@@ -55,27 +55,8 @@ impl Repo {
             };
             out.push(Change::added(path, content));
         }
-        let mut collect = gix::dir::walk::delegate::Collect::default();
-        let options = repo
-            .dirwalk_options()
-            .map_err(wrap("cannot prepare the walk of the work tree"))?
-            .emit_untracked(gix::dir::walk::EmissionMode::Matching)
-            .emit_ignored(None)
-            .emit_tracked(false)
-            .recurse_repositories(false);
-        let interrupt = AtomicBool::new(false);
-        let patterns: Vec<&BStr> = if prefix.is_empty() {
-            Vec::new()
-        } else {
-            vec![prefix.as_bstr()]
-        };
-        repo.dirwalk(&index, patterns, &interrupt, options, &mut collect)
-            .map_err(wrap("cannot walk the work tree"))?;
-        for (entry, _) in collect.unorded_entries {
-            if entry.status != gix::dir::entry::Status::Untracked
-                || tracked.contains(entry.rela_path.as_bstr())
-                || !under(entry.rela_path.as_bstr())
-            {
+        for entry in untracked(&repo, &index, prefix)? {
+            if tracked.contains(entry.rela_path.as_bstr()) || !under(entry.rela_path.as_bstr()) {
                 continue;
             }
             use gix::dir::entry::Kind;
@@ -91,6 +72,55 @@ impl Repo {
         out.sort_unstable_by(|a, b| a.raw_path().cmp(b.raw_path()));
         Ok(out)
     }
+}
+
+/// The untracked entries git does not ignore under `prefix` (raw, `""`
+/// for all), as gix's walk finds them. The walk sees `index` without
+/// skip-worktree bits: git lists the untracked files of a folder outside
+/// the sparse cone too, where gix would not look.
+pub(super) fn untracked(
+    repo: &gix::Repository,
+    index: &gix::index::State,
+    prefix: &[u8],
+) -> Result<Vec<gix::dir::Entry>> {
+    use gix::index::entry::Flags;
+    let cleared;
+    let index = if index
+        .entries()
+        .iter()
+        .any(|e| e.flags.contains(Flags::SKIP_WORKTREE))
+    {
+        let mut copy = index.clone();
+        for entry in copy.entries_mut() {
+            entry.flags.remove(Flags::SKIP_WORKTREE);
+        }
+        cleared = copy;
+        &cleared
+    } else {
+        index
+    };
+    let mut collect = gix::dir::walk::delegate::Collect::default();
+    let options = repo
+        .dirwalk_options()
+        .map_err(wrap("cannot prepare the walk of the work tree"))?
+        .emit_untracked(gix::dir::walk::EmissionMode::Matching)
+        .emit_ignored(None)
+        .emit_tracked(false)
+        .recurse_repositories(false);
+    let interrupt = AtomicBool::new(false);
+    let patterns: Vec<&BStr> = if prefix.is_empty() {
+        Vec::new()
+    } else {
+        vec![prefix.as_bstr()]
+    };
+    repo.dirwalk(index, patterns, &interrupt, options, &mut collect)
+        .map_err(wrap("cannot walk the work tree"))?;
+    Ok(collect
+        .unorded_entries
+        .into_iter()
+        .map(|(entry, _)| entry)
+        .filter(|entry| entry.status == gix::dir::entry::Status::Untracked)
+        .collect())
 }
 
 /// What a tracked path is in the work tree now; `None` when it is gone or

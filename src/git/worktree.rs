@@ -26,6 +26,7 @@ use gix::bstr::{BStr, BString, ByteSlice};
 
 use super::eol::{Conversion, Conversions};
 use super::index::{head_tree, index_diff, read_index, unmerged_paths, worktree_index};
+use super::listing::untracked;
 use super::{
     BlobId, Change, Content, Found, Repo, content_for, kind_of_tree_mode, renames, unreadable, wrap,
 };
@@ -156,13 +157,11 @@ fn status_paths(repo: &gix::Repository, index: &gix::index::State) -> Result<Vec
         },
     )
     .map_err(&fail)?;
-    let walk = repo
-        .dirwalk_options()
-        .map_err(&fail)?
-        .emit_untracked(gix::dir::walk::EmissionMode::Matching);
+    // The untracked files come from `listing::untracked`, which looks
+    // outside the sparse cone as git does.
     let options = gix::status::index_worktree::Options {
         sorting: None,
-        dirwalk_options: Some(walk),
+        dirwalk_options: None,
         rewrites: None,
         thread_limit: None,
     };
@@ -179,7 +178,10 @@ fn status_paths(repo: &gix::Repository, index: &gix::index::State) -> Result<Vec
         options,
     )
     .map_err(&fail)?;
-    let mut out = Vec::new();
+    let mut out: Vec<BString> = untracked(repo, index, b"")?
+        .into_iter()
+        .map(|e| e.rela_path)
+        .collect();
     for record in recorder.records {
         match record {
             // Only the stat data differs: the content is the index's.
@@ -188,11 +190,7 @@ fn status_paths(repo: &gix::Repository, index: &gix::index::State) -> Result<Vec
                 ..
             } => {}
             Entry::Modification { rela_path, .. } => out.push(rela_path.to_owned()),
-            Entry::DirectoryContents { entry, .. } => {
-                if entry.status == gix::dir::entry::Status::Untracked {
-                    out.push(entry.rela_path);
-                }
-            }
+            Entry::DirectoryContents { entry, .. } => out.push(entry.rela_path),
             Entry::Rewrite {
                 source,
                 dirwalk_entry,

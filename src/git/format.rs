@@ -14,6 +14,7 @@
 //! the error names the object and the `git fetch` that gets it.
 
 use std::fmt::Display;
+use std::path::{Path, PathBuf};
 
 use gix::bstr::ByteSlice;
 
@@ -41,16 +42,16 @@ pub(super) struct Limits {
     pub(super) refs: Option<String>,
 }
 
-/// The repository's own config entries `section.key = value`, as git reads
-/// them for the repository format (never from global or system config).
-fn local_values(repo: &gix::Repository, section: &str) -> Vec<(String, Option<String>)> {
-    let config = repo.config_snapshot();
+/// The entries `section.key = value` of the repository's own config file,
+/// where git reads the repository format (never global or system config,
+/// never an include), keys lowercased.
+fn own_values(config: &gix::config::File, section: &str) -> Vec<(String, Option<String>)> {
     let mut out = Vec::new();
-    let Some(sections) = config.plumbing().sections_by_name(section) else {
+    let Some(sections) = config.sections_by_name(section) else {
         return out;
     };
     for s in sections {
-        if s.meta().source != gix::config::Source::Local || s.header().subsection_name().is_some() {
+        if s.header().subsection_name().is_some() {
             continue;
         }
         for key in s.value_names() {
@@ -61,11 +62,51 @@ fn local_values(repo: &gix::Repository, section: &str) -> Vec<(String, Option<St
     out
 }
 
+/// The repository's own config file, in its common git dir.
+fn own_config(common_dir: &Path) -> Result<gix::config::File> {
+    let path = common_dir.join("config");
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let meta = gix::config::file::Metadata::from(gix::config::Source::Local);
+    gix::config::File::from_bytes_no_includes(&bytes, meta, Default::default()).map_err(|e| {
+        Error::git(
+            format!(
+                "cannot read the repository's config {}: {e}",
+                path.display()
+            ),
+            Some("check the file with `git config --list --local`".to_string()),
+        )
+    })
+}
+
+/// The common git dir of the repository that would be opened at `dir`, to
+/// name its format when gix cannot open it.
+pub(super) fn common_dir_at(dir: &Path) -> Option<PathBuf> {
+    let git_dir = match std::env::var_os("GIT_DIR") {
+        Some(d) => dir.join(d),
+        None => {
+            gix::discover::upwards(dir)
+                .ok()?
+                .0
+                .into_repository_and_work_tree_directories()
+                .0
+        }
+    };
+    Some(match std::fs::read_to_string(git_dir.join("commondir")) {
+        Ok(common) => git_dir.join(common.trim_end()),
+        Err(_) => git_dir,
+    })
+}
+
 /// Checks the repository format; exit 2 for what git itself would refuse
 /// or valve cannot read.
-pub(super) fn check(repo: &gix::Repository) -> Result<Limits> {
+pub(super) fn check(common_dir: &Path) -> Result<Limits> {
+    let config = own_config(common_dir)?;
     let unreadable = |what: String, help: &str| Error::git(what, Some(help.to_string()));
-    let version = local_values(repo, "core")
+    let version = own_values(&config, "core")
         .into_iter()
         .rev()
         .find(|(k, _)| k == "repositoryformatversion")
@@ -79,7 +120,7 @@ pub(super) fn check(repo: &gix::Repository) -> Result<Limits> {
         ));
     }
     let mut limits = Limits::default();
-    for (key, value) in local_values(repo, "extensions") {
+    for (key, value) in own_values(&config, "extensions") {
         let value = value.unwrap_or_default();
         let Some(&(_, v1_only)) = KNOWN.iter().find(|(k, _)| *k == key) else {
             if version == 0 {
@@ -91,7 +132,7 @@ pub(super) fn check(repo: &gix::Repository) -> Result<Limits> {
                 format!(
                     "the repository uses the extension `extensions.{key} = {value}`, which valve cannot read"
                 ),
-                "git refuses repositories with extensions it does not know too; run valve on a repository in a format it reads (SHA-1 or SHA-256 objects, files or reftable refs)",
+                "git refuses a repository with an extension it does not know too; valve reads the extensions git 2.47 knows",
             ));
         };
         if v1_only && version == 0 {
@@ -136,13 +177,10 @@ pub(super) fn refs_unreadable(format: &str, needs: &str) -> Error {
 
 /// The promisor remote of a partial clone, if this is one.
 fn promisor(repo: &gix::Repository) -> Option<String> {
-    if let Some((_, Some(remote))) = local_values(repo, "extensions")
-        .into_iter()
-        .find(|(k, _)| k == "partialclone")
-    {
-        return Some(remote);
-    }
     let config = repo.config_snapshot();
+    if let Some(remote) = config.string("extensions.partialClone") {
+        return Some(remote.to_str_lossy().into_owned());
+    }
     let sections = config.plumbing().sections_by_name("remote")?;
     for s in sections {
         let promises = s

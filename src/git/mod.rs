@@ -168,8 +168,8 @@ fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
 pub fn discover(dir: &Path) -> Result<Option<Repo>> {
     match gix::ThreadSafeRepository::discover_with_environment_overrides(dir) {
         Ok(sync) => {
+            let limits = format::check(sync.common_dir.as_deref().unwrap_or(sync.git_dir()))?;
             let sync = inert::disarm(sync)?;
-            let limits = format::check(&sync.to_thread_local())?;
             let workdir = sync.work_dir().map(Path::to_path_buf);
             Ok(Some(Repo {
                 sync,
@@ -191,10 +191,16 @@ pub fn discover(dir: &Path) -> Result<Option<Repo>> {
         {
             Ok(None)
         }
-        Err(e) => Err(Error::git(
-            format!("cannot open the git repository: {e}"),
-            Some("check GIT_DIR / GIT_WORK_TREE, or run valve inside a repository".to_string()),
-        )),
+        Err(e) => {
+            // A format gix cannot open is named, as one it opens would be.
+            if let Some(common) = format::common_dir_at(dir) {
+                format::check(&common)?;
+            }
+            Err(Error::git(
+                format!("cannot open the git repository: {e}"),
+                Some("check GIT_DIR / GIT_WORK_TREE, or run valve inside a repository".to_string()),
+            ))
+        }
     }
 }
 

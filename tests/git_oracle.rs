@@ -11,7 +11,9 @@
 //! - `--worktree` against `git add -A && git diff --cached -M --name-status -z`
 //!   run in a copy, so the repository valve judges is never touched.
 //!
-//! `--staged` and `--worktree` each seed also pick an index format git
+//! `--worktree` seeds also vary `core.autocrlf` and `text`/`eol`
+//! attributes, so what `git add` would store decides "unchanged?" and
+//! rename ids. `--staged` and `--worktree` each seed also pick an index format git
 //! writes (SPEC §2.1): version 4, a split index, the untracked cache,
 //! `index.skipHash`, a sparse checkout with and without a sparse index
 //! (then `git add -A --sparse`, so files present outside the cone count, as
@@ -1043,8 +1045,20 @@ fn worktree_changes_equal_git_add_all_then_diff_cached() {
     let mut coverage = Coverage::default();
     for seed in seeds() {
         let mut w = World::new(seed);
+        if seed % 3 == 0 {
+            // What `git add` stores depends on these (SPEC §2.1).
+            w.f.write(
+                ".gitattributes",
+                "*.md text\n*.js -text\n*.ts text=auto eol=crlf\n",
+            );
+        }
         w.populate();
         commit(&w.f, "base");
+        match seed % 4 {
+            0 => w.git(&["config", "core.autocrlf", "true"]),
+            1 => w.git(&["config", "core.autocrlf", "input"]),
+            _ => String::new(),
+        };
         w.use_format(FORMATS[seed as usize % FORMATS.len()]);
         w.mutations();
         // Outside the cone too; nothing changes in a full checkout.

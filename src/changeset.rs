@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::finding::ChangeKind;
-use crate::git::{Change, Content, Repo};
+use crate::git::{Change, Content, Repo, name};
 
 /// Which changes `valve check` judges.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub fn changes(
             None => walk(root, &[root.to_path_buf()])?,
         },
         Selection::All => match repo {
-            Some(repo) => repo.all_files("")?,
+            Some(repo) => repo.all_files(b"")?,
             None => walk(root, &[root.to_path_buf()])?,
         },
         Selection::Paths(paths) => {
@@ -114,12 +114,10 @@ pub fn changes(
                 // A folder in git: git's files under it, as `--all` lists them.
                 Some(repo) => {
                     for dir in &dirs {
-                        let rel = relative(root, dir);
-                        let prefix = if rel.is_empty() {
-                            rel
-                        } else {
-                            format!("{rel}/")
-                        };
+                        let mut prefix = crate::git::name::relative_bytes(root, dir);
+                        if !prefix.is_empty() {
+                            prefix.push(b'/');
+                        }
                         files.extend(repo.all_files(&prefix)?);
                     }
                 }
@@ -129,41 +127,35 @@ pub fn changes(
             files
         }
     };
-    // Unstable: no scratch buffer; equal paths are merged just below.
-    out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    out.dedup_by(|a, b| a.path == b.path);
+    // Unstable: no scratch buffer; equal paths are merged just below. Raw
+    // bytes, not shown names: two names may show alike (SPEC §2.1).
+    out.sort_unstable_by(|a, b| a.raw_path().cmp(b.raw_path()));
+    out.dedup_by(|a, b| a.raw_path() == b.raw_path());
     out.shrink_to_fit();
     Ok(out)
 }
 
 fn file_change(root: &Path, abs: &Path, ft: std::fs::FileType) -> Change {
-    Change {
-        path: relative(root, abs),
-        old_path: None,
-        kind: ChangeKind::Added,
-        new: if ft.is_symlink() {
-            Content::Symlink(None)
-        } else if ft.is_file() {
-            Content::File
-        } else {
-            // FIFOs, sockets, devices: never opened (SPEC §2).
-            Content::Special
-        },
-        old: None,
-    }
+    let new = if ft.is_symlink() {
+        Content::Symlink(None)
+    } else if ft.is_file() {
+        Content::File
+    } else {
+        // FIFOs, sockets, devices: never opened (SPEC §2).
+        Content::Special
+    };
+    Change::new(
+        &name::relative_bytes(root, abs),
+        ChangeKind::Added,
+        new,
+        None,
+    )
 }
 
-/// `root`-relative path with `/` separators.
+/// `root`-relative path with `/` separators, as shown (`name::display`:
+/// bytes that are not UTF-8 as `\xNN`).
 pub fn relative(root: &Path, abs: &Path) -> String {
-    let rel = abs.strip_prefix(root).unwrap_or(abs);
-    let parts: Vec<String> = rel
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect();
-    parts.join("/")
+    name::display(&name::relative_bytes(root, abs)).into_owned()
 }
 
 /// Makes a user-given path absolute and checks it lies inside the repo.

@@ -901,8 +901,12 @@ fn judge(
     let mut diff = || -> Option<Vec<bool>> {
         let (old, new) = (change.old?, data.as_deref()?);
         let (repo, handle) = local.get()?;
-        match repo.blob(handle, old) {
-            Ok(old_bytes) => Some(git::changed_lines(&old_bytes, new)),
+        match repo.blob_of(
+            handle,
+            old,
+            change.old_path.as_ref().unwrap_or(&change.path),
+        ) {
+            Ok(old_bytes) => Some(change.changed_lines(&old_bytes, new)),
             Err(e) => {
                 diff_error = Some(e);
                 None
@@ -939,7 +943,7 @@ enum Loaded {
 fn load(root: &Path, change: &Change, local: &mut Local<'_>, max: u64) -> Result<Loaded> {
     let blob = |local: &mut Local<'_>, id| -> Result<Loaded> {
         match local.get() {
-            Some((repo, handle)) => Ok(match repo.blob_within(handle, id, max)? {
+            Some((repo, handle)) => Ok(match repo.blob_within(handle, id, &change.path, max)? {
                 git::Sized::Bytes(b) => Loaded::Text(b),
                 git::Sized::TooLarge => Loaded::Skip(SkipReason::TooLarge),
             }),
@@ -953,7 +957,7 @@ fn load(root: &Path, change: &Change, local: &mut Local<'_>, max: u64) -> Result
         // A link's text is judged as a one-line document (SPEC §2).
         Content::Symlink(Some(id)) => blob(local, *id),
         Content::Symlink(None) => {
-            let path = root.join(&change.path);
+            let path = root.join(change.fs_rel());
             match std::fs::read_link(&path) {
                 Ok(target) => {
                     use std::os::unix::ffi::OsStrExt;
@@ -964,7 +968,7 @@ fn load(root: &Path, change: &Change, local: &mut Local<'_>, max: u64) -> Result
             }
         }
         Content::Blob(id) => blob(local, *id),
-        Content::File => read_worktree_file(&root.join(&change.path), max),
+        Content::File => read_worktree_file(&root.join(change.fs_rel()), max),
     }
 }
 

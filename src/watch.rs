@@ -487,7 +487,9 @@ impl Session<'_> {
             .collect();
         let mut plan = classify(&rel, &self.config_rel, |p| self.ws.rules.is_ignored(p));
         // The kernel dropped events (queue overflow): trust nothing, rescan.
-        plan.git_state |= rescan;
+        // A name that is not UTF-8 is shown escaped, not a path to open:
+        // a full run reads it by its bytes.
+        plan.git_state |= rescan || paths.iter().any(|p| p.to_str().is_none());
         if plan.is_quiet() {
             return Ok(());
         }

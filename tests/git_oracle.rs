@@ -3,12 +3,21 @@
 //! histories full of the cases where rename pairing is subtle (identical
 //! copies, shared file names, edits around the 50% and 75% thresholds,
 //! `.js → .ts` conversions, case-only renames, symlinks, CRLF, empty and
-//! binary files, files replaced by directories).
+//! binary files, files replaced by directories), with names git stores as
+//! bytes (not UTF-8, newlines, tabs, quotes, a leading dash, spaces).
 //!
-//! - `--staged` against `git diff --cached -M --name-status`;
-//! - `--base A --head B` against `git diff -M --name-status $(git merge-base A B) B`;
-//! - `--worktree` against `git add -A && git diff --cached -M --name-status`
+//! - `--staged` against `git diff --cached -M --name-status -z`;
+//! - `--base A --head B` against `git diff -M --name-status -z $(git merge-base A B) B`;
+//! - `--worktree` against `git add -A && git diff --cached -M --name-status -z`
 //!   run in a copy, so the repository valve judges is never touched.
+//!
+//! `--worktree` seeds also vary `core.autocrlf` and `text`/`eol`
+//! attributes, so what `git add` would store decides "unchanged?" and
+//! rename ids. `--staged` and `--worktree` each seed also pick an index format git
+//! writes (SPEC §2.1): version 4, a split index, the untracked cache,
+//! `index.skipHash`, a sparse checkout with and without a sparse index
+//! (then `git add -A --sparse`, so files present outside the cone count, as
+//! in `git status`), or a plain version 2 index.
 //!
 //! A failure names the seed; `VALVE_ORACLE_SEED=n` reruns just that one,
 //! `VALVE_ORACLE_SEEDS=n` hunts over seeds 1..=n.
@@ -16,7 +25,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 use std::process::Command as Std;
 
 use common::Fixture;
@@ -108,6 +119,85 @@ const DIRS: &[&str] = &[
 /// File names that occur in several folders, as in real trees.
 const COMMON: &[&str] = &["index.js", "Makefile", "README.md", "mod.rs", "util.ts"];
 const EXTS: &[&str] = &["txt", "js", "ts", "md", "rs"];
+/// Names git stores as bytes: in the model a char U+F7xx is the raw byte
+/// 0xxx, which is not UTF-8 on its own (`fs_name`).
+const ODD: &[&str] = &[
+    "with space.txt",
+    "tab\there.txt",
+    "new\nline.txt",
+    "quo\"te.txt",
+    "apo'strophe.md",
+    "-leading-dash.txt",
+    "café.txt",
+    "caf\u{F7E8}.txt",
+    "caf\u{F7E9}.txt",
+    "\u{F7FF}raw.txt",
+    "mixé\u{F7C3}.js",
+];
+
+/// A model name as the file system and git have it.
+fn fs_name(model: &str) -> OsString {
+    let mut out = Vec::with_capacity(model.len());
+    for c in model.chars() {
+        match c as u32 {
+            raw @ 0xF700..=0xF7FF => out.push((raw - 0xF700) as u8),
+            _ => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    OsString::from_vec(out)
+}
+
+/// A raw name as the model writes it (the inverse of `fs_name`).
+fn model_name(raw: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in raw.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push(char::from_u32(0xF700 + u32::from(*b)).expect("private use"));
+        }
+    }
+    out
+}
+
+/// A raw name as SPEC §2.1 says valve shows it: each byte that is not
+/// part of valid UTF-8 as `\xNN`, lowercase. Written here from the SPEC,
+/// not shared with valve, so the two are checked against each other.
+fn shown(raw: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in raw.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The index formats git writes, one per seed (SPEC §2.1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Plain,
+    Version4,
+    Split,
+    UntrackedCache,
+    SkipHash,
+    Sparse,
+    SparseIndex,
+}
+
+const FORMATS: &[Format] = &[
+    Format::Plain,
+    Format::Version4,
+    Format::Split,
+    Format::UntrackedCache,
+    Format::SkipHash,
+    Format::Sparse,
+    Format::SparseIndex,
+];
+
+/// Folders a sparse checkout may keep (with `.sage`, and every file at the
+/// top, as cone mode does).
+const CONES: &[&str] = &["src", "lib", "docs", "test", "pkg", "same"];
 
 /// A repository and the model of its work tree.
 struct World {
@@ -116,6 +206,9 @@ struct World {
     files: BTreeMap<String, Node>,
     families: Vec<Vec<String>>,
     serial: u32,
+    /// Tracked files a sparse checkout left out of the work tree.
+    absent: BTreeMap<String, Node>,
+    format: Format,
 }
 
 impl World {
@@ -149,7 +242,89 @@ impl World {
             files: BTreeMap::new(),
             families,
             serial: 0,
+            absent: BTreeMap::new(),
+            format: Format::Plain,
         }
+    }
+
+    fn sparse(&self) -> bool {
+        matches!(self.format, Format::Sparse | Format::SparseIndex)
+    }
+
+    /// `git add -A`, outside the sparse cone too (what `git status` sees).
+    fn add_all(&self) {
+        if self.sparse() {
+            self.git(&["add", "-A", "--sparse"]);
+        } else {
+            self.git(&["add", "-A"]);
+        }
+    }
+
+    /// Switches the index to `format` (after the first commit).
+    fn use_format(&mut self, format: Format) {
+        self.format = format;
+        let config = |key: &str, value: &str| {
+            self.git(&["config", key, value]);
+        };
+        match format {
+            Format::Plain => {}
+            Format::Version4 => {
+                config("index.version", "4");
+                self.git(&["update-index", "--index-version", "4"]);
+            }
+            Format::Split => {
+                config("core.splitIndex", "true");
+                self.git(&["update-index", "--split-index"]);
+            }
+            Format::UntrackedCache => {
+                config("core.untrackedCache", "true");
+                self.git(&["update-index", "--untracked-cache"]);
+                self.git(&["status", "--porcelain"]);
+            }
+            Format::SkipHash => {
+                config("index.skipHash", "true");
+                self.git(&["update-index", "--force-write-index"]);
+            }
+            Format::Sparse | Format::SparseIndex => {
+                let mut args = vec![
+                    "sparse-checkout",
+                    "set",
+                    if format == Format::SparseIndex {
+                        "--sparse-index"
+                    } else {
+                        "--no-sparse-index"
+                    },
+                    ".sage",
+                ];
+                let first = self.rng.below(CONES.len());
+                args.push(CONES[first]);
+                if self.rng.chance(50) {
+                    args.push(CONES[(first + 1 + self.rng.below(CONES.len() - 1)) % CONES.len()]);
+                }
+                self.git(&args);
+                let gone: Vec<String> = self
+                    .files
+                    .keys()
+                    .filter(|p| std::fs::symlink_metadata(self.abs(p)).is_err())
+                    .cloned()
+                    .collect();
+                for path in gone {
+                    let node = self.files.remove(&path).expect("known path");
+                    self.absent.insert(path, node);
+                }
+            }
+        }
+    }
+
+    fn abs(&self, path: &str) -> PathBuf {
+        self.f.path().join(fs_name(path))
+    }
+
+    /// git with `path` (a model name) as the last argument, as raw bytes.
+    fn git_path(&self, args: &[&str], path: &str) -> Vec<u8> {
+        let mut all: Vec<OsString> = args.iter().map(OsString::from).collect();
+        all.push(fs_name(path));
+        git_bytes(self.f.path(), &all)
     }
 
     fn fresh(&mut self) -> u32 {
@@ -189,19 +364,23 @@ impl World {
     }
 
     fn conflicts(&self, path: &str) -> bool {
-        if self.files.contains_key(path) || path.starts_with(".sage") {
+        let known = |p: &str| self.files.contains_key(p) || self.absent.contains_key(p);
+        if known(path) || path.starts_with(".sage") {
             return true;
         }
         let mut prefix = String::new();
         for part in path.split('/') {
             prefix.push_str(part);
-            if prefix.len() < path.len() && self.files.contains_key(&prefix) {
+            if prefix.len() < path.len() && known(&prefix) {
                 return true;
             }
             prefix.push('/');
         }
         let dir = format!("{path}/");
-        self.files.keys().any(|k| k.starts_with(&dir))
+        self.files
+            .keys()
+            .chain(self.absent.keys())
+            .any(|k| k.starts_with(&dir))
     }
 
     fn new_path(&mut self, ext: Option<&str>) -> String {
@@ -213,6 +392,7 @@ impl World {
             };
             let name = match ext {
                 Some(ext) => format!("f{}.{ext}", self.fresh()),
+                None if self.rng.chance(8) => self.rng.pick(ODD).to_string(),
                 None if self.rng.chance(30) => self.rng.pick(COMMON).to_string(),
                 None => format!("f{}.{}", self.fresh(), self.rng.pick(EXTS)),
             };
@@ -224,7 +404,7 @@ impl World {
     }
 
     fn put(&mut self, path: &str, node: Node) {
-        let abs = self.f.path().join(path);
+        let abs = self.abs(path);
         if let Some(parent) = abs.parent() {
             std::fs::create_dir_all(parent).expect("mkdir");
         }
@@ -241,7 +421,7 @@ impl World {
 
     fn take(&mut self, path: &str) -> Node {
         let node = self.files.remove(path).expect("known path");
-        let abs = self.f.path().join(path);
+        let abs = self.abs(path);
         std::fs::remove_file(&abs).expect("rm");
         // Empty folders would block a file of the same name later.
         let mut dir = abs.parent();
@@ -325,6 +505,24 @@ impl World {
     /// One random change to the work tree.
     fn mutate(&mut self) {
         let is_file = |_: &str, n: &Node| matches!(n, Node::File { .. });
+        if !self.absent.is_empty() && self.rng.chance(20) {
+            // A file outside the sparse cone comes back, as it was or edited.
+            let paths: Vec<String> = self.absent.keys().cloned().collect();
+            let path = self.rng.pick(&paths).clone();
+            let mut node = self.absent.remove(&path).expect("absent path");
+            if self.rng.chance(50) {
+                if let Node::File { lines, .. } = &mut node {
+                    let percent = 10 + self.rng.below(50) as u64;
+                    self.edit(lines, percent);
+                }
+            }
+            if self.conflicts(&path) {
+                self.absent.insert(path, node);
+            } else {
+                self.put(&path, node);
+            }
+            return;
+        }
         match self.rng.below(18) {
             // identical twins deleted, one or two edited copies added
             17 => {
@@ -565,19 +763,71 @@ fn set_exec(path: &Path, exec: bool) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-/// `git diff --name-status` lines as "K path" / "R old new".
-fn parse_git(out: &str) -> BTreeSet<String> {
-    out.lines()
-        .map(|l| {
-            let parts: Vec<&str> = l.split('\t').collect();
-            match parts.as_slice() {
-                [s, old, new] if s.starts_with('R') => format!("R {old} {new}"),
-                [s, path] if s.starts_with('T') => format!("M {path}"),
-                [s, path] => format!("{} {path}", &s[..1]),
-                _ => panic!("unexpected git line {l:?}"),
-            }
+/// One entry of `git diff --name-status -z`: the status letters and the
+/// path(s) as valve shows them, and whether a name is not UTF-8.
+struct Record {
+    status: String,
+    paths: Vec<String>,
+    not_utf8: bool,
+}
+
+/// `git diff --name-status -z` output (no quoting: names are raw bytes).
+fn records(out: &[u8]) -> Vec<Record> {
+    let mut tokens = out.split(|b| *b == 0);
+    let mut all = Vec::new();
+    while let Some(status) = tokens.next() {
+        if status.is_empty() {
+            break;
+        }
+        let status = String::from_utf8(status.to_vec()).expect("status letters");
+        let count = if status.starts_with('R') || status.starts_with('C') {
+            2
+        } else {
+            1
+        };
+        let raw: Vec<&[u8]> = (0..count)
+            .map(|_| tokens.next().expect("a path after the status"))
+            .collect();
+        all.push(Record {
+            status,
+            not_utf8: raw.iter().any(|p| std::str::from_utf8(p).is_err()),
+            paths: raw.iter().map(|p| shown(p)).collect(),
+        });
+    }
+    all
+}
+
+/// git's entries as "K path" / "R old new".
+fn parse_git(records: &[Record]) -> BTreeSet<String> {
+    records
+        .iter()
+        .map(|r| match (r.status.as_bytes()[0], r.paths.as_slice()) {
+            (b'R', [old, new]) => format!("R {old} {new}"),
+            (b'T', [path]) => format!("M {path}"),
+            (_, [path]) => format!("{} {path}", &r.status[..1]),
+            _ => panic!("unexpected git entry {:?} {:?}", r.status, r.paths),
         })
         .collect()
+}
+
+fn git_bytes(dir: &Path, args: &[OsString]) -> Vec<u8> {
+    let mut cmd = Std::new("git");
+    common::hermetic(&mut cmd);
+    let out = cmd.args(args).current_dir(dir).output().expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// git's change set from `git diff <args> -M --name-status -z` in `dir`.
+fn git_diff(dir: &Path, args: &[&str]) -> Vec<Record> {
+    let mut all: Vec<OsString> = vec!["diff".into()];
+    all.extend(args.iter().map(OsString::from));
+    all.extend(["-M", "--name-status", "-z"].map(OsString::from));
+    records(&git_bytes(dir, &all))
 }
 
 /// valve's change set from the findings of a path-only persona.
@@ -653,13 +903,16 @@ fn seeds() -> Vec<u64> {
 struct Coverage(BTreeMap<&'static str, usize>);
 
 impl Coverage {
-    fn add(&mut self, git_output: &str) {
-        for line in git_output.lines() {
-            let parts: Vec<&str> = line.split('\t').collect();
+    fn add(&mut self, records: &[Record]) {
+        for record in records {
             let mut hit = |k| *self.0.entry(k).or_default() += 1;
-            match parts.as_slice() {
-                [s, old, new] if s.starts_with('R') => {
-                    hit(if *s == "R100" {
+            if record.not_utf8 {
+                hit("name that is not UTF-8");
+            }
+            let s = &record.status;
+            match record.paths.as_slice() {
+                [old, new] if s.starts_with('R') => {
+                    hit(if s == "R100" {
                         "exact rename"
                     } else {
                         "inexact rename"
@@ -678,7 +931,7 @@ impl Coverage {
                         hit("file replaced by a folder");
                     }
                 }
-                [s, _] => hit(match &s[..1] {
+                [_] => hit(match &s[..1] {
                     "A" => "added",
                     "D" => "deleted",
                     "M" => "modified",
@@ -703,6 +956,7 @@ impl Coverage {
             "added",
             "deleted",
             "modified",
+            "name that is not UTF-8",
         ] {
             assert!(
                 self.0.get(kind).is_some_and(|&n| n > 0),
@@ -738,11 +992,12 @@ fn staged_changes_equal_git_diff_cached() {
         let mut w = World::new(seed);
         w.populate();
         commit(&w.f, "base");
+        w.use_format(FORMATS[seed as usize % FORMATS.len()]);
         w.mutations();
-        w.git(&["add", "-A"]);
+        w.add_all();
         // Unstaged noise must not matter: --staged reads the index.
         w.mutations();
-        let out = w.git(&["diff", "--cached", "-M", "--name-status"]);
+        let out = git_diff(w.f.path(), &["--cached"]);
         coverage.add(&out);
         let valve = valve_changes(&w.f, &["--staged"]);
         mismatches.extend(difference(seed, &valve, &parse_git(&out)));
@@ -775,7 +1030,7 @@ fn range_changes_equal_git_diff_from_the_merge_base() {
         w.git(&["checkout", "-q", "feature"]);
         w.files = feature;
         let base = w.git(&["merge-base", "main", "feature"]);
-        let out = w.git(&["diff", "-M", "--name-status", base.trim(), "feature"]);
+        let out = git_diff(w.f.path(), &[base.trim(), "feature"]);
         coverage.add(&out);
         let valve = valve_changes(&w.f, &["--base", "main", "--head", "feature"]);
         mismatches.extend(difference(seed, &valve, &parse_git(&out)));
@@ -790,24 +1045,37 @@ fn worktree_changes_equal_git_add_all_then_diff_cached() {
     let mut coverage = Coverage::default();
     for seed in seeds() {
         let mut w = World::new(seed);
+        if seed % 3 == 0 {
+            // What `git add` stores depends on these (SPEC §2.1).
+            w.f.write(
+                ".gitattributes",
+                "*.md text\n*.js -text\n*.ts text=auto eol=crlf\n",
+            );
+        }
         w.populate();
         commit(&w.f, "base");
+        match seed % 4 {
+            0 => w.git(&["config", "core.autocrlf", "true"]),
+            1 => w.git(&["config", "core.autocrlf", "input"]),
+            _ => String::new(),
+        };
+        w.use_format(FORMATS[seed as usize % FORMATS.len()]);
         w.mutations();
+        // Outside the cone too; nothing changes in a full checkout.
+        let sparse = "--sparse";
         // Part of the work is staged, part not, part untracked or ignored.
         match w.rng.below(3) {
-            0 => {
-                w.git(&["add", "-A"]);
-            }
+            0 => w.add_all(),
             1 => {
                 if let Some(p) = w.any_path(|_, _| true) {
-                    w.git(&["add", "--", &p]);
+                    w.git_path(&["add", sparse, "--"], &p);
                 }
             }
             _ => {
                 if let Some(p) = w.any_path(|_, _| true) {
-                    let tracked = !w.git(&["ls-files", "--", &p]).is_empty();
+                    let tracked = !w.git_path(&["ls-files", "--"], &p).is_empty();
                     if tracked {
-                        w.git(&["rm", "-q", "--cached", "--", &p]);
+                        w.git_path(&["rm", "-q", sparse, "--cached", "--"], &p);
                     }
                 }
             }
@@ -830,8 +1098,8 @@ fn worktree_changes_equal_git_add_all_then_diff_cached() {
         );
         let copy = tempfile::tempdir().expect("temp dir");
         copy_tree(w.f.path(), copy.path());
-        hermetic_git(copy.path(), &["add", "-A"]);
-        let out = hermetic_git(copy.path(), &["diff", "--cached", "-M", "--name-status"]);
+        hermetic_git(copy.path(), &["add", "-A", sparse]);
+        let out = git_diff(copy.path(), &["--cached"]);
         coverage.add(&out);
         mismatches.extend(difference(seed, &valve, &parse_git(&out)));
     }
@@ -842,14 +1110,19 @@ fn worktree_changes_equal_git_add_all_then_diff_cached() {
 /// The model of a checked-out tree, read back from disk (after checkout).
 fn model_of(f: &Fixture) -> BTreeMap<String, Node> {
     let mut out = BTreeMap::new();
-    let listed = f.git(&["ls-files", "-s"]);
-    for line in listed.lines() {
-        let (meta, path) = line.split_once('\t').expect("ls-files line");
+    let listed = git_bytes(f.path(), &["ls-files".into(), "-s".into(), "-z".into()]);
+    for line in listed.split(|b| *b == 0).filter(|l| !l.is_empty()) {
+        let tab = line
+            .iter()
+            .position(|b| *b == b'\t')
+            .expect("ls-files line");
+        let (meta, raw) = (&line[..tab], &line[tab + 1..]);
+        let path = model_name(raw);
         if path.starts_with(".sage") || path == ".gitignore" {
             continue;
         }
-        let abs = f.path().join(path);
-        let node = if meta.starts_with("120000") {
+        let abs = f.path().join(OsStr::from_bytes(raw));
+        let node = if meta.starts_with(b"120000") {
             Node::Link(
                 std::fs::read_link(&abs)
                     .expect("readlink")
@@ -871,10 +1144,10 @@ fn model_of(f: &Fixture) -> BTreeMap<String, Node> {
                 lines,
                 crlf,
                 newline_at_end,
-                exec: meta.starts_with("100755"),
+                exec: meta.starts_with(b"100755"),
             }
         };
-        out.insert(path.to_string(), node);
+        out.insert(path, node);
     }
     out
 }
@@ -900,7 +1173,7 @@ fn beyond_the_rename_limit_valve_lists_what_git_lists() {
     f.write("b/f1001.txt", &format!("{}extra\n", body(1001)));
     f.write("b/exact2.txt", "exactly this\n");
     f.git(&["add", "-A"]);
-    let git = parse_git(&f.git(&["diff", "--cached", "-M", "--name-status"]));
+    let git = parse_git(&git_diff(f.path(), &["--cached"]));
     assert!(git.contains("R a/exact.txt b/exact2.txt"));
     assert!(git.contains("R a/f1001.txt b/f1001.txt"));
     assert!(git.contains("A b/g0.txt"));
@@ -926,19 +1199,24 @@ fn repository_diff_settings_do_not_change_the_renames() {
     for (key, value) in [("diff.renames", "false"), ("diff.renameLimit", "2")] {
         f.git(&["config", key, value]);
     }
-    let configured = parse_git(&f.git(&["diff", "--cached", "-M", "--name-status"]));
+    let configured = parse_git(&git_diff(f.path(), &["--cached"]));
     assert!(
         !configured.iter().any(|c| c.starts_with('R')),
         "{configured:?}"
     );
-    let defaults = parse_git(&f.git(&[
-        "-c",
-        "diff.renameLimit=1000",
-        "diff",
-        "--cached",
-        "-M",
-        "--name-status",
-    ]));
+    let defaults = parse_git(&records(&git_bytes(
+        f.path(),
+        &[
+            "-c",
+            "diff.renameLimit=1000",
+            "diff",
+            "--cached",
+            "-M",
+            "--name-status",
+            "-z",
+        ]
+        .map(OsString::from),
+    )));
     assert_eq!(defaults.iter().filter(|c| c.starts_with('R')).count(), 3);
     assert_eq!(valve_changes(&f, &["--staged"]), defaults);
 }

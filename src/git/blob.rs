@@ -2,8 +2,8 @@
 //! header, so a blob larger than `max_file_size` is never inflated
 //! (SPEC §9: no file is read beyond the limit).
 
-use super::{BlobId, Repo};
-use crate::error::{Error, Result};
+use super::{BlobId, Repo, unreadable};
+use crate::error::Result;
 
 /// A blob read within a limit.
 pub enum Sized {
@@ -13,14 +13,21 @@ pub enum Sized {
 }
 
 impl Repo {
-    /// Reads a blob unless its header says it is larger than `max` bytes.
-    pub fn blob_within(&self, repo: &gix::Repository, id: BlobId, max: u64) -> Result<Sized> {
+    /// Reads the blob of `path` (as shown) unless its header says it is
+    /// larger than `max` bytes; a missing one is an error naming both.
+    pub fn blob_within(
+        &self,
+        repo: &gix::Repository,
+        id: BlobId,
+        path: &str,
+        max: u64,
+    ) -> Result<Sized> {
         let header = repo
             .find_header(id.0)
-            .map_err(|e| Error::git(format!("cannot read a blob: {e}"), None))?;
+            .map_err(|e| unreadable(repo, "the blob", path.as_bytes(), &id.0, e))?;
         if header.size() > max {
             return Ok(Sized::TooLarge);
         }
-        self.blob(repo, id).map(Sized::Bytes)
+        self.blob_of(repo, id, path).map(Sized::Bytes)
     }
 }

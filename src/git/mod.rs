@@ -10,26 +10,33 @@
 //! refs or objects (SPEC §9). gix errors are wrapped into valve's own
 //! `Error::Git` with a hint at the boundary.
 
+pub mod name;
 pub mod renames;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
+use gix::bstr::{BStr, BString};
 use gix::diff::blob::{Algorithm, Diff, InternedInput, sources::byte_lines};
-use gix::status::tree_index::TrackRenames;
 
 use crate::error::{Error, Result};
 use crate::finding::ChangeKind;
 
 mod blob;
+mod eol;
+mod format;
+mod index;
 mod inert;
 mod listing;
 mod quarantine;
 mod range;
 mod revision;
+mod worktree;
 pub use blob::Sized;
+pub use eol::Conversion;
+use format::unreadable;
 pub use range::Commit;
+pub use worktree::Snapshot;
 
 /// A blob's object id, opaque outside this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,47 +63,93 @@ pub enum Content {
 /// One changed path, as git sees it.
 #[derive(Debug, Clone)]
 pub struct Change {
+    /// The path as shown and matched by globs (`name::display`).
     pub path: String,
+    /// The raw path, repo-relative, when it is not the shown one (a name
+    /// that is not UTF-8): what the file system and git know it by.
+    pub fs_path: Option<PathBuf>,
     pub old_path: Option<String>,
     pub kind: ChangeKind,
     pub new: Content,
     /// The old blob, for the line diff of `scope: changed`.
     pub old: Option<BlobId>,
+    /// For a work-tree file: how `git add` would convert its bytes
+    /// (`None`: it would store them as they are).
+    pub stored: Option<Conversion>,
 }
 
 impl Change {
-    fn added(path: String, new: Content) -> Change {
+    /// A change of `raw` (a repo-relative name as git stores it).
+    pub fn new(raw: &[u8], kind: ChangeKind, new: Content, old: Option<BlobId>) -> Change {
+        let (path, fs_path) = name::split(raw);
         Change {
             path,
+            fs_path,
             old_path: None,
-            kind: ChangeKind::Added,
+            kind,
             new,
-            old: None,
+            old,
+            stored: None,
         }
     }
 
-    fn deleted(path: String, old: gix::ObjectId, gitlink: bool) -> Change {
-        Change {
-            path,
-            old_path: None,
-            kind: ChangeKind::Deleted,
-            new: if gitlink {
-                Content::Submodule
-            } else {
-                Content::Gone
-            },
-            old: Some(BlobId(old)),
+    fn added(raw: &[u8], new: Content) -> Change {
+        Change::new(raw, ChangeKind::Added, new, None)
+    }
+
+    fn deleted(raw: &[u8], old: gix::ObjectId, gitlink: bool) -> Change {
+        let new = if gitlink {
+            Content::Submodule
+        } else {
+            Content::Gone
+        };
+        Change::new(raw, ChangeKind::Deleted, new, Some(BlobId(old)))
+    }
+
+    fn modified(raw: &[u8], new: Content, old: gix::ObjectId) -> Change {
+        Change::new(raw, ChangeKind::Modified, new, Some(BlobId(old)))
+    }
+
+    /// The repo-relative path to open in the work tree.
+    pub fn fs_rel(&self) -> &Path {
+        self.fs_path
+            .as_deref()
+            .unwrap_or_else(|| Path::new(&self.path))
+    }
+
+    /// The name's raw bytes: what tells two changes apart.
+    pub fn raw_path(&self) -> &[u8] {
+        use std::os::unix::ffi::OsStrExt;
+        match &self.fs_path {
+            Some(p) => p.as_os_str().as_bytes(),
+            None => self.path.as_bytes(),
         }
     }
 
-    fn modified(path: String, new: Content, old: gix::ObjectId) -> Change {
-        Change {
-            path,
-            old_path: None,
-            kind: ChangeKind::Modified,
-            new,
-            old: Some(BlobId(old)),
+    /// The new side's bytes as git stores them: `new` itself for a blob,
+    /// for a work-tree file what `git add` would make of it.
+    pub fn stored_form<'a>(&self, new: &'a [u8]) -> Cow<'a, [u8]> {
+        match &self.stored {
+            Some(c) => c.apply(new),
+            None => Cow::Borrowed(new),
         }
+    }
+
+    /// For each line of `new` (the new side as read, 0-based), whether the
+    /// change added or modified it: `old` is diffed with the stored form
+    /// of `new`, so line endings `git add` would normalise change nothing.
+    /// When the stored form has other lines than `new` (a re-encoding),
+    /// `new` itself is diffed.
+    pub fn changed_lines(&self, old: &[u8], new: &[u8]) -> Vec<bool> {
+        let stored = self.stored_form(new);
+        let lines = |b: &[u8]| {
+            memchr::memchr_iter(b'\n', b).count()
+                + usize::from(!b.ends_with(b"\n") && !b.is_empty())
+        };
+        if stored.as_ref() != new && lines(&stored) == lines(new) {
+            return changed_lines(old, &stored);
+        }
+        changed_lines(old, new)
     }
 }
 
@@ -106,6 +159,8 @@ pub struct Repo {
     sync: gix::ThreadSafeRepository,
     /// The work-tree top; `None` in a bare repository.
     pub workdir: Option<PathBuf>,
+    /// What of the repository's format valve cannot read.
+    limits: format::Limits,
     /// The object folder of `GIT_OBJECT_DIRECTORY`, kept while in use.
     _objects: Option<std::sync::Arc<quarantine::Overlay>>,
 }
@@ -118,6 +173,7 @@ fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
 pub fn discover(dir: &Path) -> Result<Option<Repo>> {
     match gix::ThreadSafeRepository::discover_with_environment_overrides(dir) {
         Ok(sync) => {
+            let limits = format::check(sync.common_dir.as_deref().unwrap_or(sync.git_dir()))?;
             let mut sync = inert::disarm(sync)?;
             // gix reads neither variable; git sets them in pre-receive.
             let _objects = quarantine::apply(&mut sync)?;
@@ -125,6 +181,7 @@ pub fn discover(dir: &Path) -> Result<Option<Repo>> {
             Ok(Some(Repo {
                 sync,
                 workdir,
+                limits,
                 _objects,
             }))
         }
@@ -142,15 +199,17 @@ pub fn discover(dir: &Path) -> Result<Option<Repo>> {
         {
             Ok(None)
         }
-        Err(e) => Err(Error::git(
-            format!("cannot open the git repository: {e}"),
-            Some("check GIT_DIR / GIT_WORK_TREE, or run valve inside a repository".to_string()),
-        )),
+        Err(e) => {
+            // A format gix cannot open is named, as one it opens would be.
+            if let Some(common) = format::common_dir_at(dir) {
+                format::check(&common)?;
+            }
+            Err(Error::git(
+                format!("cannot open the git repository: {e}"),
+                Some("check GIT_DIR / GIT_WORK_TREE, or run valve inside a repository".to_string()),
+            ))
+        }
     }
-}
-
-fn path_string(p: &BStr) -> String {
-    p.to_str_lossy().into_owned()
 }
 
 fn content_for(mode_is_link: bool, mode_is_commit: bool, id: gix::ObjectId) -> Content {
@@ -184,59 +243,20 @@ impl Repo {
         self.local().common_dir().to_path_buf()
     }
 
-    /// Index vs `HEAD` (unborn: empty tree), read from the index blobs.
-    ///
-    /// Like git, the index's cache-tree prunes every directory whose tree is
-    /// known to equal `HEAD`'s, so a small commit in a large repository
-    /// reads only the trees along its changed paths. gix's index diff runs
-    /// over just those regions, and renames are paired as git pairs them
-    /// (`renames.rs`): every deletion and addition lies in a dirty region,
-    /// so pairing among them is pairing across the whole diff.
-    pub fn staged(&self) -> Result<Vec<Change>> {
-        let repo = self.local();
-        let head_tree = repo
-            .head_tree_id_or_empty()
-            .map_err(wrap("cannot read HEAD"))?
-            .detach();
-        let index = read_index(&repo)?;
-        let empty = gix::ObjectId::empty_tree(repo.object_hash());
-        let mut regions = Vec::new();
-        dirty_regions(
-            &repo,
-            &index,
-            (head_tree != empty).then_some(head_tree),
-            index.tree(),
-            BString::default(),
-            &mut regions,
-        )?;
-        if regions.is_empty() {
-            return Ok(Vec::new());
+    /// Exit 2 naming the ref format when `what` needs refs valve cannot read.
+    fn needs_refs(&self, what: &str) -> Result<()> {
+        match &self.limits.refs {
+            Some(format) => Err(format::refs_unreadable(format, what)),
+            None => Ok(()),
         }
-        let (lhs, rhs) = region_states(&repo, &index, &regions)?;
-        let root = self
-            .workdir
-            .clone()
-            .unwrap_or_else(|| repo.git_dir().to_path_buf());
-        let mut search = gix::pathspec::Search::from_specs(std::iter::empty(), None, &root)
-            .map_err(|e| Error::git(format!("cannot prepare the index diff: {e}"), None))?;
-        let mut found = Found::default();
-        gix::diff::index(
-            &lhs,
-            &rhs,
-            |change| {
-                found.push_index(change);
-                Ok(std::ops::ControlFlow::Continue(()))
-            },
-            None::<gix::diff::index::RewriteOptions<'_, gix::OdbHandle>>,
-            &mut search,
-            &mut |_, _, _, _| false,
-        )
-        .map_err(wrap("cannot compare the index with HEAD"))?;
-        found.paired(&repo)
     }
 
     /// Resolves a revision to a commit id, with a fix-it message.
     fn commit_id(&self, repo: &gix::Repository, rev: &str) -> Result<gix::ObjectId> {
+        // A full object id needs no refs.
+        if gix::ObjectId::from_hex(rev.as_bytes()).is_err() {
+            self.needs_refs(&format!("the revision `{rev}`"))?;
+        }
         let id = repo.rev_parse_single(rev).map_err(|e| {
             let shallow = repo.is_shallow().unwrap_or(false);
             Error::git(
@@ -292,125 +312,6 @@ impl Repo {
         range::diff_commits(&repo, Some(merge_base), head_id)
     }
 
-    /// Work tree vs `HEAD`: staged, unstaged and untracked-not-ignored.
-    ///
-    /// gix's status lists every touched path (HEAD→index and index→work
-    /// tree); each is then compared directly with its `HEAD` entry (what
-    /// `git add -A` would stage), and deletions and additions are paired
-    /// into renames as `git diff --cached -M` would after that `git add -A`.
-    /// The new side is hashed as plain bytes: `text`/`eol` normalisation of
-    /// what `git add` would store is not applied yet.
-    pub fn worktree(&self) -> Result<Vec<Change>> {
-        let repo = self.local();
-        let Some(workdir) = self.workdir.clone() else {
-            return Err(Error::git(
-                "a bare repository has no work tree",
-                Some("use `valve check --base A --head B` in a bare repository".to_string()),
-            ));
-        };
-        let status = repo
-            .status(gix::progress::Discard)
-            .map_err(wrap("cannot compute the status"))?
-            .untracked_files(gix::status::UntrackedFiles::Files)
-            .index_worktree_rewrites(None)
-            .tree_index_track_renames(TrackRenames::Disabled)
-            .index_worktree_submodules(gix::status::Submodule::Given {
-                ignore: gix::submodule::config::Ignore::All,
-                check_dirty: false,
-            });
-        let iter = status
-            .into_iter(Vec::<gix::bstr::BString>::new())
-            .map_err(wrap("cannot compute the status"))?;
-        let mut touched: BTreeMap<String, ()> = BTreeMap::new();
-        for item in iter {
-            let item = item.map_err(wrap("cannot compute the status"))?;
-            match item {
-                gix::status::Item::TreeIndex(change) => {
-                    touched.insert(path_string(change.location()), ());
-                }
-                gix::status::Item::IndexWorktree(item) => {
-                    use gix::status::index_worktree::Item as W;
-                    match &item {
-                        W::Modification { rela_path, .. } => {
-                            touched.insert(path_string(rela_path.as_ref()), ());
-                        }
-                        W::DirectoryContents { entry, .. } => {
-                            if matches!(entry.status, gix::dir::entry::Status::Untracked) {
-                                touched.insert(path_string(entry.rela_path.as_ref()), ());
-                            }
-                        }
-                        W::Rewrite {
-                            source,
-                            dirwalk_entry,
-                            ..
-                        } => {
-                            touched.insert(path_string(source.rela_path()), ());
-                            touched.insert(path_string(dirwalk_entry.rela_path.as_ref()), ());
-                        }
-                    }
-                }
-            }
-        }
-        let snapshot = self.snapshot()?;
-        let mut found = Found::default();
-        let mut added: Vec<Change> = Vec::new();
-        for path in touched.into_keys() {
-            match snapshot.change(&path)? {
-                Some(c) if c.kind == ChangeKind::Added => added.push(c),
-                Some(c) if c.kind == ChangeKind::Deleted => {
-                    let (id, mode) = snapshot.head_entry(&path)?.ok_or_else(|| {
-                        Error::git(format!("`{path}` left HEAD while valve read it"), None)
-                    })?;
-                    found.delete(path.as_bytes().as_bstr(), id, kind_of_tree_mode(mode));
-                }
-                Some(c) => found.changes.push(c),
-                None => {}
-            }
-        }
-        if found.sources.is_empty() {
-            found.changes.extend(added);
-            return Ok(found.changes);
-        }
-        // Only when something was deleted can an addition be a rename: then
-        // each new file gets the id `git add` would give it.
-        for change in added {
-            let abs = workdir.join(&change.path);
-            let hash = |data: &[u8]| {
-                gix::objs::compute_hash(repo.object_hash(), gix::object::Kind::Blob, data)
-                    .map_err(|e| Error::git(format!("cannot hash {}: {e}", change.path), None))
-            };
-            let path = change.path.as_bytes().as_bstr();
-            match change.new {
-                Content::File => {
-                    let meta = std::fs::symlink_metadata(&abs).map_err(|e| Error::io(&abs, e))?;
-                    if !meta.is_file() {
-                        found.changes.push(change);
-                        continue;
-                    }
-                    let data = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
-                    let id = hash(&data)?;
-                    found.add(path, Content::File, id, renames::Kind::Regular, Some(abs));
-                }
-                Content::Symlink(_) => {
-                    let target = std::fs::read_link(&abs).map_err(|e| Error::io(&abs, e))?;
-                    let target = gix::path::into_bstr(target).map_err(|e| {
-                        Error::git(format!("cannot read the link {}: {e}", change.path), None)
-                    })?;
-                    let id = hash(target.as_ref())?;
-                    found.add(
-                        path,
-                        Content::Symlink(None),
-                        id,
-                        renames::Kind::Symlink,
-                        None,
-                    );
-                }
-                _ => found.changes.push(change),
-            }
-        }
-        found.paired(&repo)
-    }
-
     /// Where git runs hooks for this repository: `core.hooksPath` (a
     /// relative path is relative to the work-tree root, as git runs hooks
     /// there), else the hooks folder of the common git dir, which linked
@@ -437,37 +338,18 @@ impl Repo {
         })
     }
 
-    /// HEAD and the ignore rules as they are now, for `valve watch`.
-    pub fn snapshot(&self) -> Result<Snapshot> {
-        let repo = self.local();
-        let head = match repo.head_tree_id() {
-            Ok(id) => Some(id.detach()),
-            Err(_) if repo.head().map(|h| h.is_unborn()).unwrap_or(false) => None,
-            Err(e) => return Err(wrap("cannot read HEAD")(e)),
-        };
-        let workdir = self.workdir.clone().ok_or_else(|| {
-            Error::git(
-                "a bare repository has no work tree to watch",
-                Some("run `valve watch` in a work tree".to_string()),
-            )
-        })?;
-        let file_mode = repo
-            .config_snapshot()
-            .boolean("core.fileMode")
-            .unwrap_or(true);
-        Ok(Snapshot {
-            repo,
-            head,
-            workdir,
-            file_mode,
-        })
-    }
-
     /// Reads a blob's bytes.
     pub fn blob(&self, repo: &gix::Repository, id: BlobId) -> Result<Vec<u8>> {
+        self.blob_of(repo, id, "")
+    }
+
+    /// Reads the blob of `path` (as shown): one that cannot be read is an
+    /// error naming both, never empty content (in a partial clone, with
+    /// the command that fetches it).
+    pub fn blob_of(&self, repo: &gix::Repository, id: BlobId, path: &str) -> Result<Vec<u8>> {
         repo.find_blob(id.0)
             .map(|mut b| b.take_data())
-            .map_err(wrap("cannot read a blob"))
+            .map_err(|e| unreadable(repo, "the blob", path.as_bytes(), &id.0, e))
     }
 
     /// A file's bytes at a revision (for a bare repo's config).
@@ -500,8 +382,9 @@ struct Candidate {
     /// The blob id, or for a work-tree file the id `git add` would give it.
     id: gix::ObjectId,
     kind: renames::Kind,
-    /// A work-tree file to read instead of the object database.
-    file: Option<PathBuf>,
+    /// A work-tree file to read instead of the object database, and how
+    /// `git add` would convert it.
+    file: Option<(PathBuf, Option<Conversion>)>,
 }
 
 fn kind_of_index_mode(mode: gix::index::entry::Mode) -> renames::Kind {
@@ -527,20 +410,26 @@ fn kind_of_tree_mode(mode: gix::object::tree::EntryMode) -> renames::Kind {
 /// The changes of one mode as git lists them before rename detection,
 /// with what pairing needs to know of every deletion and addition.
 #[derive(Default)]
-struct Found {
-    changes: Vec<Change>,
+pub(super) struct Found {
+    pub(super) changes: Vec<Change>,
     sources: Vec<Candidate>,
     destinations: Vec<Candidate>,
 }
 
 impl Found {
-    fn add(
+    fn add(&mut self, path: &BStr, new: Content, id: gix::ObjectId, kind: renames::Kind) {
+        self.add_change(path, Change::added(path, new), id, kind, None);
+    }
+
+    /// An addition that may be a rename destination, `file` read from the
+    /// work tree.
+    fn add_change(
         &mut self,
         path: &BStr,
-        new: Content,
+        change: Change,
         id: gix::ObjectId,
         kind: renames::Kind,
-        file: Option<PathBuf>,
+        file: Option<(PathBuf, Option<Conversion>)>,
     ) {
         self.destinations.push(Candidate {
             change: self.changes.len(),
@@ -549,7 +438,7 @@ impl Found {
             kind,
             file,
         });
-        self.changes.push(Change::added(path_string(path), new));
+        self.changes.push(change);
     }
 
     fn delete(&mut self, path: &BStr, id: gix::ObjectId, kind: renames::Kind) {
@@ -561,8 +450,7 @@ impl Found {
             file: None,
         });
         let gitlink = kind == renames::Kind::Other;
-        self.changes
-            .push(Change::deleted(path_string(path), id, gitlink));
+        self.changes.push(Change::deleted(path, id, gitlink));
     }
 
     /// One entry of the index-vs-`HEAD` diff (run without rename tracking).
@@ -586,7 +474,6 @@ impl Found {
                 content(entry_mode, &id),
                 id.into_owned(),
                 kind_of_index_mode(entry_mode),
-                None,
             ),
             ChangeRef::Deletion {
                 location,
@@ -605,7 +492,7 @@ impl Found {
                 id,
                 ..
             } => self.changes.push(Change::modified(
-                path_string(location.as_ref()),
+                location.as_ref(),
                 content(entry_mode, &id),
                 previous_id.into_owned(),
             )),
@@ -633,7 +520,6 @@ impl Found {
                     content(entry_mode, &id),
                     id.into_owned(),
                     kind_of_index_mode(entry_mode),
-                    None,
                 );
             }
         }
@@ -657,7 +543,6 @@ impl Found {
                 content(entry_mode, id),
                 id,
                 kind_of_tree_mode(entry_mode),
-                None,
             ),
             C::Deletion {
                 location,
@@ -676,7 +561,7 @@ impl Found {
                 ..
             } => match (previous_entry_mode.is_tree(), entry_mode.is_tree()) {
                 (false, false) => self.changes.push(Change::modified(
-                    path_string(location.as_ref()),
+                    location.as_ref(),
                     content(entry_mode, id),
                     previous_id,
                 )),
@@ -687,7 +572,6 @@ impl Found {
                     content(entry_mode, id),
                     id,
                     kind_of_tree_mode(entry_mode),
-                    None,
                 ),
                 (false, true) => self.delete(
                     location.as_ref(),
@@ -718,7 +602,6 @@ impl Found {
                     content(entry_mode, id),
                     id,
                     kind_of_tree_mode(entry_mode),
-                    None,
                 );
             }
             _ => {}
@@ -787,17 +670,23 @@ impl Reader<'_> {
         }
     }
 
-    fn missing(candidate: &Candidate, e: impl std::fmt::Display) -> Error {
-        Error::git(
-            format!(
-                "cannot read {} (object {}) to pair renames: {e}",
-                candidate.path, candidate.id
-            ),
-            Some(format!(
-                "in a partial clone, fetch it first (`git cat-file -e {}` does); valve never fetches",
-                candidate.id
-            )),
+    fn missing(&self, candidate: &Candidate, e: impl std::fmt::Display) -> Error {
+        unreadable(
+            self.repo,
+            "a rename candidate",
+            &candidate.path,
+            &candidate.id,
+            e,
         )
+    }
+
+    /// A work-tree candidate's bytes as `git add` would store them.
+    fn file_bytes(path: &Path, stored: Option<Conversion>) -> Result<Vec<u8>> {
+        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Ok(match stored {
+            Some(c) => c.apply(&data).into_owned(),
+            None => data,
+        })
     }
 }
 
@@ -807,341 +696,31 @@ impl renames::Contents for Reader<'_> {
     fn size(&mut self, side: renames::Side, index: usize) -> Result<u64> {
         let c = self.candidate(side, index);
         match &c.file {
-            Some(path) => std::fs::symlink_metadata(path)
+            Some((path, Some(stored))) => {
+                Reader::file_bytes(path, Some(*stored)).map(|b| b.len() as u64)
+            }
+            Some((path, None)) => std::fs::symlink_metadata(path)
                 .map(|m| m.len())
                 .map_err(|e| Error::io(path, e)),
             None => self
                 .repo
                 .find_header(c.id)
                 .map(|h| h.size())
-                .map_err(|e| Reader::missing(c, e)),
+                .map_err(|e| self.missing(c, e)),
         }
     }
 
     fn bytes(&mut self, side: renames::Side, index: usize) -> Result<Vec<u8>> {
         let c = self.candidate(side, index);
         match &c.file {
-            Some(path) => std::fs::read(path).map_err(|e| Error::io(path, e)),
+            Some((path, stored)) => Reader::file_bytes(path, *stored),
             None => self
                 .repo
                 .find_blob(c.id)
                 .map(|mut b| b.take_data())
-                .map_err(|e| Reader::missing(c, e)),
+                .map_err(|e| self.missing(c, e)),
         }
     }
-}
-
-/// A directory where `HEAD` and the index may differ.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Region {
-    /// `""` for the root, else the directory path ending in `/`.
-    prefix: BString,
-    /// `HEAD`'s tree for this directory, if it has one.
-    head: Option<gix::ObjectId>,
-    /// Anything below may differ; else only the files directly inside
-    /// (subdirectories are regions of their own).
-    deep: bool,
-}
-
-/// Walks `HEAD`'s trees alongside the index's cache-tree and records the
-/// directories that are not provably equal.
-fn dirty_regions(
-    repo: &gix::Repository,
-    index: &gix::index::State,
-    head: Option<gix::ObjectId>,
-    cache: Option<&gix::index::extension::Tree>,
-    prefix: BString,
-    out: &mut Vec<Region>,
-) -> Result<()> {
-    let (Some(head_id), Some(cache)) = (head, cache) else {
-        out.push(Region {
-            prefix,
-            head,
-            deep: true,
-        });
-        return Ok(());
-    };
-    if cache.num_entries.is_some() && cache.id == head_id {
-        return Ok(());
-    }
-    out.push(Region {
-        prefix: prefix.clone(),
-        head: Some(head_id),
-        deep: false,
-    });
-    let head = head_id;
-    let tree = repo
-        .find_tree(head)
-        .map_err(wrap("cannot read HEAD's tree"))?;
-    let decoded = tree
-        .decode()
-        .map_err(|e| Error::git(format!("cannot decode a tree: {e}"), None))?;
-    let mut children: BTreeMap<
-        Vec<u8>,
-        (Option<gix::ObjectId>, Option<&gix::index::extension::Tree>),
-    > = BTreeMap::new();
-    for entry in &decoded.entries {
-        if entry.mode.is_tree() {
-            children.entry(entry.filename.to_vec()).or_default().0 = Some(entry.oid.to_owned());
-        }
-    }
-    for child in &cache.children {
-        children.entry(child.name.to_vec()).or_default().1 = Some(child);
-    }
-    // Directories that exist only in the index (new ones) have neither a
-    // HEAD tree nor, until the next write-tree, a cache-tree node.
-    let range = index
-        .prefixed_entries_range(prefix.as_bstr())
-        .unwrap_or(0..0);
-    let entries = &index.entries()[range];
-    let mut i = 0;
-    while i < entries.len() {
-        let path = entries[i].path(index);
-        match path[prefix.len()..].find_byte(b'/') {
-            Some(slash) => {
-                let dir = &path[..prefix.len() + slash + 1];
-                children
-                    .entry(dir[prefix.len()..dir.len() - 1].to_vec())
-                    .or_default();
-                // Entries are sorted: skip this directory's run in one search.
-                i += entries[i..].partition_point(|e| e.path(index).starts_with(dir));
-            }
-            None => i += 1,
-        }
-    }
-    for (name, (head_child, cache_child)) in children {
-        let mut child_prefix = prefix.clone();
-        child_prefix.push_str(&name);
-        child_prefix.push(b'/');
-        dirty_regions(repo, index, head_child, cache_child, child_prefix, out)?;
-    }
-    Ok(())
-}
-
-/// `HEAD`'s and the index's entries inside `regions`, as two sorted states.
-fn region_states(
-    repo: &gix::Repository,
-    index: &gix::index::State,
-    regions: &[Region],
-) -> Result<(gix::index::State, gix::index::State)> {
-    let mut lhs = gix::index::State::new(repo.object_hash());
-    let mut rhs = gix::index::State::new(repo.object_hash());
-    for region in regions {
-        let (prefix, deep) = (region.prefix.as_bstr(), region.deep);
-        if let Some(id) = region.head {
-            push_tree(repo, id, prefix, deep, &mut lhs)?;
-        }
-        let range = index.prefixed_entries_range(prefix).unwrap_or(0..0);
-        for entry in &index.entries()[range] {
-            let path = entry.path(index);
-            if !deep && path[prefix.len()..].contains(&b'/') {
-                continue;
-            }
-            rhs.dangerously_push_entry(entry.stat, entry.id, entry.flags, entry.mode, path);
-        }
-    }
-    lhs.sort_entries();
-    rhs.sort_entries();
-    Ok((lhs, rhs))
-}
-
-/// Adds a tree's file entries under `prefix` (recursively when `deep`).
-fn push_tree(
-    repo: &gix::Repository,
-    id: gix::ObjectId,
-    prefix: &BStr,
-    deep: bool,
-    state: &mut gix::index::State,
-) -> Result<()> {
-    let tree = repo
-        .find_tree(id)
-        .map_err(wrap("cannot read HEAD's tree"))?;
-    let decoded = tree
-        .decode()
-        .map_err(|e| Error::git(format!("cannot decode a tree: {e}"), None))?;
-    for entry in &decoded.entries {
-        let mut path: BString = prefix.to_owned();
-        path.push_str(entry.filename);
-        if entry.mode.is_tree() {
-            if deep {
-                path.push(b'/');
-                push_tree(repo, entry.oid.to_owned(), path.as_bstr(), true, state)?;
-            }
-            continue;
-        }
-        state.dangerously_push_entry(
-            Default::default(),
-            entry.oid.to_owned(),
-            gix::index::entry::Flags::empty(),
-            entry.mode.into(),
-            path.as_bstr(),
-        );
-    }
-    Ok(())
-}
-
-/// The index (honouring `GIT_INDEX_FILE`), or an empty one if none exists.
-///
-/// The trailing checksum is not verified: decoding still checks the
-/// structure, and hashing a large index costs more than the whole staged
-/// check of a typical commit. git verifies it on its own next write.
-fn read_index(repo: &gix::Repository) -> Result<gix::index::State> {
-    let path = repo.index_path();
-    // `GIT_INDEX_FILE` may name anything: a FIFO would block the open
-    // forever, a device never end (SPEC §9).
-    match std::fs::metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(gix::index::State::new(repo.object_hash()));
-        }
-        Err(e) => return Err(Error::io(&path, e)),
-        Ok(m) if !m.is_file() => {
-            return Err(Error::git(
-                format!("the index {} is not a regular file", path.display()),
-                Some("check GIT_INDEX_FILE: it must name an index file git wrote".to_string()),
-            ));
-        }
-        Ok(_) => {}
-    }
-    let options = gix::index::decode::Options {
-        thread_limit: Some(1),
-        ..Default::default()
-    };
-    gix::index::File::at(&path, repo.object_hash(), true, options)
-        .map(Into::into)
-        .map_err(|e| {
-            Error::git(
-                format!("cannot read the index {}: {e}", path.display()),
-                Some("if a git command crashed, `git status` repairs a stale index".to_string()),
-            )
-        })
-}
-
-/// HEAD's tree and the repository, read once per batch of file events.
-pub struct Snapshot {
-    repo: gix::Repository,
-    head: Option<gix::ObjectId>,
-    workdir: PathBuf,
-    /// `core.fileMode`: whether the executable bit is tracked.
-    file_mode: bool,
-}
-
-impl Snapshot {
-    /// Which of `paths` git ignores (`.gitignore` files, `info/exclude`,
-    /// `core.excludesFile`); tracked files never are.
-    pub fn ignored(&self, paths: &[String]) -> Result<Vec<bool>> {
-        let empty = gix::index::State::new(self.repo.object_hash());
-        let mut stack = self
-            .repo
-            .excludes(&empty, None, Default::default())
-            .map_err(wrap("cannot read the ignore rules"))?;
-        let mut out = Vec::with_capacity(paths.len());
-        for path in paths {
-            let tracked = self.head_entry(path)?.is_some();
-            let dir = self.workdir.join(path).is_dir();
-            let mode = dir.then_some(gix::index::entry::Mode::DIR);
-            let excluded = stack
-                .at_path(Path::new(path), mode)
-                .map(|p| p.is_excluded())
-                .map_err(wrap("cannot read the ignore rules"))?;
-            out.push(!tracked && excluded);
-        }
-        Ok(out)
-    }
-
-    fn head_entry(
-        &self,
-        path: &str,
-    ) -> Result<Option<(gix::ObjectId, gix::object::tree::EntryMode)>> {
-        let Some(tree) = self.head else {
-            return Ok(None);
-        };
-        let tree = self
-            .repo
-            .find_tree(tree)
-            .map_err(wrap("cannot read HEAD's tree"))?;
-        Ok(tree
-            .lookup_entry_by_path(path)
-            .map_err(wrap("cannot read HEAD's tree"))?
-            .filter(|e| !e.mode().is_tree())
-            .map(|e| (e.object_id(), e.mode())))
-    }
-
-    /// The work tree's change of one path against HEAD, or `None` when
-    /// the path is as HEAD has it (what `git add` would store: content,
-    /// kind and executable bit) or exists on neither side. No rename
-    /// pairing: a moved file is a deletion and an addition.
-    pub fn change(&self, path: &str) -> Result<Option<Change>> {
-        let abs = self.workdir.join(path);
-        let meta = std::fs::symlink_metadata(&abs).ok();
-        let head = self.head_entry(path)?;
-        let gitlink = head.is_some_and(|(_, mode)| mode.is_commit());
-        let new = match &meta {
-            None => Content::Gone,
-            // A checked-out submodule: listed as skipped, never read.
-            Some(m) if m.is_dir() && gitlink => Content::Submodule,
-            // A file replaced by a folder is gone (the folder's files are
-            // paths of their own).
-            Some(m) if m.is_dir() => Content::Gone,
-            Some(m) if m.file_type().is_symlink() => Content::Symlink(None),
-            Some(m) if m.is_file() => Content::File,
-            Some(_) => Content::Special,
-        };
-        let path = path.to_string();
-        Ok(match (head, new) {
-            (None, Content::Gone) => None,
-            (None, new) => Some(Change::added(path, new)),
-            (Some((id, _)), Content::Gone) => Some(Change::deleted(path, id, gitlink)),
-            (Some((id, mode)), _) if self.unchanged(&abs, meta.as_ref(), mode, id) => None,
-            (Some((id, _)), new) => Some(Change::modified(path, new, id)),
-        })
-    }
-
-    /// `git add` would store what HEAD has: same kind, executable bit (when
-    /// `core.fileMode` is on, git's default) and content.
-    fn unchanged(
-        &self,
-        abs: &Path,
-        meta: Option<&std::fs::Metadata>,
-        mode: gix::object::tree::EntryMode,
-        id: gix::ObjectId,
-    ) -> bool {
-        let Some(meta) = meta else { return false };
-        let data = if meta.file_type().is_symlink() {
-            if !mode.is_link() {
-                return false;
-            }
-            match std::fs::read_link(abs).map(gix::path::into_bstr) {
-                Ok(Ok(target)) => target.to_vec(),
-                _ => return false,
-            }
-        } else if meta.is_file() {
-            if !mode.is_blob() {
-                return false;
-            }
-            if self.file_mode && executable(meta) != mode.is_executable() {
-                return false;
-            }
-            match std::fs::read(abs) {
-                Ok(data) => data,
-                Err(_) => return false,
-            }
-        } else {
-            return false;
-        };
-        gix::objs::compute_hash(self.repo.object_hash(), gix::object::Kind::Blob, &data)
-            .is_ok_and(|h| h == id)
-    }
-}
-
-#[cfg(unix)]
-fn executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o100 != 0
-}
-
-#[cfg(not(unix))]
-fn executable(_: &std::fs::Metadata) -> bool {
-    false
 }
 
 /// For each line of `new` (0-based), whether the change added or modified it.

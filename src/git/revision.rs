@@ -82,7 +82,7 @@ impl Repo {
                 ),
             });
         }
-        match self.blob_within(&repo, BlobId(entry.object_id()), max)? {
+        match self.blob_within(&repo, BlobId(entry.object_id()), path, max)? {
             super::Sized::Bytes(b) => Ok(Some(b)),
             super::Sized::TooLarge => Err(Error::Refused {
                 message: format!("{rev}:{path} is larger than {max} bytes"),

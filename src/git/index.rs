@@ -1,0 +1,480 @@
+//! `--staged`: the index as git writes it, compared with `HEAD`.
+//!
+//! Every index format git writes is read (SPEC §2.1): versions 2–4, a
+//! split index (gix joins the shared index), the untracked cache (not
+//! needed: the work-tree walk is gix's own), `index.skipHash` (the trailing
+//! checksum is never verified) and the sparse index, whose directory
+//! entries stand for a whole tree each. A sparse directory is expanded
+//! against its tree only where it may differ from `HEAD`, so a change in
+//! it is listed file by file, as git lists it, and an untouched one costs
+//! one comparison of ids.
+//!
+//! For the work tree (`--worktree`, `--all`), [`worktree_index`] does what
+//! git does on reading the index of a sparse checkout: a skip-worktree file
+//! that is present after all is looked at like any other.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
+use gix::index::entry::Flags;
+
+use super::{Change, Found, Repo, unreadable, wrap};
+use crate::error::{Error, Result};
+
+impl Repo {
+    /// Index vs `HEAD` (unborn: empty tree), read from the index blobs.
+    ///
+    /// Like git, the index's cache-tree prunes every directory whose tree is
+    /// known to equal `HEAD`'s, so a small commit in a large repository
+    /// reads only the trees along its changed paths. gix's index diff runs
+    /// over just those regions, and renames are paired as git pairs them
+    /// (`renames.rs`): every deletion and addition lies in a dirty region,
+    /// so pairing among them is pairing across the whole diff.
+    ///
+    /// An unresolved merge is an error naming the unmerged paths: git
+    /// refuses that commit too.
+    pub fn staged(&self) -> Result<Vec<Change>> {
+        self.needs_refs("--staged")?;
+        let repo = self.local();
+        let index = read_index(&repo)?;
+        let unmerged = unmerged_paths(&index);
+        if !unmerged.is_empty() {
+            return Err(Error::git(
+                format!(
+                    "the merge is unresolved: {} unmerged path(s): {}",
+                    unmerged.len(),
+                    listed(&unmerged)
+                ),
+                Some("resolve the conflicts and `git add` the files (git refuses to commit until then); `valve check --worktree` judges the files as they are now".to_string()),
+            ));
+        }
+        index_diff(&repo, &index, self.workdir.as_deref())?.paired(&repo)
+    }
+}
+
+/// At most ten names, then how many more.
+fn listed(paths: &[BString]) -> String {
+    let mut shown: Vec<String> = paths
+        .iter()
+        .take(10)
+        .map(|p| super::name::display(p).into_owned())
+        .collect();
+    if paths.len() > 10 {
+        shown.push(format!("and {} more", paths.len() - 10));
+    }
+    shown.join(", ")
+}
+
+/// The paths with a conflict stage (1–3), each once, in index order.
+pub(super) fn unmerged_paths(index: &gix::index::State) -> Vec<BString> {
+    let mut out: Vec<BString> = Vec::new();
+    for entry in index.entries() {
+        if entry.stage_raw() != 0 {
+            let path = entry.path(index);
+            if out.last().is_none_or(|last| last.as_bstr() != path) {
+                out.push(path.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// `HEAD`'s tree, or `None` when `HEAD` is unborn.
+pub(super) fn head_tree(repo: &gix::Repository) -> Result<Option<gix::ObjectId>> {
+    let head_tree = repo
+        .head_tree_id_or_empty()
+        .map_err(wrap("cannot read HEAD"))?
+        .detach();
+    let empty = gix::ObjectId::empty_tree(repo.object_hash());
+    Ok((head_tree != empty).then_some(head_tree))
+}
+
+/// The differences of `index` from `HEAD`, before rename pairing. Entries
+/// with a conflict stage are the caller's to handle.
+pub(super) fn index_diff(
+    repo: &gix::Repository,
+    index: &gix::index::State,
+    workdir: Option<&Path>,
+) -> Result<Found> {
+    let mut regions = Vec::new();
+    dirty_regions(
+        repo,
+        index,
+        head_tree(repo)?,
+        index.tree(),
+        BString::default(),
+        &mut regions,
+    )?;
+    let mut found = Found::default();
+    if regions.is_empty() {
+        return Ok(found);
+    }
+    let (lhs, rhs) = region_states(repo, index, &regions)?;
+    let root = workdir.unwrap_or_else(|| repo.git_dir());
+    let mut search = gix::pathspec::Search::from_specs(std::iter::empty(), None, root)
+        .map_err(|e| Error::git(format!("cannot prepare the index diff: {e}"), None))?;
+    gix::diff::index(
+        &lhs,
+        &rhs,
+        |change| {
+            found.push_index(change);
+            Ok(std::ops::ControlFlow::Continue(()))
+        },
+        None::<gix::diff::index::RewriteOptions<'_, gix::OdbHandle>>,
+        &mut search,
+        &mut |_, _, _, _| false,
+    )
+    .map_err(wrap("cannot compare the index with HEAD"))?;
+    Ok(found)
+}
+
+/// A directory where `HEAD` and the index may differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Region {
+    /// `""` for the root, else the directory path ending in `/`.
+    prefix: BString,
+    /// `HEAD`'s tree for this directory, if it has one.
+    head: Option<gix::ObjectId>,
+    /// Anything below may differ; else only the files directly inside
+    /// (subdirectories are regions of their own).
+    deep: bool,
+}
+
+/// The sparse directory entry at `prefix` (a path ending in `/`), if the
+/// index has one there.
+fn sparse_dir<'a>(index: &'a gix::index::State, prefix: &BStr) -> Option<&'a gix::index::Entry> {
+    index
+        .entry_by_path(prefix)
+        .filter(|e| e.mode == gix::index::entry::Mode::DIR)
+}
+
+/// Walks `HEAD`'s trees alongside the index's cache-tree and records the
+/// directories that are not provably equal. A sparse directory entry ends
+/// the walk: it equals `HEAD`'s tree or its whole tree is a deep region.
+fn dirty_regions(
+    repo: &gix::Repository,
+    index: &gix::index::State,
+    head: Option<gix::ObjectId>,
+    cache: Option<&gix::index::extension::Tree>,
+    prefix: BString,
+    out: &mut Vec<Region>,
+) -> Result<()> {
+    if !prefix.is_empty() {
+        if let Some(dir) = sparse_dir(index, prefix.as_bstr()) {
+            if head != Some(dir.id) {
+                out.push(Region {
+                    prefix,
+                    head,
+                    deep: true,
+                });
+            }
+            return Ok(());
+        }
+    }
+    let (Some(head_id), Some(cache)) = (head, cache) else {
+        out.push(Region {
+            prefix,
+            head,
+            deep: true,
+        });
+        return Ok(());
+    };
+    if cache.num_entries.is_some() && cache.id == head_id {
+        return Ok(());
+    }
+    out.push(Region {
+        prefix: prefix.clone(),
+        head: Some(head_id),
+        deep: false,
+    });
+    let tree = repo
+        .find_tree(head_id)
+        .map_err(|e| unreadable(repo, "HEAD's tree", &prefix, &head_id, e))?;
+    let decoded = tree
+        .decode()
+        .map_err(|e| Error::git(format!("cannot decode a tree: {e}"), None))?;
+    let mut children: BTreeMap<
+        Vec<u8>,
+        (Option<gix::ObjectId>, Option<&gix::index::extension::Tree>),
+    > = BTreeMap::new();
+    for entry in &decoded.entries {
+        if entry.mode.is_tree() {
+            children.entry(entry.filename.to_vec()).or_default().0 = Some(entry.oid.to_owned());
+        }
+    }
+    for child in &cache.children {
+        children.entry(child.name.to_vec()).or_default().1 = Some(child);
+    }
+    // Directories that exist only in the index (new ones) have neither a
+    // HEAD tree nor, until the next write-tree, a cache-tree node.
+    let range = index
+        .prefixed_entries_range(prefix.as_bstr())
+        .unwrap_or(0..0);
+    let entries = &index.entries()[range];
+    let mut i = 0;
+    while i < entries.len() {
+        let path = entries[i].path(index);
+        match path[prefix.len()..].find_byte(b'/') {
+            Some(slash) => {
+                let dir = &path[..prefix.len() + slash + 1];
+                children
+                    .entry(dir[prefix.len()..dir.len() - 1].to_vec())
+                    .or_default();
+                // Entries are sorted: skip this directory's run in one search.
+                i += entries[i..].partition_point(|e| e.path(index).starts_with(dir));
+            }
+            None => i += 1,
+        }
+    }
+    for (name, (head_child, cache_child)) in children {
+        let mut child_prefix = prefix.clone();
+        child_prefix.push_str(&name);
+        child_prefix.push(b'/');
+        dirty_regions(repo, index, head_child, cache_child, child_prefix, out)?;
+    }
+    Ok(())
+}
+
+/// `HEAD`'s and the index's entries inside `regions`, as two sorted states;
+/// a sparse directory entry stands for its tree's files.
+fn region_states(
+    repo: &gix::Repository,
+    index: &gix::index::State,
+    regions: &[Region],
+) -> Result<(gix::index::State, gix::index::State)> {
+    let mut lhs = gix::index::State::new(repo.object_hash());
+    let mut rhs = gix::index::State::new(repo.object_hash());
+    for region in regions {
+        let (prefix, deep) = (region.prefix.as_bstr(), region.deep);
+        if let Some(id) = region.head {
+            push_tree(repo, id, prefix, deep, Flags::empty(), &mut lhs)?;
+        }
+        let range = index.prefixed_entries_range(prefix).unwrap_or(0..0);
+        for entry in &index.entries()[range] {
+            let path = entry.path(index);
+            if !deep && path[prefix.len()..].contains(&b'/') {
+                continue;
+            }
+            if entry.mode == gix::index::entry::Mode::DIR {
+                // A sparse directory in a deep region (a shallow region
+                // never holds one directly: one ends where one starts).
+                push_tree(repo, entry.id, path, true, Flags::empty(), &mut rhs)?;
+                continue;
+            }
+            rhs.dangerously_push_entry(entry.stat, entry.id, entry.flags, entry.mode, path);
+        }
+    }
+    lhs.sort_entries();
+    rhs.sort_entries();
+    Ok((lhs, rhs))
+}
+
+/// Adds a tree's file entries under `prefix` (recursively when `deep`),
+/// each with `flags`.
+fn push_tree(
+    repo: &gix::Repository,
+    id: gix::ObjectId,
+    prefix: &BStr,
+    deep: bool,
+    flags: Flags,
+    state: &mut gix::index::State,
+) -> Result<()> {
+    let tree = repo
+        .find_tree(id)
+        .map_err(|e| unreadable(repo, "a tree", prefix, &id, e))?;
+    let decoded = tree
+        .decode()
+        .map_err(|e| Error::git(format!("cannot decode a tree: {e}"), None))?;
+    for entry in &decoded.entries {
+        let mut path: BString = prefix.to_owned();
+        path.push_str(entry.filename);
+        if entry.mode.is_tree() {
+            if deep {
+                path.push(b'/');
+                push_tree(
+                    repo,
+                    entry.oid.to_owned(),
+                    path.as_bstr(),
+                    true,
+                    flags,
+                    state,
+                )?;
+            }
+            continue;
+        }
+        state.dangerously_push_entry(
+            Default::default(),
+            entry.oid.to_owned(),
+            flags,
+            entry.mode.into(),
+            path.as_bstr(),
+        );
+    }
+    Ok(())
+}
+
+/// The index (honouring `GIT_INDEX_FILE`), or an empty one if none exists.
+///
+/// The trailing checksum is not verified (with `index.skipHash` there is
+/// none): decoding still checks the structure, and hashing a large index
+/// costs more than the whole staged check of a typical commit. git
+/// verifies it on its own next write.
+pub(super) fn read_index(repo: &gix::Repository) -> Result<gix::index::State> {
+    let path = repo.index_path();
+    // `GIT_INDEX_FILE` may name anything: a FIFO would block the open
+    // forever, a device never end (SPEC §9).
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(gix::index::State::new(repo.object_hash()));
+        }
+        Err(e) => return Err(Error::io(&path, e)),
+        Ok(m) if !m.is_file() => {
+            return Err(Error::git(
+                format!("the index {} is not a regular file", path.display()),
+                Some("check GIT_INDEX_FILE: it must name an index file git wrote".to_string()),
+            ));
+        }
+        Ok(_) => {}
+    }
+    let options = gix::index::decode::Options {
+        thread_limit: Some(1),
+        ..Default::default()
+    };
+    gix::index::File::at(&path, repo.object_hash(), true, options)
+        .map(Into::into)
+        .map_err(|e| {
+            Error::git(
+                format!("cannot read the index {}: {e}", path.display()),
+                Some("if a git command crashed, `git status` repairs a stale index".to_string()),
+            )
+        })
+}
+
+/// The index as git sees it when it looks at the work tree: in a sparse
+/// checkout (`core.sparseCheckout`, unless
+/// `sparse.expectFilesOutsideOfPatterns`), a skip-worktree file that is
+/// present in the work tree is looked at like any other, and a sparse
+/// directory that is present is expanded first so that its files can be.
+/// A sparse directory that is absent stays one entry; entries that keep
+/// their skip-worktree bit are as the index has them (never deletions).
+pub(super) fn worktree_index(
+    repo: &gix::Repository,
+    mut index: gix::index::State,
+    workdir: &Path,
+) -> Result<gix::index::State> {
+    let sparse = {
+        let config = repo.config_snapshot();
+        config.boolean("core.sparseCheckout").unwrap_or(false)
+            && !config
+                .boolean("sparse.expectFilesOutsideOfPatterns")
+                .unwrap_or(false)
+    };
+    if !sparse
+        || !index
+            .entries()
+            .iter()
+            .any(|e| e.flags.contains(Flags::SKIP_WORKTREE))
+    {
+        return Ok(index);
+    }
+    let mut present = Presence::new(workdir);
+    let mut expand: Vec<(BString, gix::ObjectId)> = Vec::new();
+    for entry in index.entries() {
+        if entry.mode == gix::index::entry::Mode::DIR {
+            let path = entry.path(&index);
+            if present.dir(path) {
+                expand.push((path.to_owned(), entry.id));
+            }
+        }
+    }
+    if !expand.is_empty() {
+        index.remove_entries(|_, path, entry| {
+            entry.mode == gix::index::entry::Mode::DIR
+                && expand.iter().any(|(p, _)| p.as_bstr() == path)
+        });
+        for (path, id) in &expand {
+            push_tree(
+                repo,
+                *id,
+                path.as_bstr(),
+                true,
+                Flags::SKIP_WORKTREE,
+                &mut index,
+            )?;
+        }
+        index.sort_entries();
+    }
+    for (entry, path) in index.entries_mut_with_paths() {
+        if entry.flags.contains(Flags::SKIP_WORKTREE)
+            && entry.mode != gix::index::entry::Mode::DIR
+            && present.file(path)
+        {
+            entry.flags.remove(Flags::SKIP_WORKTREE);
+        }
+    }
+    Ok(index)
+}
+
+/// Which paths exist in the work tree, remembering the topmost missing
+/// folder so that a whole absent tree costs one `lstat` per folder.
+struct Presence<'a> {
+    workdir: &'a Path,
+    /// A folder known to be absent, ending in `/`.
+    missing: Option<BString>,
+}
+
+impl<'a> Presence<'a> {
+    fn new(workdir: &'a Path) -> Self {
+        Presence {
+            workdir,
+            missing: None,
+        }
+    }
+
+    fn lstat(&self, path: &[u8]) -> Option<std::fs::Metadata> {
+        use std::os::unix::ffi::OsStrExt;
+        let rel = Path::new(std::ffi::OsStr::from_bytes(
+            path.trim_end_with(|c| c == '/'),
+        ));
+        std::fs::symlink_metadata(self.workdir.join(rel)).ok()
+    }
+
+    /// Whether something exists at `path` (as git asks: a folder there
+    /// counts too, the file it replaced is then gone).
+    fn file(&mut self, path: &BStr) -> bool {
+        if self
+            .missing
+            .as_ref()
+            .is_some_and(|m| path.starts_with(m.as_slice()))
+        {
+            return false;
+        }
+        if self.lstat(path).is_some() {
+            return true;
+        }
+        self.note_missing_parents(path);
+        false
+    }
+
+    /// Whether the folder `path` (ending in `/`) exists.
+    fn dir(&self, path: &BStr) -> bool {
+        self.lstat(path).is_some_and(|m| m.is_dir())
+    }
+
+    /// Records the topmost missing folder above `path`.
+    fn note_missing_parents(&mut self, path: &BStr) {
+        let mut topmost: Option<usize> = None;
+        let mut end = path.len();
+        while let Some(slash) = path[..end].rfind_byte(b'/') {
+            if self.lstat(&path[..slash]).is_some() {
+                break;
+            }
+            topmost = Some(slash);
+            end = slash;
+        }
+        if let Some(slash) = topmost {
+            self.missing = Some(path[..=slash].to_owned());
+        }
+    }
+}

@@ -50,7 +50,7 @@ for c in range(int(os.environ["COMMITS"])):
         i = random.randrange(2000)
         body = "".join(f"line {j} of file {i} v{c}\n" for j in range(40))
         if random.random() < 0.01:
-            body += "key AKIAABCDEFGHIJKLMNOP\n"
+            body += "key " + "AKIA" + "ABCDEFGHIJKLMNOP\n"  # split: valve judges this file
         changes.append((f"src/d{i % 50}/f{i}.txt", body))
     commit(changes, f"c{c}", c + 1)
 PY

@@ -29,6 +29,8 @@ use crate::severity::{Severity, Threshold};
 /// One side's policy: its rules and the baseline it carries.
 struct Side {
     ws: Workspace,
+    /// The config's text and file name: all the policy there is to compare.
+    text: (String, String),
     baseline: Option<Vec<u8>>,
     /// How the side is named in messages (`merge base abc1234`).
     name: String,
@@ -67,6 +69,12 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
         PolicyMode::Both => {
             let (b, h) = (base_side()?, head_side()?);
             match (b, h) {
+                // The same policy twice would judge everything twice
+                // (every commit, with history personas) to the same
+                // report: the base's judges alone. What is compared is
+                // all a policy is: one config file's name and text (the
+                // baseline is the base's either way).
+                (Some(b), Some(h)) if b.text == h.text => (Some(b), None),
                 (Some(b), Some(h)) => (Some(b), Some(h)),
                 // No config in the base: the head's alone; the head
                 // deleted it: the base's alone.
@@ -152,7 +160,13 @@ fn worktree_side(repo: &Repo, root: &Path) -> Result<Option<Side>> {
         Err(e) => return Err(e),
     };
     let rules = Ruleset::from_source(&source)?;
+    let file = path
+        .strip_prefix(root)
+        .unwrap_or(&path)
+        .to_string_lossy()
+        .into_owned();
     Ok(Some(Side {
+        text: (file, source.text.clone()),
         ws: Workspace {
             repo: Some(repo.clone()),
             root: root.to_path_buf(),
@@ -175,6 +189,7 @@ fn revision_side(repo: &Repo, root: &Path, rev: &str, name: &str) -> Result<Opti
         let source = config::source_from_bytes(bytes, &display)?;
         let rules = Ruleset::from_source(&source)?;
         return Ok(Some(Side {
+            text: (candidate.to_string(), source.text.clone()),
             ws: Workspace {
                 repo: Some(repo.clone()),
                 root: root.to_path_buf(),

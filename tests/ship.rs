@@ -253,7 +253,7 @@ fn the_wheel_installs_a_valve_that_runs_from_a_fresh_virtualenv() {
     );
     let valve = bin.join("valve");
     assert!(valve.is_file(), "the wheel put valve in the venv's bin/");
-    let version = ok(&mut Std::new(&valve).arg("--version"), "valve --version");
+    let version = ok(Std::new(&valve).arg("--version"), "valve --version");
     assert_eq!(version.trim(), format!("valve {VERSION}"));
     // And it judges: outside git, `valve check` is --all over a tree.
     let tree = tmp.path().join("tree");

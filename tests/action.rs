@@ -552,6 +552,22 @@ fn rev(f: &Fixture, what: &str) -> String {
     f.git(&["rev-parse", what]).trim().to_string()
 }
 
+/// A checkout of `main` with all of its history (fetch-depth: 0).
+fn full_clone(origin: &Fixture) -> Fixture {
+    let ws = Fixture::new();
+    let url = format!("file://{}", origin.path().display());
+    ws.git(&["remote", "add", "origin", &url]);
+    ws.git(&[
+        "fetch",
+        "-q",
+        "--no-tags",
+        "origin",
+        "+refs/heads/main:refs/remotes/origin/main",
+    ]);
+    ws.git(&["checkout", "-q", "--detach", "refs/remotes/origin/main"]);
+    ws
+}
+
 fn shallow_clone(origin: &Fixture, refspec: &str) -> Fixture {
     let ws = Fixture::new();
     let url = format!("file://{}", origin.path().display());
@@ -675,27 +691,34 @@ fn a_clean_pull_request_passes() {
 #[ignore = "needs jq, curl and bash, as the runner has (.ci/run installs jq)"]
 fn pull_request_target_judges_the_pr_head_without_checking_it_out() {
     let pr = Pr::new(true);
-    // pull_request_target checks out the base branch by default.
-    let ws = pr.checkout("refs/heads/main");
-    let before = ws.state();
-    let gh = Gh::new();
-    let ran = gh.run(
-        ws.path(),
-        "pull_request_target",
-        &pr.event(),
-        &pr.base,
-        &inputs(&[]),
-    );
-    assert_eq!(ran.code, 1, "{}", ran.log);
-    gh.judged(&format!("--base {} --head {}", pr.base, pr.head));
-    assert!(ran.log.contains("title=valve Guardian"), "{}", ran.log);
-    // Nothing of the PR is checked out: HEAD and the work tree are the base's.
-    assert_eq!(rev(&ws, "HEAD"), pr.base);
-    assert!(!ws.path().join("src").exists());
-    let after = ws.state();
-    for (path, bytes) in &before {
-        if !path.starts_with(".git") {
-            assert_eq!(after.get(path), Some(bytes), "{} changed", path.display());
+    // pull_request_target checks out the base branch by default, shallow
+    // or (fetch-depth: 0) whole.
+    for ws in [pr.checkout("refs/heads/main"), full_clone(&pr.origin)] {
+        let before = ws.state();
+        let shallow = ws.git(&["rev-parse", "--is-shallow-repository"]);
+        let gh = Gh::new();
+        let ran = gh.run(
+            ws.path(),
+            "pull_request_target",
+            &pr.event(),
+            &pr.base,
+            &inputs(&[]),
+        );
+        assert_eq!(ran.code, 1, "{}", ran.log);
+        gh.judged(&format!("--base {} --head {}", pr.base, pr.head));
+        assert!(ran.log.contains("title=valve Guardian"), "{}", ran.log);
+        // Nothing of the PR is checked out: HEAD and the work tree are the base's.
+        assert_eq!(rev(&ws, "HEAD"), pr.base);
+        assert!(!ws.path().join("src").exists());
+        // A full clone stays full (a shallow one may have been deepened).
+        if shallow.trim() == "false" {
+            assert_eq!(ws.git(&["rev-parse", "--is-shallow-repository"]), shallow);
+        }
+        let after = ws.state();
+        for (path, bytes) in &before {
+            if !path.starts_with(".git") {
+                assert_eq!(after.get(path), Some(bytes), "{} changed", path.display());
+            }
         }
     }
 }

@@ -449,6 +449,9 @@ fn run_action(
             .env("RUNNER_OS", os)
             .env("RUNNER_ARCH", arch)
             .env("no_proxy", "127.0.0.1,localhost")
+            .env_remove("VALVE_DOWNLOAD_BASE")
+            .env_remove("https_proxy")
+            .env_remove("HTTPS_PROXY")
             // `version: source`: the test's own build cache for the
             // action's `cargo build`, shared with the pip test. A test-only
             // speed-up: no LTO and opt-level 0 build from cold in about 3

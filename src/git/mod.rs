@@ -1,6 +1,10 @@
 //! The only module that speaks gix: open a repository (honouring `GIT_DIR`,
-//! `GIT_INDEX_FILE`), list changes for `--staged`, `--base/--head` and
-//! `--worktree`, read blobs, and diff two blobs by line.
+//! `GIT_INDEX_FILE`), list changes for `--staged` (`index.rs`),
+//! `--base/--head` and `--worktree` (`worktree.rs`), read blobs, and diff
+//! two blobs by line. What git stores is read as git stores it: names as
+//! bytes (`name.rs`), every index format (`index.rs`), the new side of the
+//! work tree as `git add` would store it (`eol.rs`); what valve cannot read
+//! is exit 2 naming it (`format.rs`).
 //!
 //! Every mode lists its changes without gix's rename tracker (which pairs
 //! differently from git) and hands deletions and additions to `renames.rs`,

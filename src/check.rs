@@ -105,7 +105,7 @@ pub fn workspace(cwd: &Path, config: Option<&Path>, head: Option<&str>) -> Resul
         if r.is_bare() {
             let rev = head.unwrap_or("HEAD");
             for candidate in CONFIG_PATHS {
-                if let Some(bytes) = r.file_at(rev, candidate)? {
+                if let Some(bytes) = r.own_file_at(rev, candidate, crate::ownfile::MAX_INPUT)? {
                     let source = config::source_from_bytes(bytes, &format!("{rev}:{candidate}"))?;
                     let rules = Ruleset::from_source(&source)?;
                     return Ok(Workspace {

@@ -544,24 +544,41 @@ impl Validator<'_> {
 
     /// `binary: skip | scan`; true for scan.
     fn binary_choice(&mut self, node: &Node) -> Option<bool> {
-        match node {
-            Node::Scalar { value, .. } if value == "scan" => Some(true),
-            Node::Scalar { value, .. } if value == "skip" => Some(false),
-            _ => {
-                let word = if let Node::Scalar { value, .. } = node {
-                    value.clone()
-                } else {
-                    String::new()
-                };
-                self.issue(
-                    node.span(),
-                    format!("unknown `binary` choice {}", describe(node)),
-                    "not skip or scan",
-                    Some(suggest(&word, BINARY_CHOICES, "skip or scan")),
-                );
-                None
-            }
+        self.choice(
+            node,
+            "`binary` choice",
+            "not skip or scan",
+            BINARY_CHOICES,
+            "skip or scan",
+        )
+        .map(|i| BINARY_CHOICES[i] == "scan")
+    }
+
+    /// One of `choices`, as its index; otherwise an issue with a
+    /// did-you-mean (`what` names the value in the title).
+    fn choice(
+        &mut self,
+        node: &Node,
+        what: &str,
+        label: &str,
+        choices: &[&str],
+        valid: &str,
+    ) -> Option<usize> {
+        let word = match node {
+            Node::Scalar { value, .. } => value.as_str(),
+            _ => "",
+        };
+        if let Some(i) = choices.iter().position(|c| *c == word) {
+            return Some(i);
         }
+        let word = word.to_string();
+        self.issue(
+            node.span(),
+            format!("unknown {what} {}", describe(node)),
+            label,
+            Some(suggest(&word, choices, valid)),
+        );
+        None
     }
 
     fn size(&mut self, node: &Node) -> Option<u64> {
@@ -752,24 +769,14 @@ impl Validator<'_> {
     }
 
     fn scope(&mut self, node: &Node) -> Option<Scope> {
-        match node {
-            Node::Scalar { value, .. } if value == "changed" => Some(Scope::Changed),
-            Node::Scalar { value, .. } if value == "file" => Some(Scope::File),
-            _ => {
-                let word = if let Node::Scalar { value, .. } = node {
-                    value.clone()
+        self.choice(node, "scope", "not a scope", SCOPES, "changed or file")
+            .map(|i| {
+                if SCOPES[i] == "file" {
+                    Scope::File
                 } else {
-                    String::new()
-                };
-                self.issue(
-                    node.span(),
-                    format!("unknown scope {}", describe(node)),
-                    "not a scope",
-                    Some(suggest(&word, SCOPES, "changed or file")),
-                );
-                None
-            }
-        }
+                    Scope::Changed
+                }
+            })
     }
 
     fn change_kinds(&mut self, node: &Node) -> Vec<ChangeKind> {

@@ -285,34 +285,7 @@ impl Repo {
     /// `merge-base(base, head)..head` with rename detection, from `head`'s blobs.
     pub fn range(&self, base: &str, head: &str) -> Result<Vec<Change>> {
         let repo = self.local();
-        let base_id = self.commit_id(&repo, base)?;
-        let head_id = self.commit_id(&repo, head)?;
-        let shallow_help = || {
-            Some(format!(
-                "the history between `{base}` and `{head}` is incomplete (shallow clone): fetch more history, e.g. `git fetch --deepen=100` or `fetch-depth: 0` in actions/checkout"
-            ))
-        };
-        let merge_base = match repo.merge_base(base_id, head_id) {
-            Ok(Some(id)) => id.detach(),
-            Ok(None) if repo.is_shallow().unwrap_or(false) => {
-                return Err(Error::git(
-                    format!("no merge base of `{base}` and `{head}` in this shallow clone"),
-                    shallow_help(),
-                ));
-            }
-            Ok(None) => {
-                return Err(Error::git(
-                    format!("`{base}` and `{head}` have no common history"),
-                    Some("pass a --base that shares history with --head".to_string()),
-                ));
-            }
-            Err(e) => {
-                return Err(Error::git(
-                    format!("cannot find the merge base of `{base}` and `{head}`: {e}"),
-                    shallow_help(),
-                ));
-            }
-        };
+        let (merge_base, head_id) = self.merge_base(&repo, base, head)?;
         range::diff_commits(&repo, Some(merge_base), head_id)
     }
 
@@ -354,26 +327,6 @@ impl Repo {
         repo.find_blob(id.0)
             .map(|mut b| b.take_data())
             .map_err(|e| unreadable(repo, "the blob", path.as_bytes(), &id.0, e))
-    }
-
-    /// A file's bytes at a revision (for a bare repo's config).
-    pub fn file_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>> {
-        let repo = self.local();
-        let id = self.commit_id(&repo, rev)?;
-        let tree = repo
-            .find_commit(id)
-            .and_then(|c| c.tree())
-            .map_err(wrap("cannot read a commit's tree"))?;
-        let Some(entry) = tree
-            .lookup_entry_by_path(path)
-            .map_err(wrap("cannot read a tree"))?
-        else {
-            return Ok(None);
-        };
-        if !entry.mode().is_blob() {
-            return Ok(None);
-        }
-        self.blob(&repo, BlobId(entry.object_id())).map(Some)
     }
 }
 

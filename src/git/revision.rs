@@ -6,21 +6,31 @@ use super::{BlobId, Repo, wrap};
 use crate::error::{Error, Result};
 
 impl Repo {
-    /// The full id of `merge-base(base, head)`, failing closed with the fix
-    /// (a shallow clone that lacks it says `fetch-depth: 0`).
+    /// The full id of `merge-base(base, head)`, failing closed with the fix.
     pub fn merge_base_id(&self, base: &str, head: &str) -> Result<String> {
         let repo = self.local();
-        let base_id = self.commit_id(&repo, base)?;
-        let head_id = self.commit_id(&repo, head)?;
-        let shallow = repo.is_shallow().unwrap_or(false);
+        self.merge_base(&repo, base, head)
+            .map(|(merge_base, _)| merge_base.to_string())
+    }
+
+    /// `merge-base(base, head)` and `head`'s commit id; a shallow clone
+    /// that lacks the merge base says how to fetch it (`fetch-depth: 0`).
+    pub(super) fn merge_base(
+        &self,
+        repo: &gix::Repository,
+        base: &str,
+        head: &str,
+    ) -> Result<(gix::ObjectId, gix::ObjectId)> {
+        let base_id = self.commit_id(repo, base)?;
+        let head_id = self.commit_id(repo, head)?;
         let shallow_help = || {
             Some(format!(
                 "the history between `{base}` and `{head}` is incomplete (shallow clone): fetch more history, e.g. `git fetch --deepen=100` or `fetch-depth: 0` in actions/checkout"
             ))
         };
         match repo.merge_base(base_id, head_id) {
-            Ok(Some(id)) => Ok(id.detach().to_string()),
-            Ok(None) if shallow => Err(Error::git(
+            Ok(Some(id)) => Ok((id.detach(), head_id)),
+            Ok(None) if repo.is_shallow().unwrap_or(false) => Err(Error::git(
                 format!("no merge base of `{base}` and `{head}` in this shallow clone"),
                 shallow_help(),
             )),

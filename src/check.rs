@@ -20,7 +20,7 @@ use crate::finding::{
 use crate::git::{self, Change, Content, Repo};
 use crate::ruleset::{Matchers, Ruleset};
 use crate::scan::{self, Document, RunFacts};
-use crate::severity::{Context, Threshold};
+use crate::severity::{Context, Severity, Threshold};
 
 /// Below this many files, judging them on one thread beats starting a pool.
 const SEQUENTIAL_BELOW: usize = 16;
@@ -54,6 +54,11 @@ pub struct Options {
     pub threads: Option<usize>,
     /// Where the policy comes from in `--base` mode (SPEC §9).
     pub policy: PolicyMode,
+    /// SPEC §14 `--persona NAME` (repeatable): only these personas judge;
+    /// empty: all of them.
+    pub personas: Vec<String>,
+    /// SPEC §14 `--min-severity LEVEL`: findings below it are not judged.
+    pub min_severity: Option<Severity>,
 }
 
 /// `--policy`: which revision's config and baseline judge a `--base` range.

@@ -116,6 +116,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 snippets: false,
                 threads: g.threads,
                 policy: mode.policy.mode(),
+                personas: Vec::new(),
+                min_severity: None,
             };
             let head = match &opts.selection {
                 Selection::Range { head, .. } => Some(head.as_str()),
@@ -168,6 +170,8 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
             && !g.quiet,
         threads: g.threads,
         policy: args.mode.policy.mode(),
+        personas: Vec::new(),
+        min_severity: None,
     };
     let mut report = check::run(&opts)?;
     report.link_base = github_link_base(report.head_commit.as_deref());

@@ -51,6 +51,28 @@ pub enum Reason {
     GlobTrigger,
 }
 
+/// Whether a work-tree finding will be committed (SPEC §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The matched line is in the index too: a commit now carries it.
+    Staged,
+    /// Only in the work tree: a commit now would not carry it.
+    Unstaged,
+    /// The work tree fixed it but the index still holds it.
+    IndexOnly,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Staged => "staged",
+            Stage::Unstaged => "unstaged",
+            Stage::IndexOnly => "index_only",
+        }
+    }
+}
+
 /// One persona firing on one file (and, with triggers, one match).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -68,6 +90,9 @@ pub struct Finding {
     /// range, oldest first, that introduced the finding; `None` for a
     /// finding of the net change.
     pub commit: Option<String>,
+    /// SPEC §8 "staged or not": in `--worktree` and watch, whether a commit
+    /// now would carry the finding; `None` in every other mode.
+    pub stage: Option<Stage>,
     pub reason: Reason,
     pub line: Option<u32>,
     pub column: Option<u32>,

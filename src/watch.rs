@@ -592,6 +592,8 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         snippets: false,
         threads: opts.threads,
         policy: check::PolicyMode::Head,
+        personas: Vec::new(),
+        min_severity: None,
     };
     let root = ws.root.clone();
     let git_dir = ws
@@ -743,6 +745,7 @@ mod tests {
             old_file: None,
             change: ChangeKind::Modified,
             commit: None,
+            stage: None,
             reason: Reason::GlobTrigger,
             line: Some(line),
             column: Some(1),

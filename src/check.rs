@@ -172,6 +172,7 @@ pub fn run(opts: &Options) -> Result<Report> {
 /// Triggers compile on a second thread while git lists the changes; the
 /// compile is always joined, so a bad regex is reported on every run.
 pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
+    check_persona_names(opts, &[&ws.rules])?;
     if let Selection::Range { base, head } = &opts.selection {
         return crate::history::run_range_in(ws, opts, base.as_deref(), head);
     }
@@ -246,6 +247,48 @@ pub struct Gate {
     /// findings of earlier commits, which a later commit does not report
     /// again. `None` outside history judging.
     earlier: Option<HashSet<u128>>,
+    /// `--persona`/`--min-severity` narrowed who judges: then only the
+    /// judging personas count files too, so every count follows the
+    /// filtered set (SPEC §14).
+    narrowed: bool,
+}
+
+/// The personas `--persona` and `--min-severity` leave judging, by config
+/// position; `None` when they leave every persona.
+fn narrowing(rules: &Ruleset, opts: &Options) -> Option<Vec<bool>> {
+    let mask: Vec<bool> = rules
+        .personas
+        .iter()
+        .map(|p| {
+            (opts.personas.is_empty() || opts.personas.contains(&p.name))
+                && opts.min_severity.is_none_or(|min| p.severity >= min)
+        })
+        .collect();
+    mask.iter().any(|&m| !m).then_some(mask)
+}
+
+/// Every `--persona NAME` must name a persona of at least one of the
+/// policies that judge (the head's or the base's): a typo would otherwise
+/// judge nothing and pass.
+pub fn check_persona_names(opts: &Options, rulesets: &[&Ruleset]) -> Result<()> {
+    let known: Vec<&str> = rulesets
+        .iter()
+        .flat_map(|r| r.personas.iter().map(|p| p.name.as_str()))
+        .collect();
+    for name in &opts.personas {
+        if known.contains(&name.as_str()) {
+            continue;
+        }
+        let help = match crate::config::did_you_mean(name, &known) {
+            Some(near) => format!("did you mean `--persona {near}`? `valve personas` lists them"),
+            None => "`valve personas` lists the personas of this config".to_string(),
+        };
+        return Err(Error::usage(
+            format!("--persona {name}: no persona of that name in the config"),
+            Some(help),
+        ));
+    }
+    Ok(())
 }
 
 impl Gate {
@@ -264,7 +307,9 @@ impl Gate {
         threshold_source: String,
         baseline: Option<HashSet<String>>,
     ) -> Gate {
+        let judged = narrowing(&ws.rules, opts);
         Gate {
+            narrowed: judged.is_some(),
             baseline,
             whole: opts.selection.is_whole_files()
                 || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
@@ -272,13 +317,18 @@ impl Gate {
             threshold_source,
             limit: ws.rules.max_findings.max(1),
             context: self::threshold(&ws.rules, opts).0.as_str(),
-            judged: None,
+            judged,
             earlier: None,
         }
     }
 
-    /// Only the personas whose position in `mask` is true judge.
+    /// Only the personas whose position in `mask` is true judge (and only
+    /// those the command line left judging).
     pub fn only(mut self, mask: Vec<bool>) -> Gate {
+        let mask = match self.judged.take() {
+            Some(left) => mask.iter().zip(left).map(|(&a, b)| a && b).collect(),
+            None => mask,
+        };
         self.judged = Some(mask);
         self
     }
@@ -842,9 +892,10 @@ fn judge(
         takers.sort_unstable();
     }
     // Who judges; who counts the file: everyone, except in history
-    // judging, where only the judges read anything.
+    // judging, where only the judges read anything, and when the command
+    // line narrowed who judges.
     let judges: Vec<usize> = takers.iter().copied().filter(|&t| gate.judges(t)).collect();
-    let counters = if gate.earlier.is_some() {
+    let counters = if gate.earlier.is_some() || gate.narrowed {
         &judges
     } else {
         &takers

@@ -274,6 +274,12 @@ pub struct CheckArgs {
     /// Never print matched text (as if every persona had `redact: true`)
     #[arg(long)]
     pub redact: bool,
+    /// Judge only this persona (repeatable)
+    #[arg(long = "persona", value_name = "NAME")]
+    pub personas: Vec<String>,
+    /// Judge only personas of this severity or above
+    #[arg(long, value_name = "LEVEL", value_parser = parse_severity)]
+    pub min_severity: Option<crate::severity::Severity>,
 }
 
 impl CheckArgs {
@@ -312,6 +318,11 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
         return Err(format!("`{s}` names no file after `=`"));
     }
     Ok((format, PathBuf::from(path)))
+}
+
+fn parse_severity(s: &str) -> Result<crate::severity::Severity, String> {
+    crate::severity::Severity::parse(s)
+        .ok_or_else(|| "a severity is info, warning, error or critical".to_string())
 }
 
 fn parse_threshold(s: &str) -> Result<Threshold, String> {

@@ -170,8 +170,8 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
             && !g.quiet,
         threads: g.threads,
         policy: args.mode.policy.mode(),
-        personas: Vec::new(),
-        min_severity: None,
+        personas: args.personas.clone(),
+        min_severity: args.min_severity,
     };
     let mut report = check::run(&opts)?;
     report.link_base = github_link_base(report.head_commit.as_deref());

@@ -110,6 +110,8 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
         BaselineChoice::Off => None,
     };
     let sides: Vec<&Side> = std::iter::once(&first).chain(second.as_ref()).collect();
+    let rulesets: Vec<&crate::ruleset::Ruleset> = sides.iter().map(|s| &s.ws.rules).collect();
+    check::check_persona_names(opts, &rulesets)?;
     let (threshold, source) = stricter(&sides, opts);
     let matchers = sides
         .iter()

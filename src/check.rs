@@ -59,6 +59,8 @@ pub struct Options {
     pub personas: Vec<String>,
     /// SPEC §14 `--min-severity LEVEL`: findings below it are not judged.
     pub min_severity: Option<Severity>,
+    /// SPEC §12 `--shard I/N`: only the changes whose path falls into it.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// `--policy`: which revision's config and baseline judge a `--base` range.
@@ -251,6 +253,7 @@ pub struct Gate {
     /// judging personas count files too, so every count follows the
     /// filtered set (SPEC §14).
     narrowed: bool,
+    shard: Option<crate::shard::Shard>,
 }
 
 /// The personas `--persona` and `--min-severity` leave judging, by config
@@ -310,6 +313,7 @@ impl Gate {
         let judged = narrowing(&ws.rules, opts);
         Gate {
             narrowed: judged.is_some(),
+            shard: opts.shard,
             baseline,
             whole: opts.selection.is_whole_files()
                 || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
@@ -599,6 +603,7 @@ fn finish(
             changed: false,
             files: Vec::new(),
         },
+        shard: gate.shard.map(|s| s.to_string()),
     };
     Ok(Report {
         personas: rules.infos(),
@@ -610,6 +615,9 @@ fn finish(
         sarif_written: false,
         context: gate.context,
         head_commit: None,
+        base_commit: None,
+        config_digest: rules.digest(),
+        changeset: None,
         link_base: None,
         warnings: rules.warnings.clone(),
     })
@@ -901,6 +909,10 @@ fn judge(
         &takers
     };
     tally.changed += 1;
+    // Another shard judges it; the whole set is still counted as changed.
+    if gate.shard.is_some_and(|s| !s.takes(&change.path)) {
+        return Ok(());
+    }
     if matches!(change.new, Content::Submodule) {
         tally.skip(&change.path, SkipReason::Submodule);
         return Ok(());

@@ -78,6 +78,9 @@ pub enum Command {
     },
     /// Check every persona's `examples`
     Test,
+    /// Join the json reports of shards (`check --shard I/N`) into one
+    /// report and verdict
+    Merge(MergeArgs),
     /// Print the JSON Schema of valve.yml (for editors)
     Schema,
     /// Print shell completions
@@ -249,6 +252,22 @@ impl ModeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The json reports (`valve check --format json`) of one change set
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub files: Vec<PathBuf>,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report to FILE (a one-line summary still goes to stderr)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the merged report in FORMAT to PATH (repeatable)
+    #[arg(long, value_name = "FORMAT=PATH", value_parser = parse_report)]
+    pub report: Vec<(Format, PathBuf)>,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub mode: ModeArgs,
@@ -280,6 +299,10 @@ pub struct CheckArgs {
     /// Judge only personas of this severity or above
     #[arg(long, value_name = "LEVEL", value_parser = parse_severity)]
     pub min_severity: Option<crate::severity::Severity>,
+    /// Judge only the changes of shard I of N (a CI matrix job); join the
+    /// shards' json reports with `valve merge`
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl CheckArgs {

@@ -3,7 +3,7 @@
 //! Repository data and paths printed here go through `escape::terminal`.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::changeset::{self, Selection};
 use crate::check::{self, BaselineChoice, Options};
@@ -91,6 +91,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Hook { action } => hook_command(&action),
         Command::Test => test(&g),
+        Command::Merge(args) => merge_command(&g, &args),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::schema::schema()).unwrap_or_default();
             emit(|out| writeln!(out, "{text}"))?;
@@ -118,6 +119,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 policy: mode.policy.mode(),
                 personas: Vec::new(),
                 min_severity: None,
+                shard: None,
             };
             let head = match &opts.selection {
                 Selection::Range { head, .. } => Some(head.as_str()),
@@ -152,6 +154,35 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
+/// What a report judged, for `valve merge` (SPEC §12): the mode, the
+/// range's commits (else `HEAD`), named paths and the config's hash.
+fn changeset_of(opts: &Options, report: &crate::finding::Report) -> crate::finding::Changeset {
+    let mode = match &opts.selection {
+        Selection::Staged => "staged",
+        Selection::Range { .. } => "range",
+        Selection::Worktree => "worktree",
+        Selection::All => "all",
+        Selection::Paths(_) => "paths",
+        Selection::Default if report.whole_files => "all",
+        Selection::Default => "worktree",
+    };
+    let (base, head) = match &opts.selection {
+        Selection::Range { .. } => (report.base_commit.clone(), report.head_commit.clone()),
+        _ => {
+            let head = crate::git::discover(&opts.cwd)
+                .ok()
+                .flatten()
+                .and_then(|repo| repo.resolve_commit("HEAD").ok());
+            (None, head)
+        }
+    };
+    let paths = match &opts.selection {
+        Selection::Paths(paths) => paths.iter().map(|p| p.display().to_string()).collect(),
+        _ => Vec::new(),
+    };
+    crate::finding::Changeset::new(mode, base, head, paths, report.config_digest.clone())
+}
+
 fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
     let opts = Options {
         cwd: cwd()?,
@@ -172,20 +203,56 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         policy: args.mode.policy.mode(),
         personas: args.personas.clone(),
         min_severity: args.min_severity,
+        shard: args.shard,
     };
     let mut report = check::run(&opts)?;
+    let json = crate::render::Format::Json;
+    if args.format == json || args.report.iter().any(|(f, _)| *f == json) {
+        report.changeset = Some(changeset_of(&opts, &report));
+    }
     report.link_base = github_link_base(report.head_commit.as_deref());
-    report.sarif_written = args
-        .report
+    deliver(
+        g,
+        &mut report,
+        args.format,
+        args.output.as_deref(),
+        &args.report,
+    )
+}
+
+/// `valve merge`: one report and verdict from shard reports (SPEC §12).
+fn merge_command(g: &crate::cli::Global, args: &crate::cli::MergeArgs) -> Result<u8> {
+    let mut report = crate::merge::merge_files(&args.files)?;
+    report.link_base = github_link_base(report.head_commit.as_deref());
+    deliver(
+        g,
+        &mut report,
+        args.format,
+        args.output.as_deref(),
+        &args.report,
+    )
+}
+
+/// Writes a report in `format` (to `output` or stdout) and the extra
+/// `--report`s, and says which exit code it means.
+fn deliver(
+    g: &crate::cli::Global,
+    report: &mut crate::finding::Report,
+    format: crate::render::Format,
+    output: Option<&Path>,
+    extra: &[(crate::render::Format, PathBuf)],
+) -> Result<u8> {
+    report.sarif_written = extra
         .iter()
         .any(|(f, _)| *f == crate::render::Format::Sarif)
-        || (args.format == crate::render::Format::Sarif && args.output.is_some());
+        || (format == crate::render::Format::Sarif && output.is_some());
+    let report: &crate::finding::Report = report;
     // Config warnings reach stderr in every format, never only the report.
     for w in &report.warnings {
         let line = format!("warning: {}\n", crate::escape::terminal(w));
         let _ = io::stderr().write_all(line.as_bytes());
     }
-    let to_file = args.output.is_some();
+    let to_file = output.is_some();
     let style = HumanStyle {
         color: !to_file && use_color(g.color, io::stdout().is_terminal()),
         width: WIDTH,
@@ -197,26 +264,25 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         color: false,
         ..style.clone()
     };
-    for (format, path) in &args.report {
+    for (format, path) in extra {
         let mut buf = Vec::new();
-        render::render(*format, &report, &plain, &mut buf).map_err(|e| Error::write(path, e))?;
+        render::render(*format, report, &plain, &mut buf).map_err(|e| Error::write(path, e))?;
         crate::ownfile::write_output(path, &buf)?;
     }
-    match &args.output {
+    match output {
         Some(path) => {
             let mut buf = Vec::new();
-            render::render(args.format, &report, &style, &mut buf)
-                .map_err(|e| Error::write(path, e))?;
+            render::render(format, report, &style, &mut buf).map_err(|e| Error::write(path, e))?;
             crate::ownfile::write_output(path, &buf)?;
             let line = format!(
                 "{} ({} blocking) -> {}\n",
-                render::summary_line(&report),
+                render::summary_line(report),
                 report.summary.blocking,
                 shown(path)
             );
             let _ = io::stderr().write_all(line.as_bytes());
         }
-        None => emit(|out| render::render(args.format, &report, &style, out))?,
+        None => emit(|out| render::render(format, report, &style, out))?,
     }
     Ok(if report.failed() {
         EXIT_BLOCKED

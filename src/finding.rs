@@ -261,6 +261,8 @@ pub struct Summary {
     pub duration_ms: u64,
     /// Where the policy came from and whether the change edits it (§9).
     pub policy: PolicyInfo,
+    /// `--shard I/N` as `"I/N"` (SPEC §12); `None` for a whole run.
+    pub shard: Option<String>,
 }
 
 /// Where the policy of a run came from (`--policy`), and the policy files
@@ -295,6 +297,55 @@ pub struct PersonaInfo {
     pub help_uri: Option<String>,
 }
 
+/// Which change set a report judged (SPEC §12): `valve merge` joins only
+/// reports with the same `id`, a hash of every other field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Changeset {
+    pub id: String,
+    /// `staged`, `worktree`, `range`, `all` or `paths`.
+    pub mode: String,
+    /// The merge base of a range; `None` otherwise (or with `--root`).
+    pub base: Option<String>,
+    /// The judged commit of a range, else `HEAD` in a repository.
+    pub head: Option<String>,
+    /// The paths named in `paths` mode, as given.
+    pub paths: Vec<String>,
+    /// [`Report::config_digest`].
+    pub config: String,
+}
+
+impl Changeset {
+    pub fn new(
+        mode: &str,
+        base: Option<String>,
+        head: Option<String>,
+        paths: Vec<String>,
+        config: String,
+    ) -> Changeset {
+        let mut text = Vec::new();
+        for part in [
+            mode,
+            base.as_deref().unwrap_or("-"),
+            head.as_deref().unwrap_or("-"),
+        ]
+        .into_iter()
+        .chain(paths.iter().map(String::as_str))
+        .chain([config.as_str()])
+        {
+            text.extend_from_slice(part.as_bytes());
+            text.push(0);
+        }
+        Changeset {
+            id: format!("{:016x}", crate::shard::fnv1a64(&text)),
+            mode: mode.to_string(),
+            base,
+            head,
+            paths,
+            config,
+        }
+    }
+}
+
 /// The outcome of one check: what renderers print and main turns into an exit code.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -314,6 +365,12 @@ pub struct Report {
     pub context: &'static str,
     /// The judged commit (`--base` mode), for links to findings.
     pub head_commit: Option<String>,
+    /// The merge base of a `--base` range (the change set's old side).
+    pub base_commit: Option<String>,
+    /// A hash of the config text(s) that judged (SPEC §12 `changeset`).
+    pub config_digest: String,
+    /// What was judged, for `valve merge` (set by the command that ran).
+    pub changeset: Option<Changeset>,
     /// `<server>/<owner>/<repo>/blob/<sha>/`: markdown links findings to
     /// their lines when GitHub's environment and the head are known.
     pub link_base: Option<String>,

@@ -151,6 +151,8 @@ pub fn judge_range(
             if plan.history.is_some() {
                 report.summary.commits = judged;
             }
+            report.base_commit = base.map(str::to_string);
+            report.head_commit = repo.resolve_commit(head).ok();
             reports.push(report);
         }
         Ok(reports)

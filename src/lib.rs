@@ -15,6 +15,7 @@ pub mod finding;
 pub mod git;
 pub mod history;
 pub mod hook;
+pub mod merge;
 pub mod ownfile;
 pub mod persona;
 pub mod policy;
@@ -23,6 +24,7 @@ pub mod ruleset;
 pub mod scan;
 pub mod schema;
 pub mod severity;
+pub mod shard;
 pub mod watch;
 pub mod yaml;
 

@@ -144,6 +144,7 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
     }
     report.summary.policy.mode = opts.policy.as_str();
     report.head_commit = repo.resolve_commit(head).ok();
+    report.base_commit = merge_base;
     report.summary.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -345,6 +346,13 @@ fn unite(first: Report, second: Report, threshold: Threshold) -> Report {
         sarif_written: first.sarif_written,
         context: first.context,
         head_commit: first.head_commit,
+        base_commit: first.base_commit,
+        changeset: None,
+        config_digest: if first.config_digest == second.config_digest {
+            first.config_digest
+        } else {
+            format!("{}+{}", first.config_digest, second.config_digest)
+        },
         link_base: None,
         warnings,
     }

@@ -231,6 +231,14 @@ impl Ruleset {
             prefilter,
         })
     }
+    /// A hash of the config text, hex: which policy judged a report.
+    pub fn digest(&self) -> String {
+        format!(
+            "{:016x}",
+            crate::shard::fnv1a64(self.source.text.as_bytes())
+        )
+    }
+
     /// Parses and compiles config text in one step.
     pub fn from_source(source: &Source) -> Result<Ruleset, ConfigErrors> {
         let (raw, issues) = config::parse_lenient(source);

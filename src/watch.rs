@@ -594,6 +594,7 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         policy: check::PolicyMode::Head,
         personas: Vec::new(),
         min_severity: None,
+        shard: None,
     };
     let root = ws.root.clone();
     let git_dir = ws

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::escape::json_to_writer;
-use crate::finding::{Finding, Report, Skip, Summary};
+use crate::finding::{Changeset, Finding, PersonaInfo, Report, Skip, Summary};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -16,6 +16,48 @@ struct JsonReport<'a> {
     summary: &'a Summary,
     /// Config warnings (they also go to stderr in every format).
     warnings: &'a [String],
+    /// What was judged: `valve merge` joins reports of one change set.
+    changeset: Option<&'a Changeset>,
+    /// The personas that judged, in config order: what `valve merge` needs
+    /// to sort findings and describe rules as the run did.
+    personas: Vec<JsonPersona<'a>>,
+    /// The threshold context (`hook`, `ci`, `watch`, `default`).
+    context: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonPersona<'a> {
+    name: &'a str,
+    severity: crate::severity::Severity,
+    description: Option<&'a str>,
+    message: Option<&'a str>,
+    response: Option<&'a str>,
+    filters: &'a [String],
+    triggers: &'a [String],
+    redact: bool,
+    allow_ignore: bool,
+    tags: &'a [String],
+    security_severity: Option<f64>,
+    help_uri: Option<&'a str>,
+}
+
+impl<'a> JsonPersona<'a> {
+    fn of(p: &'a PersonaInfo) -> Self {
+        JsonPersona {
+            name: &p.name,
+            severity: p.severity,
+            description: p.description.as_deref(),
+            message: p.message.as_deref(),
+            response: p.response.as_deref(),
+            filters: &p.filters,
+            triggers: &p.triggers,
+            redact: p.redact,
+            allow_ignore: p.allow_ignore,
+            tags: &p.tags,
+            security_severity: p.security_severity,
+            help_uri: p.help_uri.as_deref(),
+        }
+    }
 }
 
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -25,6 +67,9 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         skipped: &report.skipped,
         summary: &report.summary,
         warnings: &report.warnings,
+        changeset: report.changeset.as_ref(),
+        personas: report.personas.iter().map(JsonPersona::of).collect(),
+        context: report.context,
     };
     json_to_writer(out, &doc, true)?;
     writeln!(out)

@@ -17,6 +17,7 @@ pub mod git;
 pub mod history;
 pub mod hook;
 pub mod ownfile;
+pub mod owners;
 pub mod persona;
 pub mod policy;
 pub mod render;

@@ -16,8 +16,8 @@ pub mod finding;
 pub mod git;
 pub mod history;
 pub mod hook;
-pub mod ownfile;
 pub mod owners;
+pub mod ownfile;
 pub mod persona;
 pub mod policy;
 pub mod render;
@@ -25,6 +25,7 @@ pub mod ruleset;
 pub mod scan;
 pub mod schema;
 pub mod severity;
+pub mod suppress;
 pub mod watch;
 pub mod yaml;
 

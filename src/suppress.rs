@@ -290,12 +290,11 @@ impl Parser<'_> {
                 self.out.personas = Some(names);
                 self.pos = open + 1 + i + 1;
             }
-            stop => {
+            _ => {
                 // Nothing after this is the list's: attributes cannot follow
                 // and later markers are searched for from just after `[`.
                 self.error(SuppressError::UnterminatedList);
                 self.out.personas = Some(Vec::new());
-                self.pos = stop.map_or(self.line.len(), |i| open + 1 + i);
                 self.resume = Some(open + 1);
                 self.out.span.end = open + 1;
             }

@@ -23,7 +23,8 @@ use workflow::{action_inputs, action_steps, here, runner_target, sha256, workflo
 const KEY: &str = "AKIAABCDEFGHIJKLMNOP";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const ZERO: &str = "0000000000000000000000000000000000000000";
-const WORKFLOWS: [&str; 2] = [
+const WORKFLOWS: [&str; 3] = [
+    "examples/valve-matrix.yml",
     ".github/workflows/valve.yml",
     ".github/workflows/release.yml",
 ];
@@ -417,6 +418,9 @@ fn run_action(
             continue;
         }
         let Some(run) = &step.run else { continue };
+        if !runs_when(step.when.as_deref(), inputs) {
+            continue;
+        }
         let output_file = runner.path().join(format!("output{i}.txt"));
         std::fs::write(&output_file, "").expect("write");
         let script = runner.path().join(format!("step{i}.sh"));
@@ -484,6 +488,17 @@ fn run_action(
         outputs,
         github_path: std::fs::read_to_string(&github_path).unwrap_or_default(),
     }
+}
+
+/// A composite step's `if:`, for the one form action.yml uses:
+/// `inputs.NAME == ''`.
+fn runs_when(when: Option<&str>, inputs: &Inputs) -> bool {
+    let Some(when) = when else { return true };
+    let name = when
+        .strip_prefix("inputs.")
+        .and_then(|rest| rest.strip_suffix(" == ''"))
+        .unwrap_or_else(|| panic!("the test runner does not know `if: {when}`"));
+    inputs.get(name).is_none_or(|v| v.is_empty())
 }
 
 /// An origin with `main` and a pull request #1 (refs/pull/1/head and
@@ -1100,4 +1115,87 @@ fn version_source_builds_the_actions_own_checkout() {
         ran.log
     );
     assert_eq!(ran.outputs["check"]["blocking"], "1");
+}
+
+#[test]
+#[ignore = "needs jq, curl and bash, as the runner has (.ci/run installs jq)"]
+fn a_matrix_of_shards_merges_into_one_verdict_summary_and_sarif() {
+    let pr = Pr::new(true);
+    let ws = pr.checkout("refs/pull/1/merge");
+    let gh = Gh::new();
+    let reports = Fixture::bare_dir();
+    let mut codes = Vec::new();
+    for i in 1..=2 {
+        let json = reports.path().join(format!("valve-{i}.json"));
+        let shard = format!("{i}/2");
+        let ran = gh.run(
+            ws.path(),
+            "pull_request",
+            &pr.event(),
+            &pr.merge,
+            &inputs(&[
+                ("shard", &shard),
+                ("json-file", json.to_str().unwrap_or("")),
+            ]),
+        );
+        assert!(ran.code <= 1, "{}", ran.log);
+        assert!(
+            json.is_file(),
+            "shard {i} wrote its json report: {}",
+            ran.log
+        );
+        codes.push(ran.code);
+    }
+    let checks = gh.checks();
+    assert!(
+        checks.iter().any(|c| c.contains("--shard 1/2")),
+        "{checks:?}"
+    );
+    assert!(
+        checks.iter().any(|c| c.contains("--shard 2/2")),
+        "{checks:?}"
+    );
+    // One shard holds the secret: exactly one of the two fails.
+    codes.sort();
+    assert_eq!(codes, [0, 1]);
+    // The final job: no checkout needed, the reports by glob.
+    let empty = Fixture::bare_dir();
+    let sarif = empty.path().join("valve.sarif");
+    let pattern = format!("{}/valve-*.json", reports.path().display());
+    let ran = gh.run(
+        empty.path(),
+        "pull_request",
+        &pr.event(),
+        &pr.merge,
+        &inputs(&[
+            ("merge", &pattern),
+            ("sarif-file", sarif.to_str().unwrap_or("")),
+        ]),
+    );
+    assert_eq!(ran.code, 1, "{}", ran.log);
+    assert!(
+        ran.log.contains("title=valve Guardian::"),
+        "the merged annotations: {}",
+        ran.log
+    );
+    assert_eq!(ran.outputs["check"]["findings"], "2");
+    assert_eq!(ran.outputs["check"]["blocking"], "1");
+    assert!(ran.summary.contains("Guardian"), "{}", ran.summary);
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).expect("sarif written"))
+            .expect("sarif");
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // A pattern that matches nothing fails the step, never passes it.
+    let ran = gh.run(
+        empty.path(),
+        "pull_request",
+        &pr.event(),
+        &pr.merge,
+        &inputs(&[("merge", "nothing-*.json")]),
+    );
+    assert_eq!(ran.code, 2, "{}", ran.log);
+    assert!(ran.log.contains("no report matches"), "{}", ran.log);
 }

@@ -148,7 +148,10 @@ fn assert_shards_merge_to_the_whole(f: &Fixture, mode: &[&str]) {
         }
         union.sort();
         assert_eq!(union, findings_set(&whole), "{mode:?} in {n} shards");
-        assert_eq!(scanned, whole["summary"]["files_scanned"].as_u64().expect("count"));
+        assert_eq!(
+            scanned,
+            whole["summary"]["files_scanned"].as_u64().expect("count")
+        );
         // Merged in any order, the shards give the whole run's report.
         files.reverse();
         let mut args = vec!["merge", "--format", "json"];

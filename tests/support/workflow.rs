@@ -62,6 +62,8 @@ pub struct Step {
     pub uses: Option<String>,
     pub run: Option<String>,
     pub env: Vec<(String, String)>,
+    /// The step's `if:` expression, as written.
+    pub when: Option<String>,
 }
 
 pub fn step(node: &Node, fallback: String) -> Step {
@@ -74,6 +76,7 @@ pub fn step(node: &Node, fallback: String) -> Step {
             .into_iter()
             .filter_map(|(k, v)| Some((k, scalar(v)?)))
             .collect(),
+        when: get(node, "if").and_then(scalar),
     }
 }
 

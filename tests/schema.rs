@@ -205,6 +205,10 @@ fn the_schema_is_complete() {
             object["additionalProperties"], false,
             "{at} takes unknown keys"
         );
+        assert!(
+            object["patternProperties"]["^<<$"]["description"].is_string(),
+            "{at} does not allow YAML merge keys"
+        );
         for (name, property) in object["properties"].as_object().into_iter().flatten() {
             properties += 1;
             let about = property["description"].as_str().unwrap_or("");
@@ -213,7 +217,9 @@ fn the_schema_is_complete() {
     }
     assert!(properties >= 30, "{properties}");
 
-    let persona = &schema["properties"]["personas"]["additionalProperties"]["anyOf"][1];
+    let personas = &schema["properties"]["personas"];
+    assert!(personas["patternProperties"]["^<<$"].is_object());
+    let persona = &personas["additionalProperties"]["anyOf"][1];
     let severity = enum_words(&persona["properties"]["severity"]);
     for word in [
         "info",

@@ -1,13 +1,167 @@
-//! The JSON Schema of valve.yml, for editors (`valve schema`). It mirrors
-//! what `config.rs` accepts; tests validate every config they use with it.
+//! The JSON Schema of valve.yml (`valve schema`), generated from the key
+//! table in `config/keys.rs` that validation uses, so that the schema
+//! accepts what valve accepts (SPEC §14). Draft-07, which check-jsonschema
+//! and the editors' YAML language servers read.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value as Json, json};
 
-use crate::finding::ChangeKind;
-use crate::severity::SEVERITY_WORDS;
+use crate::config::keys::{self, Item, Key, Value, Words};
 
-/// A pattern matching any of `words`, case-insensitively (JSON Schema
-/// regexes have no `(?i)`).
+/// Where the committed copy (`schema/valve.schema.json`) is served.
+pub const SCHEMA_ID: &str =
+    "https://raw.githubusercontent.com/sage/valve/main/schema/valve.schema.json";
+
+/// The schema document.
+pub fn schema() -> Json {
+    let mut root = object(keys::TOP_KEYS);
+    if let Json::Object(m) = &mut root {
+        let mut head = Map::new();
+        head.insert(
+            "$schema".into(),
+            json!("http://json-schema.org/draft-07/schema#"),
+        );
+        head.insert("$id".into(), json!(SCHEMA_ID));
+        head.insert(
+            "title".into(),
+            json!("valve configuration (.sage/valve.yml)"),
+        );
+        head.insert(
+            "description".into(),
+            json!("Personas of the valve git hook and CI gate: which paths they look at, which content wakes them and how serious their findings are."),
+        );
+        head.append(m);
+        *m = head;
+    }
+    root
+}
+
+/// A mapping of `table`'s keys, nothing else (but YAML merge keys).
+fn object<T>(table: &[Key<T>]) -> Json {
+    let mut properties = Map::new();
+    for key in table {
+        let mut property = value(&key.value);
+        if let Json::Object(m) = &mut property {
+            m.insert("description".into(), json!(key.about));
+        }
+        properties.insert(key.name.into(), property);
+    }
+    let required: Vec<&str> = table
+        .iter()
+        .filter(|k| k.required.is_some())
+        .map(|k| k.name)
+        .collect();
+    let mut out = json!({
+        "type": "object",
+        "properties": properties,
+        "patternProperties": merge_key(),
+        "additionalProperties": false,
+    });
+    if !required.is_empty() {
+        if let Json::Object(m) = &mut out {
+            m.insert("required".into(), json!(required));
+        }
+    }
+    out
+}
+
+/// `<<: *anchor` (or a list of them). YAML resolves merge keys before
+/// valve (and check-jsonschema) look at a mapping; an editor may not, so
+/// the key is allowed wherever a mapping is. A pattern property, so that
+/// editors do not offer it as a completion.
+fn merge_key() -> Json {
+    json!({
+        "^<<$": {
+            "description": "YAML merge key: the entries of the anchored mapping(s) that this mapping does not set itself.",
+            "anyOf": [
+                { "type": "object" },
+                { "type": "array", "items": { "type": "object" } }
+            ]
+        }
+    })
+}
+
+/// The schema of one value type.
+fn value<T>(value: &Value<T>) -> Json {
+    match value {
+        Value::Version => json!({ "enum": [1, "1"] }),
+        Value::Text(_) => json!({ "type": "string" }),
+        Value::Texts(item, _) => one_or_list(text_item(*item)),
+        Value::Word(words, _) => word(words),
+        Value::WordList(words, _) => one_or_list(word(words)),
+        Value::Size(_) => json!({
+            "anyOf": [
+                { "type": "number", "minimum": 0, "maximum": u64::MAX },
+                { "type": "string", "pattern": keys::size_pattern() }
+            ]
+        }),
+        Value::Integer { min, max, .. } => {
+            json!({ "type": "integer", "minimum": min, "maximum": max })
+        }
+        Value::Number { min, max, .. } => {
+            json!({ "type": "number", "minimum": min, "maximum": max })
+        }
+        Value::Bool(_) => json!({ "type": "boolean" }),
+        Value::FailOn(_) => {
+            let threshold = word(&keys::THRESHOLDS);
+            json!({
+                "anyOf": [threshold, object(keys::FAIL_ON_KEYS)]
+            })
+        }
+        Value::Examples(_) => object(keys::EXAMPLES_KEYS),
+        Value::ExampleList(_) => json!({
+            "type": "array",
+            "items": object(keys::EXAMPLE_KEYS)
+        }),
+        Value::Personas(_) => json!({
+            "type": "object",
+            "propertyNames": { "pattern": "\\S" },
+            "patternProperties": merge_key(),
+            "additionalProperties": {
+                "description": "A persona: null for one that takes every path and fires on the path alone.",
+                "anyOf": [{ "type": "null" }, object(keys::PERSONA_KEYS)]
+            }
+        }),
+        Value::Ignored(_) => json!({}),
+    }
+}
+
+/// One item of a list of texts.
+fn text_item(item: Item) -> Json {
+    match item {
+        // A blank glob is an error (persona.rs); the schema can see that.
+        Item::Glob => json!({ "type": "string", "pattern": "\\S" }),
+        Item::Regex | Item::Label => json!({ "type": "string" }),
+    }
+}
+
+/// A list, one item for a list of one, or null for an empty list.
+fn one_or_list(item: Json) -> Json {
+    json!({
+        "anyOf": [
+            item.clone(),
+            { "type": "array", "items": item },
+            { "type": "null" }
+        ]
+    })
+}
+
+/// One word of `words`: an `enum` of every spelling (what editors
+/// complete), and for case-insensitive sets a pattern for case variants.
+fn word(words: &Words) -> Json {
+    let spellings = words.spellings();
+    if !words.any_case {
+        return json!({ "enum": spellings });
+    }
+    json!({
+        "anyOf": [
+            { "enum": spellings },
+            { "type": "string", "pattern": case_insensitive(&spellings) }
+        ]
+    })
+}
+
+/// A pattern matching any of `words`, case-insensitively (`(?i)` is not
+/// in the ECMA-262 regexes JSON Schema uses).
 fn case_insensitive(words: &[&str]) -> String {
     let alternatives: Vec<String> = words
         .iter()
@@ -26,139 +180,6 @@ fn case_insensitive(words: &[&str]) -> String {
     format!("^({})$", alternatives.join("|"))
 }
 
-fn globs(description: &str) -> Value {
-    json!({
-        "description": description,
-        "oneOf": [
-            { "type": "array", "items": { "type": "string", "minLength": 1 } },
-            { "type": "string", "minLength": 1 }
-        ]
-    })
-}
-
-/// The schema document.
-pub fn schema() -> Value {
-    let severity = json!({
-        "type": "string",
-        "pattern": case_insensitive(SEVERITY_WORDS),
-        "description": "info (default) | warning | error | critical; aliases note, warn, halt, HALT_EVERYTHING; case-insensitive"
-    });
-    let mut thresholds: Vec<&str> = SEVERITY_WORDS.to_vec();
-    thresholds.push("never");
-    let threshold = json!({ "type": "string", "pattern": case_insensitive(&thresholds) });
-    let example = json!({
-        "type": "object",
-        "additionalProperties": false,
-        "required": ["path"],
-        "properties": {
-            "path": { "type": "string" },
-            "content": { "type": "string" }
-        }
-    });
-    let persona = json!({
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "description": { "type": "string" },
-            "filters": globs("path globs the persona takes; absent = every path"),
-            "exclude": globs("path globs removed from filters"),
-            "triggers": {
-                "description": "Rust regexes over the whole file (multi-line); absent = the path alone fires",
-                "oneOf": [
-                    { "type": "array", "items": { "type": "string" } },
-                    { "type": "string" }
-                ]
-            },
-            "response": { "type": "string" },
-            "severity": severity,
-            "message": { "type": "string" },
-            "scope": { "enum": ["changed", "file"] },
-            "on": {
-                "type": "array",
-                "items": { "type": "string", "pattern": case_insensitive(ChangeKind::WORDS) }
-            },
-            "redact": { "type": "boolean" },
-            "allow_ignore": { "type": "boolean" },
-            "tags": {
-                "description": "carried into SARIF rule properties (e.g. security, cwe-798)",
-                "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }]
-            },
-            "security_severity": {
-                "description": "SARIF security-severity, 0.0 to 10.0",
-                "type": "number", "minimum": 0, "maximum": 10
-            },
-            "help_uri": { "description": "SARIF helpUri, linked in markdown", "type": "string" },
-            "binary": {
-                "description": "skip (default): triggers do not run on binary files; scan: they do, columns in bytes",
-                "enum": ["skip", "scan"]
-            },
-            "history": {
-                "description": "in --base mode, judge every commit of the range (each against its first parent) instead of the net change, so a secret added and removed inside the range is still found",
-                "type": "boolean"
-            },
-            "examples": {
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "fires": { "type": "array", "items": example.clone() },
-                    "quiet": { "type": "array", "items": example }
-                }
-            },
-            "schedule": { "description": "seed field: accepted and ignored" }
-        }
-    });
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://github.com/sage/valve/valve.schema.json",
-        "title": "valve personas (.sage/valve.yml)",
-        "type": "object",
-        "additionalProperties": false,
-        "required": ["personas"],
-        "properties": {
-            "version": { "description": "only 1 exists", "enum": [1, "1"] },
-            "ignore": globs("paths never evaluated (gitignore-style globs)"),
-            "max_file_size": {
-                "description": "bytes, or a number with B, KB, KiB, MB, MiB, GB, GiB",
-                "oneOf": [
-                    { "type": "integer", "minimum": 0 },
-                    { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?\\s*(B|KB|KiB|MB|MiB|GB|GiB)?$" }
-                ]
-            },
-            "max_findings": {
-                "description": "findings kept in a report (default 10000); the rest are counted in summary.truncated",
-                "type": "integer",
-                "minimum": 1
-            },
-            "fail_on": {
-                "description": "blocking threshold, one for all contexts or one per context",
-                "oneOf": [
-                    threshold.clone(),
-                    {
-                        "type": "object",
-                        "additionalProperties": false,
-                        "properties": {
-                            "hook": threshold.clone(),
-                            "ci": threshold.clone(),
-                            "watch": threshold.clone(),
-                            "default": threshold
-                        }
-                    }
-                ]
-            },
-            "personas": {
-                "type": "object",
-                "propertyNames": { "minLength": 1 },
-                "additionalProperties": {
-                    "oneOf": [
-                        { "type": "null" },
-                        persona
-                    ]
-                }
-            }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +191,20 @@ mod tests {
             p,
             "^([wW][aA][rR][nN]|[hH][aA][lL][tT]_[eE][vV][eE][rR][yY][tT][hH][iI][nN][gG])$"
         );
+    }
+
+    #[test]
+    fn the_size_pattern_reads_what_parse_size_reads() {
+        let pattern = regex::Regex::new(&keys::size_pattern()).ok();
+        for text in [
+            "10MiB", "1.5 MB", "512", "2  GiB", "10 ", "1.", ".5", "10mib", "1e3", " 10", "10XB",
+            "",
+        ] {
+            assert_eq!(
+                pattern.as_ref().is_some_and(|p| p.is_match(text)),
+                crate::config::parse_size(text).is_some(),
+                "{text:?}"
+            );
+        }
     }
 }

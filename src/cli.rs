@@ -12,20 +12,37 @@ use crate::render::Format;
 use crate::severity::{SEVERITY_WORDS, Severity, Threshold};
 
 /// The exit codes each command states at the end of its `--help`.
-const EXIT_CHECK: &str = "Exit codes: 0 no finding at or above the threshold, \
-1 a blocking finding, 2 usage, config, git or I/O error";
-const EXIT_WATCH: &str = "Exit codes: 0 stopped by Ctrl-C or SIGTERM (findings never end it), \
-2 usage, config, git or I/O error";
-const EXIT_DONE: &str = "Exit codes: 0 done, 2 usage, config, git or I/O error";
-const EXIT_TEST: &str = "Exit codes: 0 every example behaves, 1 an example failed, \
-2 usage, config or I/O error";
-const EXIT_HOOK: &str = "Exit codes: 0 done (status: valve's pre-commit hook is where git runs hooks), \
-1 status: it is not, 2 usage, git or I/O error, or a hook that is not valve's in the way";
-const EXIT_DOCTOR: &str = "Exit codes: 0 every check is ok or a warning, 1 a check failed, \
-2 usage or I/O error";
-const EXIT_ALL: &str = "Exit codes: 0 pass or done, 1 blocked (check), a failed example (test), \
-a failed check (doctor) or no valve pre-commit hook (hook status), \
-2 usage, config, git or I/O error. `valve help COMMAND` says more.";
+const EXIT_CHECK: &str = "Exit codes:
+  0  no unsuppressed finding at or above the threshold
+  1  a blocking finding (the last line says what blocked and how to waive it)
+  2  usage, config, git or I/O error";
+const EXIT_WATCH: &str = "Exit codes:
+  0  stopped by Ctrl-C or SIGTERM (findings never end it)
+  2  usage, config, git or I/O error";
+const EXIT_DONE: &str = "Exit codes:
+  0  done
+  2  usage, config, git or I/O error";
+const EXIT_INIT: &str = "Exit codes:
+  0  written
+  2  a config already exists, or a usage, git or I/O error";
+const EXIT_TEST: &str = "Exit codes:
+  0  every example behaves (unmatched globs are warnings)
+  1  an example failed
+  2  usage, config, git or I/O error";
+const EXIT_HOOK: &str = "Exit codes:
+  0  done; for `status`: valve's pre-commit hook is where git runs hooks
+  1  `status` only: it is not
+  2  usage, git or I/O error, or a hook that is not valve's is in the way";
+const EXIT_DOCTOR: &str = "Exit codes:
+  0  every check is ok or a warning
+  1  a check failed
+  2  usage or I/O error";
+const EXIT_ALL: &str = "Exit codes:
+  0  pass, or done
+  1  check: a blocking finding; test: a failed example; doctor: a failed check;
+     hook status: no valve pre-commit hook where git runs hooks
+  2  usage, config, git or I/O error
+`valve COMMAND --help` shows each command's own.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -91,9 +108,7 @@ pub enum Command {
         paths: Vec<PathBuf>,
     },
     /// Write a commented starter .sage/valve.yml (never overwrites)
-    #[command(
-        after_help = "Exit codes: 0 written, 2 a config already exists, or a usage, git or I/O error"
-    )]
+    #[command(after_help = EXIT_INIT)]
     Init {
         /// Also install the pre-commit hook
         #[arg(long)]
@@ -183,6 +198,7 @@ pub enum WatchFormat {
 pub enum HookAction {
     /// Install the pre-commit and pre-merge-commit hooks where git runs
     /// hooks (core.hooksPath aware)
+    #[command(after_help = EXIT_HOOK)]
     Install {
         /// Also install the pre-push hook
         #[arg(long)]
@@ -196,13 +212,16 @@ pub enum HookAction {
         force: bool,
     },
     /// Remove valve's hooks and restore any backup
+    #[command(after_help = EXIT_HOOK)]
     Uninstall,
     /// Say which hooks are installed where, and name valve hooks left
     /// where git no longer runs hooks; exit 1 when valve's pre-commit hook
     /// is not where git runs hooks
+    #[command(after_help = EXIT_HOOK)]
     Status,
     /// Print a shipped hook script, for hook managers (lefthook, husky) to
     /// run: `sh -c "$(valve hook print pre-push)" pre-push "$@"`
+    #[command(after_help = EXIT_HOOK)]
     Print {
         #[arg(value_enum)]
         hook: HookName,

@@ -518,12 +518,26 @@ fn git_ignore_line(
 }
 
 /// The file `valve init` writes: every field, documented, and it loads.
+/// Quiet on a clean checkout of a typical project (SPEC §14): vendored and
+/// generated folders are ignored, lockfiles (integrity hashes are long
+/// base64 runs) are excluded from the secret patterns, and those patterns
+/// are anchored with `\b` so a key-like run inside a longer token (a
+/// base64 blob, a minified bundle) does not fire.
 pub const STARTER: &str = concat!(
     r#"# valve personas: who judges which changes. Reference: `valve schema`, README.
 version: 1                       # optional; only 1 exists
 
-# Paths never evaluated (gitignore-style globs).
-ignore: ["vendor/**", "**/*.min.js"]
+# Paths never evaluated (gitignore-style globs): vendored and generated code.
+ignore:
+  - "node_modules/**"
+  - "vendor/**"
+  - "third_party/**"
+  - ".yarn/releases/**"          # yarn's own bundled release
+  - ".yarn/plugins/**"
+  - ".pnp.cjs"
+  - "**/*.min.js"
+  - "**/*.min.css"
+  - "**/*.map"
 
 # Larger files are listed as skipped; their triggers are not searched.
 max_file_size: 10MiB             # bytes, or B / KB / KiB / MB / MiB / GB / GiB
@@ -536,10 +550,22 @@ personas:
   Guardian:
     description: Secrets and credentials         # shown by `valve personas`
     filters: ["**"]                              # path globs; absent = every path
-    exclude: ["**/*.md"]                         # globs removed from filters
+    exclude:                                     # globs removed from filters
+      - "**/*.md"
+      # Lockfiles: their integrity hashes are long base64 runs.
+      - "package-lock.json"
+      - "npm-shrinkwrap.json"
+      - "yarn.lock"
+      - "pnpm-lock.yaml"
+      - "Cargo.lock"
+      - "poetry.lock"
+      - "Gemfile.lock"
+      - "composer.lock"
+      - "go.sum"
     triggers:                                    # Rust regexes over the whole file
-      - 'AKIA[0-9A-Z]{16}'
+      - '\bAKIA[0-9A-Z]{16}\b'                   # \b: not inside a longer token
       - '-----BEGIN [A-Z ]*PRIVATE KEY-----'
+      - '\bgh[pousr]_[A-Za-z0-9]{36}\b'
     response: security-paranoid                  # free label carried into findings
     severity: critical                           # info | warning | error | critical
     message: Possible credential committed       # text shown with each finding
@@ -553,13 +579,20 @@ personas:
     // Split so that valve's own Secrets persona does not fire on this file.
     "AKIA",
     r#"ABCDEFGHIJKLMNOP"' }]
-      quiet: [{ path: src/config.ts, content: 'key = process.env.KEY' }]
+      quiet:
+        - { path: src/config.ts, content: 'key = process.env.KEY' }
+        - { path: src/logo.ts, content: 'data = "iVBORw0"#,
+    "AKIA",
+    r#"ABCDEFGHIJKLMNOPxyz"' }
   Debris:
     description: Debug leftovers
-    filters: ["*.rs", "*.ts", "*.js", "*.py"]
-    triggers: ['\bdbg!\(', '\bconsole\.log\(', '\bbreakpoint\(\)']
+    filters: ["*.rs", "*.ts", "*.tsx", "*.js", "*.py", "*.rb"]
+    triggers: ['\bdbg!\(', '^\s*debugger;?\s*$', '\bbreakpoint\(\)', '\bbinding\.pry\b']
     severity: warning
     message: Debug statement left in
+    examples:
+      fires: [{ path: src/a.ts, content: "  debugger;" }]
+      quiet: [{ path: src/a.ts, content: "const debuggerEnabled = false;" }]
 "#
 );
 
@@ -932,6 +965,11 @@ fn unmatched_globs(ws: &check::Workspace) -> Result<Unmatched> {
         ));
     }
     let tracked = repo.tracked()?;
+    if tracked.paths.is_empty() {
+        return Ok(Unmatched::Skipped(
+            "git tracks no file yet: globs are not checked against tracked files",
+        ));
+    }
     if tracked.sparse {
         return Ok(Unmatched::Skipped(
             "the index is sparse: globs are not checked against tracked files",
@@ -973,19 +1011,27 @@ fn unmatched_globs(ws: &check::Workspace) -> Result<Unmatched> {
             used[owners[h]] = true;
         }
     }
-    Ok(Unmatched::Checked(
-        globs
-            .iter()
-            .zip(&used)
-            .filter(|(_, used)| !**used)
-            .map(|((pi, role, pattern), _)| {
-                format!(
-                    "{}: {role} `{pattern}` matches no tracked file",
-                    ws.rules.personas[*pi].name
-                )
-            })
-            .collect(),
-    ))
+    // One line per persona and role: a list of lockfiles to exclude "in
+    // case" stays one line.
+    let mut lines: Vec<String> = Vec::new();
+    let mut last: Option<(usize, &str)> = None;
+    for ((pi, role, pattern), used) in globs.iter().zip(&used) {
+        if *used {
+            continue;
+        }
+        if last == Some((*pi, *role)) {
+            if let Some(l) = lines.last_mut() {
+                l.push_str(&format!(", `{pattern}`"));
+            }
+        } else {
+            lines.push(format!(
+                "{}: no tracked file matches {role} `{pattern}`",
+                ws.rules.personas[*pi].name
+            ));
+            last = Some((*pi, *role));
+        }
+    }
+    Ok(Unmatched::Checked(lines))
 }
 
 /// Where findings link to on GitHub: the judged commit's blob URLs, from

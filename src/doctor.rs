@@ -362,11 +362,21 @@ fn path_valve(env: &Environment, expected: Option<&str>, needed: bool) -> Check 
         "this valve's"
     };
     let Some(found) = find_on_path(env.path.as_ref()) else {
-        let text = "no `valve` on PATH: the hooks say how to install it and refuse every commit; fix: install valve, or put its folder on PATH";
+        let (level, why) = if needed {
+            (
+                Level::Fail,
+                "valve's hook refuses every commit until there is one",
+            )
+        } else {
+            (
+                Level::Warn,
+                "hooks and scripts that call `valve` will not find it",
+            )
+        };
         return check(
-            if needed { Level::Fail } else { Level::Warn },
+            level,
             "valve",
-            text,
+            format!("no `valve` on PATH: {why}; fix: install valve, or put its folder on PATH"),
         );
     };
     let shown = found.display();

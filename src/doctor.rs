@@ -93,7 +93,7 @@ pub fn checks(cwd: &Path, config: Option<&Path>, env: &Environment) -> Vec<Check
             return out;
         }
     };
-    out.push(config_check(cwd, config));
+    out.push(config_check(cwd, config, repo.as_ref()));
     let mut expected = None;
     let mut hooks_installed = false;
     match &repo {
@@ -143,7 +143,17 @@ fn summary(e: &Error) -> String {
     }
 }
 
-fn config_check(cwd: &Path, config: Option<&Path>) -> Check {
+fn config_check(cwd: &Path, config: Option<&Path>, repo: Option<&Repo>) -> Check {
+    // A server's repository reads the config from the pushed head's tree.
+    let unborn_bare =
+        repo.is_some_and(|r| r.is_bare() && r.probe().is_ok_and(|p| p.head.is_none()));
+    if unborn_bare && config.is_none() {
+        return check(
+            Level::Warn,
+            "config",
+            "not checked: this bare repository has no commit yet; pre-receive reads .sage/valve.yml from each pushed commit",
+        );
+    }
     let ws = match crate::check::workspace(cwd, config, None) {
         Ok(ws) => ws,
         Err(e) => return check(Level::Fail, "config", summary(&e)),

@@ -244,3 +244,26 @@ fn an_unborn_head_is_fine() {
         "ok   repository: readable: sha1 objects, no commit yet, index read (0 entries)",
     ));
 }
+
+#[test]
+fn a_server_repository_is_checked_for_its_pre_receive_hook() {
+    let f = Fixture::bare_dir();
+    f.git(&["init", "-q", "--bare", "-b", "main"]);
+    let path = bin_dir(&f, link_to_valve);
+    let out = stdout(&doctor(&f, &path).code(1));
+    assert!(
+        out.contains("warn config: not checked: this bare repository has no commit yet")
+            && out.contains("FAIL hooks: no pre-receive hook where git runs hooks")
+            && out.contains("`valve hook install --pre-receive`")
+            && out.contains(
+                "ok   repository: readable: sha1 objects, no commit yet, bare (no index)"
+            ),
+        "{out}"
+    );
+    f.valve(&["hook", "install", "--pre-receive"])
+        .assert()
+        .success();
+    doctor(&f, &path).code(0).stdout(predicate::str::contains(
+        "ok   hooks: valve's pre-receive is where git runs hooks",
+    ));
+}

@@ -321,6 +321,44 @@ pub fn walk_with<S: Send>(
     Ok(states.into_inner().unwrap_or_default())
 }
 
+/// Outside git, the `.ignore` or `.gitignore` rule that keeps `walk` from
+/// listing `rel` (root-relative, `/`-separated): the file that holds it
+/// (root-relative), its 1-based line and the pattern as written. The
+/// deepest folder's files win, `.ignore` over `.gitignore` in one folder,
+/// as the walk decides; a negated rule that re-includes the path ends the
+/// search with `None`. For `valve explain`.
+pub fn walk_ignored(root: &Path, rel: &str) -> Option<(PathBuf, usize, String)> {
+    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    let is_dir = root.join(rel).is_dir();
+    for depth in (0..parts.len()).rev() {
+        let dir: PathBuf = parts[..depth].iter().collect();
+        let below: PathBuf = parts[depth..].iter().collect();
+        for file in [".ignore", ".gitignore"] {
+            let source = dir.join(file);
+            let abs = root.join(&source);
+            // A linked ignore file is not followed, as the walk does not.
+            if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let (matcher, _) = ignore::gitignore::Gitignore::new(&abs);
+            match matcher.matched_path_or_any_parents(&below, is_dir) {
+                ignore::Match::None => {}
+                ignore::Match::Whitelist(_) => return None,
+                ignore::Match::Ignore(glob) => {
+                    let pattern = glob.original().to_string();
+                    let text = std::fs::read_to_string(&abs).unwrap_or_default();
+                    let line = text
+                        .lines()
+                        .position(|l| l.trim_end() == pattern)
+                        .map_or(0, |i| i + 1);
+                    return Some((source, line, pattern));
+                }
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,12 +3,50 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::changeset::Selection;
 use crate::check::BaselineChoice;
 use crate::render::Format;
-use crate::severity::Threshold;
+use crate::severity::{SEVERITY_WORDS, Severity, Threshold};
+
+/// The exit codes each command states at the end of its `--help`.
+const EXIT_CHECK: &str = "Exit codes:
+  0  no unsuppressed finding at or above the threshold
+  1  a blocking finding (the last line says what blocked and how to waive it)
+  2  usage, config, git or I/O error";
+const EXIT_WATCH: &str = "Exit codes:
+  0  stopped by Ctrl-C or SIGTERM (findings never end it)
+  2  usage, config, git or I/O error";
+const EXIT_DONE: &str = "Exit codes:
+  0  done
+  2  usage, config, git or I/O error";
+const EXIT_INIT: &str = "Exit codes:
+  0  written
+  2  a config already exists, or a usage, git or I/O error";
+const EXIT_TEST: &str = "Exit codes:
+  0  every example behaves (unmatched globs are warnings)
+  1  an example failed
+  2  usage, config, git or I/O error";
+const EXIT_HOOK: &str = "Exit codes:
+  0  done; for `status`: valve's pre-commit hook is where git runs hooks
+  1  `status` only: it is not
+  2  usage, git or I/O error, or a hook that is not valve's is in the way";
+const EXIT_DOCTOR: &str = "Exit codes:
+  0  every check is ok or a warning
+  1  a check failed
+  2  usage or I/O error";
+const EXIT_MERGE: &str = "Exit codes:
+  0  the merged reports hold no finding at or above the strictest threshold
+  1  a blocking finding
+  2  a report is missing, is not a valve json report, or judged another change set";
+const EXIT_ALL: &str = "Exit codes:
+  0  pass, or done
+  1  check, merge: a blocking finding; test: a failed example; doctor: a failed check;
+     hook status: no valve pre-commit hook where git runs hooks
+  2  usage, config, git or I/O error
+`valve COMMAND --help` shows each command's own.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,7 +54,8 @@ use crate::severity::Threshold;
     version,
     about = "A git hook and CI gate: personas in .sage/valve.yml judge what changed",
     arg_required_else_help = true,
-    propagate_version = true
+    propagate_version = true,
+    after_help = EXIT_ALL
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -25,7 +64,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Listed after each command's own options in its `--help`.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Use this config instead of .sage/valve.yml
     #[arg(long, global = true, value_name = "PATH")]
@@ -54,44 +95,63 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Judge changed files; exit 1 when a finding is at or above the threshold
+    #[command(after_help = EXIT_CHECK)]
     Check(CheckArgs),
     /// Judge the work tree on every save: print what is new and what is resolved
+    #[command(after_help = EXIT_WATCH)]
     Watch(WatchArgs),
-    /// List the personas of the config
+    /// List the personas of the config, with what wakes each and how serious it is
+    #[command(after_help = EXIT_DONE)]
     Personas,
-    /// Say which personas take each path, and why
+    /// Say which personas take each path, and why (git's ignore rules and
+    /// the config's `ignore` applied as `check` applies them)
+    #[command(after_help = EXIT_DONE)]
     Explain {
         /// Paths to explain (need not exist)
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
     /// Write a commented starter .sage/valve.yml (never overwrites)
+    #[command(after_help = EXIT_INIT)]
     Init {
         /// Also install the pre-commit hook
         #[arg(long)]
         hook: bool,
     },
     /// Install, remove or show valve's git hooks
+    #[command(after_help = EXIT_HOOK)]
     Hook {
         #[command(subcommand)]
         action: HookAction,
     },
-    /// Check every persona's `examples`
+    /// Check every persona's `examples`, say why one failed, and warn
+    /// about globs that match no tracked file
+    #[command(after_help = EXIT_TEST)]
     Test,
     /// Join the json reports of shards (`check --shard I/N`) into one
     /// report and verdict
+    #[command(after_help = EXIT_MERGE)]
     Merge(MergeArgs),
+    /// Check that valve will really run here: config, hooks, the valve on
+    /// PATH, the repository's format
+    #[command(after_help = EXIT_DOCTOR)]
+    Doctor,
     /// Print the JSON Schema of valve.yml (for editors)
+    #[command(after_help = EXIT_DONE)]
     Schema,
     /// Print shell completions
+    #[command(after_help = EXIT_DONE)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Record current findings in .sage/valve-baseline.json
+    #[command(after_help = EXIT_DONE)]
     Baseline {
         #[command(flatten)]
         mode: ModeArgs,
+        #[command(flatten)]
+        narrow: Narrow,
         /// Write the baseline here instead of .sage/valve-baseline.json
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -116,11 +176,24 @@ pub struct WatchArgs {
     #[arg(long)]
     pub clear: bool,
     /// Mark findings at this severity or above as blocking
-    #[arg(long, value_name = "LEVEL", value_parser = parse_threshold)]
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = threshold_parser())]
     pub fail_on: Option<Threshold>,
+    #[command(flatten)]
+    pub narrow: Narrow,
     /// Never print matched text
     #[arg(long)]
     pub redact: bool,
+}
+
+/// `--persona` and `--min-severity` (SPEC §14): what is judged at all.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Narrow {
+    /// Judge with this persona only (repeatable; default: every persona)
+    #[arg(long = "persona", value_name = "NAME", value_hint = clap::ValueHint::Other)]
+    pub personas: Vec<String>,
+    /// Judge only personas of this severity or above
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = severity_parser())]
+    pub min_severity: Option<Severity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,6 +206,7 @@ pub enum WatchFormat {
 pub enum HookAction {
     /// Install the pre-commit and pre-merge-commit hooks where git runs
     /// hooks (core.hooksPath aware)
+    #[command(after_help = EXIT_HOOK)]
     Install {
         /// Also install the pre-push hook
         #[arg(long)]
@@ -146,13 +220,16 @@ pub enum HookAction {
         force: bool,
     },
     /// Remove valve's hooks and restore any backup
+    #[command(after_help = EXIT_HOOK)]
     Uninstall,
     /// Say which hooks are installed where, and name valve hooks left
     /// where git no longer runs hooks; exit 1 when valve's pre-commit hook
     /// is not where git runs hooks
+    #[command(after_help = EXIT_HOOK)]
     Status,
     /// Print a shipped hook script, for hook managers (lefthook, husky) to
     /// run: `sh -c "$(valve hook print pre-push)" pre-push "$@"`
+    #[command(after_help = EXIT_HOOK)]
     Print {
         #[arg(value_enum)]
         hook: HookName,
@@ -281,9 +358,11 @@ pub struct CheckArgs {
     /// e.g. `--report sarif=valve.sarif --report markdown=summary.md`
     #[arg(long, value_name = "FORMAT=PATH", value_parser = parse_report)]
     pub report: Vec<(Format, PathBuf)>,
-    /// Block at this severity or above: info, warning, error, critical, never
-    #[arg(long, value_name = "LEVEL", value_parser = parse_threshold)]
+    /// Block at this severity or above (aliases: note, warn, halt, HALT_EVERYTHING)
+    #[arg(long, value_name = "LEVEL", ignore_case = true, value_parser = threshold_parser())]
     pub fail_on: Option<Threshold>,
+    #[command(flatten)]
+    pub narrow: Narrow,
     /// Use this baseline file
     #[arg(long, value_name = "FILE", conflicts_with = "no_baseline")]
     pub baseline: Option<PathBuf>,
@@ -293,12 +372,6 @@ pub struct CheckArgs {
     /// Never print matched text (as if every persona had `redact: true`)
     #[arg(long)]
     pub redact: bool,
-    /// Judge only this persona (repeatable)
-    #[arg(long = "persona", value_name = "NAME")]
-    pub personas: Vec<String>,
-    /// Judge only personas of this severity or above
-    #[arg(long, value_name = "LEVEL", value_parser = parse_severity)]
-    pub min_severity: Option<crate::severity::Severity>,
     /// Judge only the changes of shard I of N (a CI matrix job); join the
     /// shards' json reports with `valve merge`
     #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
@@ -343,14 +416,35 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
     Ok((format, PathBuf::from(path)))
 }
 
-fn parse_severity(s: &str) -> Result<crate::severity::Severity, String> {
-    crate::severity::Severity::parse(s)
-        .ok_or_else(|| "a severity is info, warning, error or critical".to_string())
+/// The severity words as clap's possible values: the four canonical ones
+/// (what completions offer and `--help` lists), each with the aliases
+/// `Severity::parse` accepts (SEVERITY_WORDS), matched case-insensitively
+/// because the args set `ignore_case`.
+fn severity_values() -> Vec<PossibleValue> {
+    Severity::ALL
+        .iter()
+        .map(|s| {
+            let aliases = SEVERITY_WORDS
+                .iter()
+                .filter(|w| !w.eq_ignore_ascii_case(s.as_str()) && Severity::parse(w) == Some(*s));
+            PossibleValue::new(s.as_str()).aliases(aliases.copied())
+        })
+        .collect()
 }
 
-fn parse_threshold(s: &str) -> Result<Threshold, String> {
-    Threshold::parse(s)
-        .ok_or_else(|| format!("`{s}` is not one of info, warning, error, critical, never"))
+/// `--min-severity`: info, warning, error or critical, or an alias.
+fn severity_parser() -> impl TypedValueParser<Value = Severity> {
+    PossibleValuesParser::new(severity_values())
+        .try_map(|word| Severity::parse(&word).ok_or_else(|| format!("`{word}` is not a severity")))
+}
+
+/// `--fail-on`: a severity or `never`.
+fn threshold_parser() -> impl TypedValueParser<Value = Threshold> {
+    let mut values = severity_values();
+    values.push(PossibleValue::new("never"));
+    PossibleValuesParser::new(values).try_map(|word| {
+        Threshold::parse(&word).ok_or_else(|| format!("`{word}` is not a threshold"))
+    })
 }
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Hook { action } => hook_command(&action),
         Command::Test => test(&g),
         Command::Merge(args) => merge_command(&g, &args),
+        Command::Doctor => doctor(&g),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::schema::schema()).unwrap_or_default();
             emit(|out| writeln!(out, "{text}"))?;
@@ -104,7 +105,11 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             emit(|out| out.write_all(&buf))?;
             Ok(EXIT_PASS)
         }
-        Command::Baseline { mode, output } => {
+        Command::Baseline {
+            mode,
+            narrow,
+            output,
+        } => {
             let opts = Options {
                 cwd: cwd()?,
                 selection: mode.selection(Selection::All),
@@ -117,8 +122,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 snippets: false,
                 threads: g.threads,
                 policy: mode.policy.mode(),
-                personas: Vec::new(),
-                min_severity: None,
+                personas: narrow.personas.clone(),
+                min_severity: narrow.min_severity,
                 shard: None,
             };
             let head = match &opts.selection {
@@ -201,8 +206,8 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
             && !g.quiet,
         threads: g.threads,
         policy: args.mode.policy.mode(),
-        personas: args.personas.clone(),
-        min_severity: args.min_severity,
+        personas: args.narrow.personas.clone(),
+        min_severity: args.narrow.min_severity,
         shard: args.shard,
     };
     let mut report = check::run(&opts)?;
@@ -323,6 +328,8 @@ fn watch_command(g: &crate::cli::Global, args: &crate::cli::WatchArgs) -> Result
         clear: args.clear,
         color: use_color(g.color, io::stdout().is_terminal()),
         fail_on: args.fail_on,
+        personas: args.narrow.personas.clone(),
+        min_severity: args.narrow.min_severity,
         redact: args.redact,
         threads: g.threads,
     };
@@ -348,73 +355,120 @@ fn personas(g: &crate::cli::Global) -> Result<u8> {
         for w in &ws.rules.warnings {
             writeln!(out, "warning: {}", terminal(w))?;
         }
-        let list = |items: &[String]| {
-            items
-                .iter()
-                .map(|i| terminal(i).into_owned())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        for p in &ws.rules.personas {
-            writeln!(out, "{}  [{}]", terminal(&p.name), p.severity)?;
-            if let Some(d) = &p.description {
-                writeln!(out, "  description: {}", terminal(d))?;
+        for (i, p) in ws.rules.personas.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
             }
-            if let Some(r) = &p.response {
-                writeln!(out, "  response:    {}", terminal(r))?;
-            }
-            let filters = if p.filters.is_empty() {
-                "(every path)".to_string()
-            } else {
-                list(&p.filters)
-            };
-            writeln!(out, "  filters:     {filters}")?;
-            if !p.exclude.is_empty() {
-                writeln!(out, "  exclude:     {}", list(&p.exclude))?;
-            }
-            if p.triggers.is_empty() {
-                writeln!(out, "  triggers:    (none: the path alone fires)")?;
-            } else {
-                for (i, t) in p.triggers.iter().enumerate() {
-                    writeln!(out, "  trigger {i}:   {}", terminal(&t.pattern))?;
-                }
-            }
-            let kinds: Vec<&str> = [
-                ChangeKind::Added,
-                ChangeKind::Modified,
-                ChangeKind::Renamed,
-                ChangeKind::Deleted,
-            ]
-            .into_iter()
-            .filter(|k| p.wants(*k))
-            .map(ChangeKind::as_str)
-            .collect();
-            let scope = match p.scope {
-                crate::config::Scope::Changed => "changed",
-                crate::config::Scope::File => "file",
-            };
-            writeln!(out, "  scope:       {scope}; on: {}", kinds.join(", "))?;
-            if p.redact || !p.allow_ignore || p.history {
-                writeln!(
-                    out,
-                    "  flags:      {}{}{}",
-                    if p.redact { " redact" } else { "" },
-                    if p.allow_ignore {
-                        ""
-                    } else {
-                        " no-inline-ignore"
-                    },
-                    if p.history {
-                        " history (--base: every commit)"
-                    } else {
-                        ""
-                    }
-                )?;
+            for line in persona_lines(p) {
+                writeln!(out, "{}", terminal(&line))?;
             }
         }
         Ok(())
     })?;
     Ok(EXIT_PASS)
+}
+
+/// What kind of rule a persona is, for `valve personas`.
+///
+/// SPEC §11 adds change rules (`when_changed`: fire when one path changes
+/// without another) and date-gated personas (`enforce_after`: block only
+/// from a date). When `Persona` gains those fields, they are named here,
+/// before the content and path rules: "change rule: …" and
+/// "date-gated: blocks from …" (the only place that needs to change).
+fn rule_kind(p: &crate::persona::Persona) -> String {
+    if p.is_path_only() {
+        "path rule: a taken path fires, once per file".to_string()
+    } else {
+        let n = p.triggers.len();
+        format!(
+            "content rule: each match of {} fires",
+            if n == 1 {
+                "its trigger".to_string()
+            } else {
+                format!("its {n} triggers")
+            }
+        )
+    }
+}
+
+/// One persona as `valve personas` shows it: headline, then one line per
+/// aspect, labels aligned.
+fn persona_lines(p: &crate::persona::Persona) -> Vec<String> {
+    let list = |items: &[String]| items.join(", ");
+    let mut lines = vec![format!("{}  [{}]", p.name, p.severity)];
+    let mut field = |label: &str, value: String| lines.push(format!("  {label:<12} {value}"));
+    if let Some(d) = &p.description {
+        field("description:", d.clone());
+    }
+    field(
+        "message:",
+        match (&p.message, &p.description) {
+            (Some(m), _) => m.clone(),
+            (None, Some(_)) => "(none: findings show the description)".to_string(),
+            (None, None) if p.is_path_only() => "(none: findings name the persona)".to_string(),
+            (None, None) => "(none: findings show the trigger that matched)".to_string(),
+        },
+    );
+    if let Some(r) = &p.response {
+        field("response:", r.clone());
+    }
+    field("rule:", rule_kind(p));
+    field(
+        "filters:",
+        if p.filters.is_empty() {
+            "(every path)".to_string()
+        } else {
+            list(&p.filters)
+        },
+    );
+    if !p.exclude.is_empty() {
+        field("exclude:", list(&p.exclude));
+    }
+    for (i, t) in p.triggers.iter().enumerate() {
+        field(&format!("trigger {i}:"), t.pattern.clone());
+    }
+    let kinds: Vec<&str> = [
+        ChangeKind::Added,
+        ChangeKind::Modified,
+        ChangeKind::Renamed,
+        ChangeKind::Deleted,
+    ]
+    .into_iter()
+    .filter(|k| p.wants(*k))
+    .map(ChangeKind::as_str)
+    .collect();
+    let scope = match p.scope {
+        crate::config::Scope::Changed => "changed (only added or modified lines count)",
+        crate::config::Scope::File => "file (every line of a changed file counts)",
+    };
+    field("scope:", scope.to_string());
+    field("on:", kinds.join(", "));
+    let mut flags = Vec::new();
+    if !p.allow_ignore {
+        flags.push("allow_ignore: false");
+    }
+    if p.redact {
+        flags.push("redact");
+    }
+    if p.history {
+        flags.push("history (--base: every commit)");
+    }
+    if p.scan_binary {
+        flags.push("binary: scan");
+    }
+    if !flags.is_empty() {
+        field("flags:", flags.join("; "));
+    }
+    let (fires, quiet) = (p.examples.fires.len(), p.examples.quiet.len());
+    field(
+        "examples:",
+        if fires + quiet == 0 {
+            "none (`valve test` has nothing to check)".to_string()
+        } else {
+            format!("{fires} fires, {quiet} quiet")
+        },
+    );
+    lines
 }
 
 fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
@@ -423,62 +477,133 @@ fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
     ws.rules.matchers()?;
     let root = ws.root.canonicalize().unwrap_or(ws.root.clone());
     let mut hits = Vec::new();
+    // Every line is built first: reading git's ignore rules may fail, and
+    // that is an error (exit 2), not a broken pipe.
+    let mut lines = Vec::new();
+    for p in paths {
+        let abs = if p.is_absolute() {
+            p.clone()
+        } else {
+            cwd.join(p)
+        };
+        let abs = match (
+            abs.parent().and_then(|d| d.canonicalize().ok()),
+            abs.file_name(),
+        ) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => abs,
+        };
+        if !abs.starts_with(&root) {
+            lines.push(format!(
+                "{}: outside the repository {}",
+                shown(p),
+                shown(&root)
+            ));
+            continue;
+        }
+        let rel = changeset::relative(&root, &abs);
+        lines.push(terminal(&rel).into_owned());
+        if let Some(pattern) = ws.rules.ignored_by(&rel) {
+            lines.push(format!(
+                "  ignored: `{}` (config `ignore`): no persona judges it",
+                terminal(&pattern)
+            ));
+            continue;
+        }
+        let raw = crate::git::name::relative_bytes(&root, &abs);
+        if let Some(line) = git_ignore_line(ws.repo.as_ref(), &root, &raw, &rel)? {
+            lines.push(format!("  {}", terminal(&line)));
+        }
+        for v in ws.rules.verdicts(&rel, &mut hits) {
+            let name = terminal(&ws.rules.personas[v.persona].name);
+            let filter = v.filter.as_deref().map(terminal);
+            let exclude = v.exclude.as_deref().map(terminal);
+            lines.push(match (&filter, &exclude) {
+                (Some(f), None) => format!("  takes  {name}: filter `{f}` matches"),
+                (Some(f), Some(x)) => {
+                    format!("  skips  {name}: filter `{f}` matches but exclude `{x}` removes it")
+                }
+                (None, _) => format!("  skips  {name}: no filter matches"),
+            });
+        }
+    }
     emit(|out| {
-        for p in paths {
-            let abs = if p.is_absolute() {
-                p.clone()
-            } else {
-                cwd.join(p)
-            };
-            let abs = match (
-                abs.parent().and_then(|d| d.canonicalize().ok()),
-                abs.file_name(),
-            ) {
-                (Some(dir), Some(name)) => dir.join(name),
-                _ => abs,
-            };
-            if !abs.starts_with(&root) {
-                writeln!(out, "{}: outside the repository {}", shown(p), shown(&root))?;
-                continue;
-            }
-            let rel = changeset::relative(&root, &abs);
-            writeln!(out, "{}", terminal(&rel))?;
-            if let Some(pattern) = ws.rules.ignored_by(&rel) {
-                writeln!(
-                    out,
-                    "  ignored: `{}` (config `ignore`): no persona judges it",
-                    terminal(&pattern)
-                )?;
-                continue;
-            }
-            for v in ws.rules.verdicts(&rel, &mut hits) {
-                let name = terminal(&ws.rules.personas[v.persona].name);
-                let filter = v.filter.as_deref().map(terminal);
-                let exclude = v.exclude.as_deref().map(terminal);
-                let line = match (&filter, &exclude) {
-                    (Some(f), None) => format!("  takes  {name}: filter `{f}` matches"),
-                    (Some(f), Some(x)) => {
-                        format!(
-                            "  skips  {name}: filter `{f}` matches but exclude `{x}` removes it"
-                        )
-                    }
-                    (None, _) => format!("  skips  {name}: no filter matches"),
-                };
-                writeln!(out, "{line}")?;
-            }
+        for l in &lines {
+            writeln!(out, "{l}")?;
         }
         Ok(())
     })?;
     Ok(EXIT_PASS)
 }
 
+/// What git's ignore rules (or, outside git, the walk's `.gitignore` and
+/// `.ignore` files) say of a path, as `valve explain` prints it; `None`
+/// when no rule matches.
+fn git_ignore_line(
+    repo: Option<&crate::git::Repo>,
+    root: &std::path::Path,
+    raw: &[u8],
+    rel: &str,
+) -> Result<Option<String>> {
+    use crate::git::{GitIgnore, IgnoreRule};
+    let skipped = "--worktree and --all skip it (`valve check PATH` judges it)";
+    let rule = |r: &IgnoreRule| {
+        let place = match &r.source {
+            Some(src) => format!("{}:{} `{}`", src.display(), r.line, r.pattern),
+            None => format!("`{}`", r.pattern),
+        };
+        match &r.folder {
+            Some(f) => format!("{place} (its folder {f})"),
+            None => place,
+        }
+    };
+    let Some(repo) = repo else {
+        return Ok(
+            changeset::walk_ignored(root, rel).map(|(src, line, pattern)| {
+                let at = if line > 0 {
+                    format!("{}:{line}", src.display())
+                } else {
+                    src.display().to_string()
+                };
+                format!("ignored by {at} `{pattern}`: {skipped}")
+            }),
+        );
+    };
+    if repo.is_bare() {
+        return Ok(None);
+    }
+    let verdict = repo.git_ignored(&[raw.to_vec()])?.pop();
+    Ok(match verdict {
+        Some(GitIgnore::Ignored(r)) => Some(format!("ignored by {}: {skipped}", rule(&r))),
+        Some(GitIgnore::Tracked(r)) => Some(format!(
+            "tracked, so judged although {} matches it (git ignores only untracked files)",
+            rule(&r)
+        )),
+        Some(GitIgnore::No) | None => None,
+    })
+}
+
 /// The file `valve init` writes: every field, documented, and it loads.
+/// Quiet on a clean checkout of a typical project (SPEC §14): vendored and
+/// generated folders are ignored, lockfiles (integrity hashes are long
+/// base64 runs) are excluded from the secret patterns, and those patterns
+/// are anchored with `\b` so a key-like run inside a longer token (a
+/// base64 blob, a minified bundle) does not fire.
 pub const STARTER: &str = concat!(
     r#"# valve personas: who judges which changes. Reference: `valve schema`, README.
 version: 1                       # optional; only 1 exists
 
-# Paths never evaluated (gitignore-style globs).
-ignore: ["vendor/**", "**/*.min.js"]
+# Paths never evaluated (gitignore-style globs): vendored and generated code.
+ignore:
+  - "node_modules/**"
+  - "vendor/**"
+  - "third_party/**"
+  - ".yarn/releases/**"          # yarn's own bundled release
+  - ".yarn/plugins/**"
+  - ".pnp.cjs"
+  - "**/*.min.js"
+  - "**/*.min.css"
+  - "**/*.map"
 
 # Larger files are listed as skipped; their triggers are not searched.
 max_file_size: 10MiB             # bytes, or B / KB / KiB / MB / MiB / GB / GiB
@@ -491,10 +616,22 @@ personas:
   Guardian:
     description: Secrets and credentials         # shown by `valve personas`
     filters: ["**"]                              # path globs; absent = every path
-    exclude: ["**/*.md"]                         # globs removed from filters
+    exclude:                                     # globs removed from filters
+      - "**/*.md"
+      # Lockfiles: their integrity hashes are long base64 runs.
+      - "package-lock.json"
+      - "npm-shrinkwrap.json"
+      - "yarn.lock"
+      - "pnpm-lock.yaml"
+      - "Cargo.lock"
+      - "poetry.lock"
+      - "Gemfile.lock"
+      - "composer.lock"
+      - "go.sum"
     triggers:                                    # Rust regexes over the whole file
-      - 'AKIA[0-9A-Z]{16}'
+      - '\bAKIA[0-9A-Z]{16}\b'                   # \b: not inside a longer token
       - '-----BEGIN [A-Z ]*PRIVATE KEY-----'
+      - '\bgh[pousr]_[A-Za-z0-9]{36}\b'
     response: security-paranoid                  # free label carried into findings
     severity: critical                           # info | warning | error | critical
     message: Possible credential committed       # text shown with each finding
@@ -508,13 +645,20 @@ personas:
     // Split so that valve's own Secrets persona does not fire on this file.
     "AKIA",
     r#"ABCDEFGHIJKLMNOP"' }]
-      quiet: [{ path: src/config.ts, content: 'key = process.env.KEY' }]
+      quiet:
+        - { path: src/config.ts, content: 'key = process.env.KEY' }
+        - { path: src/logo.ts, content: 'data = "iVBORw0"#,
+    "AKIA",
+    r#"ABCDEFGHIJKLMNOPxyz"' }
   Debris:
     description: Debug leftovers
-    filters: ["*.rs", "*.ts", "*.js", "*.py"]
-    triggers: ['\bdbg!\(', '\bconsole\.log\(', '\bbreakpoint\(\)']
+    filters: ["*.rs", "*.ts", "*.tsx", "*.js", "*.py", "*.rb"]
+    triggers: ['\bdbg!\(', '^\s*debugger;?\s*$', '\bbreakpoint\(\)', '\bbinding\.pry\b']
     severity: warning
     message: Debug statement left in
+    examples:
+      fires: [{ path: src/a.ts, content: "  debugger;" }]
+      quiet: [{ path: src/a.ts, content: "const debuggerEnabled = false;" }]
 "#
 );
 
@@ -662,12 +806,8 @@ fn hook_command(action: &HookAction) -> Result<u8> {
             let active = repo.hooks_dir()?;
             for orphan in hook::orphans(&repo)? {
                 lines.push(format!(
-                    "valve: valve's {} at {} never runs: git runs hooks from {} (core.hooksPath); fix: `valve hook install`{}, then `rm {}`",
-                    orphan.kind.name(),
-                    shown(&orphan.path),
-                    shown(&active),
-                    if orphan.kind == Kind::PrePush { " --pre-push" } else { "" },
-                    shown(&orphan.path)
+                    "valve: {}",
+                    terminal(&hook::orphan_advice(&orphan, &active))
                 ));
             }
             if let Some(st) = pre_commit.filter(|st| st.state != State::Valve) {
@@ -695,6 +835,36 @@ fn hook_command(action: &HookAction) -> Result<u8> {
     Ok(code)
 }
 
+fn doctor(g: &crate::cli::Global) -> Result<u8> {
+    use crate::doctor::{self, Level};
+    let checks = doctor::checks(
+        &cwd()?,
+        g.config.as_deref(),
+        &doctor::Environment::current(),
+    );
+    let count = |level| checks.iter().filter(|c| c.level == level).count();
+    let failed = count(Level::Fail);
+    emit(|out| {
+        for c in &checks {
+            writeln!(
+                out,
+                "{:<4} {}: {}",
+                c.level.as_str(),
+                c.topic,
+                terminal(&c.text)
+            )?;
+        }
+        writeln!(
+            out,
+            "valve doctor: {failed} failed, {} warning{}, {} ok",
+            count(Level::Warn),
+            if count(Level::Warn) == 1 { "" } else { "s" },
+            count(Level::Ok)
+        )
+    })?;
+    Ok(if failed == 0 { EXIT_PASS } else { EXIT_BLOCKED })
+}
+
 fn test(g: &crate::cli::Global) -> Result<u8> {
     let ws = check::workspace(&cwd()?, g.config.as_deref(), None)?;
     let rules = &ws.rules;
@@ -718,8 +888,10 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
             .map(|e| (e, true))
             .chain(p.examples.quiet.iter().map(|e| (e, false)));
         for (example, should_fire) in cases {
-            let takers = rules.takers(&example.path, &mut hits);
-            let fired = takers.contains(&pi) && {
+            let verdict = rules.verdicts(&example.path, &mut hits).swap_remove(pi);
+            let mut fired = Fired::default();
+            let mut silenced = 0;
+            if verdict.takes {
                 let doc = Document {
                     path: &example.path,
                     old_path: None,
@@ -728,26 +900,49 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
                     binary: false,
                     every_line_counts: true,
                 };
-                let mut fired = Fired(false);
-                scan::scan(rules, &[pi], &doc, &facts, &mut || None, &mut fired);
-                fired.0
-            };
-            if fired == should_fire {
-                passed += 1;
-            } else {
-                failures.push(format!(
-                    "{}: expected to {} on {} but it {}",
-                    terminal(&p.name),
-                    if should_fire { "fire" } else { "stay quiet" },
-                    terminal(&example.path),
-                    if fired { "fired" } else { "stayed quiet" }
-                ));
+                silenced =
+                    scan::scan(rules, &[pi], &doc, &facts, &mut || None, &mut fired).suppressed;
             }
+            let did_fire = fired.first.is_some();
+            if did_fire == should_fire {
+                passed += 1;
+                continue;
+            }
+            let why = if should_fire {
+                quiet_because(p, &verdict, silenced)
+            } else {
+                fired_because(p, &verdict, fired.first)
+            };
+            failures.push(format!(
+                "{}: expected to {} on {} but it {}: {why}",
+                p.name,
+                if should_fire { "fire" } else { "stay quiet" },
+                example.path,
+                if did_fire { "fired" } else { "stayed quiet" }
+            ));
         }
     }
+    let without: Vec<&str> = rules
+        .personas
+        .iter()
+        .filter(|p| p.examples.fires.is_empty() && p.examples.quiet.is_empty())
+        .map(|p| p.name.as_str())
+        .collect();
+    let unmatched = unmatched_globs(&ws)?;
     emit(|out| {
         for f in &failures {
-            writeln!(out, "FAIL {f}")?;
+            writeln!(out, "FAIL {}", terminal(f))?;
+        }
+        if !without.is_empty() {
+            writeln!(out, "note: no examples: {}", terminal(&without.join(", ")))?;
+        }
+        match &unmatched {
+            Unmatched::Checked(globs) => {
+                for w in globs {
+                    writeln!(out, "warn {}", terminal(w))?;
+                }
+            }
+            Unmatched::Skipped(why) => writeln!(out, "note: {why}")?,
         }
         writeln!(
             out,
@@ -760,6 +955,149 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
     } else {
         EXIT_BLOCKED
     })
+}
+
+/// Why a `fires` example stayed quiet.
+fn quiet_because(
+    p: &crate::persona::Persona,
+    verdict: &crate::ruleset::Verdict,
+    silenced: usize,
+) -> String {
+    let quoted = |items: &[String]| {
+        items
+            .iter()
+            .map(|i| format!("`{i}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (&verdict.filter, &verdict.exclude) {
+        (None, _) => format!("no filter takes the path (filters: {})", quoted(&p.filters)),
+        (Some(f), Some(x)) => format!("filter `{f}` takes the path but exclude `{x}` removes it"),
+        (Some(_), None) if !p.wants(ChangeKind::Added) => {
+            "an example is judged as an added file, and `on:` has no `added`".to_string()
+        }
+        (Some(_), None) if silenced > 0 => {
+            "a match is on a line with `valve:ignore`, which silences it".to_string()
+        }
+        (Some(_), None) => {
+            let triggers: Vec<String> = p
+                .triggers
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("{i} `{}`", t.pattern))
+                .collect();
+            format!("no trigger matched (triggers: {})", triggers.join(", "))
+        }
+    }
+}
+
+/// Why a `quiet` example fired.
+fn fired_because(
+    p: &crate::persona::Persona,
+    verdict: &crate::ruleset::Verdict,
+    first: Option<FirstHit>,
+) -> String {
+    match first.and_then(|h| Some((h.trigger?, h.line?, h.column?))) {
+        Some((t, line, column)) => format!(
+            "trigger {t} `{}` matched at {line}:{column}",
+            p.triggers.get(t).map(|t| t.pattern.as_str()).unwrap_or("")
+        ),
+        None => format!(
+            "it has no triggers, so a path it takes fires (filter {})",
+            match &verdict.filter {
+                Some(f) => format!("`{f}`"),
+                None => "(none)".to_string(),
+            }
+        ),
+    }
+}
+
+/// The globs of `filters` and `exclude` that match no tracked file, or
+/// why that could not be checked.
+enum Unmatched {
+    Checked(Vec<String>),
+    Skipped(&'static str),
+}
+
+fn unmatched_globs(ws: &check::Workspace) -> Result<Unmatched> {
+    let Some(repo) = ws.repo.as_ref() else {
+        return Ok(Unmatched::Skipped(
+            "not in a git repository: globs are not checked against tracked files",
+        ));
+    };
+    if repo.is_bare() {
+        return Ok(Unmatched::Skipped(
+            "a bare repository has no index: globs are not checked against tracked files",
+        ));
+    }
+    let tracked = repo.tracked()?;
+    if tracked.paths.is_empty() {
+        return Ok(Unmatched::Skipped(
+            "git tracks no file yet: globs are not checked against tracked files",
+        ));
+    }
+    if tracked.sparse {
+        return Ok(Unmatched::Skipped(
+            "the index is sparse: globs are not checked against tracked files",
+        ));
+    }
+    // Every glob of every persona in one set, each form pointing back at
+    // its (persona, role, pattern).
+    let mut builder = globset::GlobSetBuilder::new();
+    let mut owners: Vec<usize> = Vec::new();
+    let mut globs: Vec<(usize, &'static str, &str)> = Vec::new();
+    for (pi, p) in ws.rules.personas.iter().enumerate() {
+        let roles = p
+            .filters
+            .iter()
+            .map(|f| ("filter", f))
+            .chain(p.exclude.iter().map(|x| ("exclude", x)));
+        for (role, pattern) in roles {
+            let id = globs.len();
+            globs.push((pi, role, pattern.as_str()));
+            for form in crate::persona::gitignore_globs(pattern) {
+                if let Ok(g) = crate::persona::glob(&form) {
+                    builder.add(g);
+                    owners.push(id);
+                }
+            }
+        }
+    }
+    let set = builder.build().map_err(|e| {
+        Error::usage(
+            format!("the globs could not be combined: {e}"),
+            Some("`valve personas` lists them".to_string()),
+        )
+    })?;
+    let mut used = vec![false; globs.len()];
+    let mut scratch = Vec::new();
+    for path in &tracked.paths {
+        set.matches_candidate_into(&globset::Candidate::new(path), &mut scratch);
+        for &h in &scratch {
+            used[owners[h]] = true;
+        }
+    }
+    // One line per persona and role: a list of lockfiles to exclude "in
+    // case" stays one line.
+    let mut lines: Vec<String> = Vec::new();
+    let mut last: Option<(usize, &str)> = None;
+    for ((pi, role, pattern), used) in globs.iter().zip(&used) {
+        if *used {
+            continue;
+        }
+        if last == Some((*pi, *role)) {
+            if let Some(l) = lines.last_mut() {
+                l.push_str(&format!(", `{pattern}`"));
+            }
+        } else {
+            lines.push(format!(
+                "{}: no tracked file matches {role} `{pattern}`",
+                ws.rules.personas[*pi].name
+            ));
+            last = Some((*pi, *role));
+        }
+    }
+    Ok(Unmatched::Checked(lines))
 }
 
 /// Where findings link to on GitHub: the judged commit's blob URLs, from
@@ -777,16 +1115,31 @@ fn github_link_base(head: Option<&str>) -> Option<String> {
         .then(|| format!("{}/{repo}/blob/{head}/", server.trim_end_matches('/')))
 }
 
-/// A sink that only notes whether anything fired (`valve test`).
-struct Fired(bool);
+/// Where a hit was, for `valve test`'s reasons.
+#[derive(Debug, Clone, Copy)]
+struct FirstHit {
+    trigger: Option<usize>,
+    line: Option<u32>,
+    column: Option<u32>,
+}
+
+/// A sink that only notes the first hit (`valve test`).
+#[derive(Default)]
+struct Fired {
+    first: Option<FirstHit>,
+}
 
 impl scan::Sink for Fired {
     fn wants_fingerprints(&self) -> bool {
         false
     }
 
-    fn count(&mut self, _: &scan::Hit<'_>) -> bool {
-        self.0 = true;
+    fn count(&mut self, hit: &scan::Hit<'_>) -> bool {
+        self.first.get_or_insert(FirstHit {
+            trigger: hit.trigger,
+            line: hit.line,
+            column: hit.column,
+        });
         false
     }
 

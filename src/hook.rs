@@ -15,6 +15,10 @@ use crate::git::Repo;
 /// The marker that identifies valve's hooks.
 pub const MARKER: &str = "# valve-hook:";
 
+/// The line `install` adds after the marker: which valve installed the
+/// hook, so that `valve doctor` can compare it with the valve on PATH.
+pub const VERSION_MARKER: &str = "# valve-version:";
+
 /// The hooks valve ships (the files in `hooks/`).
 pub const PRE_COMMIT: &str = include_str!("../hooks/pre-commit");
 pub const PRE_MERGE_COMMIT: &str = include_str!("../hooks/pre-merge-commit");
@@ -46,6 +50,21 @@ impl Kind {
             Kind::PreMergeCommit => "pre-merge-commit",
             Kind::PrePush => "pre-push",
             Kind::PreReceive => "pre-receive",
+        }
+    }
+
+    /// The script as `install` writes it: the shipped one with a
+    /// `# valve-version:` line after its marker line.
+    pub fn installed_script(self) -> String {
+        let script = self.script();
+        let marker = format!("{MARKER} {}\n", self.name());
+        let stamp = format!("{VERSION_MARKER} {}\n", env!("CARGO_PKG_VERSION"));
+        match script.find(&marker) {
+            Some(at) => {
+                let end = at + marker.len();
+                format!("{}{stamp}{}", &script[..end], &script[end..])
+            }
+            None => format!("{script}{stamp}"),
         }
     }
 
@@ -149,6 +168,39 @@ pub fn orphans(repo: &Repo) -> Result<Vec<Status>> {
     Ok(out)
 }
 
+/// The version a valve hook records (`# valve-version: X.Y.Z`), if any.
+pub fn recorded_version(path: &Path) -> Option<String> {
+    let bytes = fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    text.lines()
+        .find_map(|l| l.strip_prefix(VERSION_MARKER))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether git would run the file: git skips a hook without a run bit.
+pub fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// What to say of a valve hook that git never runs, and the commands that
+/// fix it (`valve hook status` and `valve doctor` say the same).
+pub fn orphan_advice(orphan: &Status, active: &Path) -> String {
+    format!(
+        "valve's {} at {} never runs: git runs hooks from {} (core.hooksPath); fix: `valve hook install`{}, then `rm {}`",
+        orphan.kind.name(),
+        orphan.path.display(),
+        active.display(),
+        match orphan.kind {
+            Kind::PrePush => " --pre-push",
+            Kind::PreReceive => " --pre-receive",
+            Kind::PreCommit | Kind::PreMergeCommit => "",
+        },
+        orphan.path.display()
+    )
+}
+
 /// What `install` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Installed {
@@ -201,7 +253,7 @@ pub fn install(repo: &Repo, kind: Kind, force: bool) -> Result<(Status, Installe
             Installed::ReplacedWithBackup(backup)
         }
     };
-    write_atomic(&current.path, kind.script())?;
+    write_atomic(&current.path, &kind.installed_script())?;
     Ok((status(repo, kind)?, done))
 }
 
@@ -246,6 +298,21 @@ mod tests {
                 kind.name()
             );
             assert!(script.starts_with("#!/bin/sh\n"), "{}", kind.name());
+        }
+    }
+
+    #[test]
+    fn installed_hooks_record_the_version_after_the_marker() {
+        for kind in Kind::ALL {
+            let script = kind.installed_script();
+            let marker = format!("{MARKER} {}\n", kind.name());
+            let stamp = format!("{VERSION_MARKER} {}\n", env!("CARGO_PKG_VERSION"));
+            assert!(
+                script.contains(&format!("{marker}{stamp}")),
+                "{}",
+                kind.name()
+            );
+            assert_eq!(script.replace(&stamp, ""), kind.script(), "{}", kind.name());
         }
     }
 

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod date;
+pub mod doctor;
 pub mod error;
 pub mod escape;
 pub mod finding;

@@ -52,6 +52,9 @@ pub struct WatchOptions {
     pub clear: bool,
     pub color: bool,
     pub fail_on: Option<crate::severity::Threshold>,
+    /// `--persona` and `--min-severity`, as `check::Options` has them.
+    pub personas: Vec<String>,
+    pub min_severity: Option<crate::severity::Severity>,
     pub redact: bool,
     pub threads: Option<usize>,
 }
@@ -592,8 +595,8 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         snippets: false,
         threads: opts.threads,
         policy: check::PolicyMode::Head,
-        personas: Vec::new(),
-        min_severity: None,
+        personas: opts.personas.clone(),
+        min_severity: opts.min_severity,
         shard: None,
     };
     let root = ws.root.clone();

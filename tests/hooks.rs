@@ -313,9 +313,13 @@ fn installed_hooks_are_the_shipped_files() {
         .assert()
         .success();
     for name in ["pre-commit", "pre-merge-commit", "pre-push"] {
-        let installed = std::fs::read(f.path().join(".git/hooks").join(name)).expect("installed");
-        let file = std::fs::read(shipped(name)).expect("shipped");
-        assert_eq!(installed, file, "{name}");
+        let installed =
+            std::fs::read_to_string(f.path().join(".git/hooks").join(name)).expect("installed");
+        let file = std::fs::read_to_string(shipped(name)).expect("shipped");
+        // The one line install adds: the version `valve doctor` compares.
+        let stamp = format!("# valve-version: {}\n", env!("CARGO_PKG_VERSION"));
+        assert!(installed.contains(&stamp), "{name}: {installed}");
+        assert_eq!(installed.replacen(&stamp, "", 1), file, "{name}");
     }
 }
 

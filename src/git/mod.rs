@@ -32,6 +32,7 @@ mod format;
 mod index;
 mod inert;
 mod listing;
+mod probe;
 mod quarantine;
 mod range;
 mod revision;
@@ -39,6 +40,7 @@ mod worktree;
 pub use blob::Sized;
 pub use eol::Conversion;
 use format::unreadable;
+pub use probe::{GitIgnore, IgnoreRule, Probe, Tracked};
 pub use range::Commit;
 pub use worktree::Snapshot;
 

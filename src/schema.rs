@@ -107,6 +107,11 @@ fn value<T>(value: &Value<T>) -> Json {
                 "anyOf": [threshold, object(keys::FAIL_ON_KEYS)]
             })
         }
+        Value::Suppressions(_) => object(keys::SUPPRESSION_KEYS),
+        Value::Date(_) => json!({
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+        }),
         Value::Examples(_) => object(keys::EXAMPLES_KEYS),
         Value::ExampleList(_) => json!({
             "type": "array",

@@ -6,7 +6,9 @@
 //! candidates) and `schema` prints them as JSON Schema, so the two cannot
 //! drift apart. A new key is one row here plus the field it fills.
 
-use crate::config::{Example, Examples, FailOn, RawConfig, RawPersona, Scope, Spanned};
+use crate::config::{
+    Example, Examples, FailOn, RawConfig, RawPersona, Scope, Spanned, SuppressionLevels, level,
+};
 use crate::finding::ChangeKind;
 use crate::severity::{Severity, Threshold};
 
@@ -166,6 +168,10 @@ pub enum Value<T: 'static> {
     Bool(fn(&mut T, bool)),
     /// A threshold, or a mapping of `FAIL_ON_KEYS`.
     FailOn(fn(&mut T, FailOn)),
+    /// A mapping of `SUPPRESSION_KEYS`.
+    Suppressions(fn(&mut T, SuppressionLevels)),
+    /// A date, `YYYY-MM-DD`.
+    Date(fn(&mut T, crate::date::Date)),
     /// A mapping of `EXAMPLES_KEYS`.
     Examples(fn(&mut T, Examples)),
     /// A list of mappings of `EXAMPLE_KEYS`.
@@ -237,6 +243,11 @@ pub static TOP_KEYS: &[Key<RawConfig>] = &[
         "fail_on",
         "The lowest severity that blocks (or never): one for every context, or one per context hook, ci, watch and default.",
         Value::FailOn(|c, f| c.fail_on = f),
+    ),
+    key(
+        "suppressions",
+        "Severities of valve's own findings about inline suppressions: unused (default info) and expired (default warning); never turns one off.",
+        Value::Suppressions(|c, s| c.suppressions = s),
     ),
     Key {
         required: Some(Missing {
@@ -353,6 +364,33 @@ pub static PERSONA_KEYS: &[Key<RawPersona>] = &[
         Value::Bool(|p, b| p.history = b),
     ),
     key(
+        "require_reason",
+        "Only a valve:ignore with a non-empty reason=\"...\" silences this persona.",
+        Value::Bool(|p, b| p.require_reason = b),
+    ),
+    key(
+        "enforce_after",
+        "A date (YYYY-MM-DD, UTC): before it the persona's findings are reported but never block.",
+        Value::Date(|p, d| p.enforce_after = Some(d)),
+    ),
+    key(
+        "owners",
+        "Owners of this persona's findings (@user, @org/team or an email), instead of CODEOWNERS.",
+        Value::Texts(Item::Label, |p, v| {
+            p.owners = Some(v.into_iter().map(|t| t.value).collect())
+        }),
+    ),
+    key(
+        "when_changed",
+        "Makes the persona a change rule: path globs of changes that need a companion change (it takes no filters, exclude or triggers).",
+        Value::Texts(Item::Glob, |p, v| p.when_changed = v),
+    ),
+    key(
+        "require_changed",
+        "The companion of a change rule: path globs of which some change must be part of the same change set.",
+        Value::Texts(Item::Glob, |p, v| p.require_changed = v),
+    ),
+    key(
         "examples",
         "Paths and contents the persona must fire on or stay quiet on, checked by `valve test`.",
         Value::Examples(|p, e| p.examples = e),
@@ -385,6 +423,20 @@ pub static FAIL_ON_KEYS: &[Key<FailOn>] = &[
         "default",
         "Threshold everywhere else, and in a context not named here.",
         Value::Word(&THRESHOLDS, |f, w| f.default = Threshold::parse(w)),
+    ),
+];
+
+/// The levels of `suppressions:`.
+pub static SUPPRESSION_KEYS: &[Key<SuppressionLevels>] = &[
+    key(
+        "unused",
+        "Severity of a valve:ignore that silenced nothing (default info; never: not reported).",
+        Value::Word(&THRESHOLDS, |s, w| s.unused = level(w)),
+    ),
+    key(
+        "expired",
+        "Severity of a valve:ignore past its until date (default warning; never: not reported).",
+        Value::Word(&THRESHOLDS, |s, w| s.expired = level(w)),
     ),
 ];
 
@@ -488,6 +540,7 @@ mod tests {
         check(TOP_KEYS);
         check(PERSONA_KEYS);
         check(FAIL_ON_KEYS);
+        check(SUPPRESSION_KEYS);
         check(EXAMPLES_KEYS);
         check(EXAMPLE_KEYS);
     }

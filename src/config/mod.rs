@@ -41,6 +41,31 @@ pub enum Scope {
     File,
 }
 
+/// `suppressions:` (SPEC §11): the severities of valve's own findings
+/// about suppressions; `None` is `never` (the finding is off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuppressionLevels {
+    pub unused: Option<Severity>,
+    pub expired: Option<Severity>,
+}
+
+impl Default for SuppressionLevels {
+    fn default() -> Self {
+        SuppressionLevels {
+            unused: Some(Severity::Info),
+            expired: Some(Severity::Warning),
+        }
+    }
+}
+
+/// A threshold word as a level of `suppressions:`: `never` is off.
+pub(crate) fn level(word: &str) -> Option<Severity> {
+    match Threshold::parse(word) {
+        Some(Threshold::AtLeast(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// `fail_on`, either one threshold or one per context.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FailOn {
@@ -84,6 +109,16 @@ pub struct RawPersona {
     pub help_uri: Option<String>,
     /// `history: true`: in `--base` mode judged on every commit of the range.
     pub history: bool,
+    /// SPEC §11: a `valve:ignore` silences it only with a reason.
+    pub require_reason: bool,
+    /// SPEC §11: findings block only from this date (UTC).
+    pub enforce_after: Option<crate::date::Date>,
+    /// SPEC §11: owners of its findings, instead of CODEOWNERS.
+    pub owners: Option<Vec<String>>,
+    /// SPEC §11 change rule: fires when a change matches `when_changed`
+    /// and none matches `require_changed`.
+    pub when_changed: Vec<Spanned<String>>,
+    pub require_changed: Vec<Spanned<String>>,
     pub examples: Examples,
 }
 
@@ -93,6 +128,7 @@ pub struct RawConfig {
     pub max_file_size: u64,
     pub max_findings: usize,
     pub fail_on: FailOn,
+    pub suppressions: SuppressionLevels,
     pub personas: Vec<RawPersona>,
     /// Accepted-but-ignored fields (the seed's `schedule`).
     pub warnings: Vec<String>,
@@ -245,6 +281,7 @@ impl Validator<'_> {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             max_findings: DEFAULT_MAX_FINDINGS,
             fail_on: FailOn::default(),
+            suppressions: SuppressionLevels::default(),
             personas: Vec::new(),
             warnings: Vec::new(),
         };
@@ -385,6 +422,29 @@ impl Validator<'_> {
             Value::FailOn(set) => {
                 let fail_on = self.fail_on(node, owner, warnings);
                 set(target, fail_on);
+            }
+            Value::Suppressions(set) => {
+                let mut levels = SuppressionLevels::default();
+                let at = Table {
+                    what: "`suppressions`",
+                    key_what: "`suppressions` key",
+                    owner,
+                };
+                self.table(node, &at, keys::SUPPRESSION_KEYS, &mut levels, warnings);
+                set(target, levels);
+            }
+            Value::Date(set) => {
+                if let Some(text) = self.text(node, name) {
+                    match crate::date::Date::parse(text.trim()) {
+                        Ok(date) => set(target, date),
+                        Err(e) => self.issue(
+                            node.span(),
+                            format!("`{name}` is not a date"),
+                            e.to_string(),
+                            Some("write the date as YYYY-MM-DD, e.g. 2027-01-31".into()),
+                        ),
+                    }
+                }
             }
             Value::Examples(set) => {
                 let mut examples = Examples::default();
@@ -753,6 +813,11 @@ impl Validator<'_> {
             security_severity: None,
             help_uri: None,
             history: false,
+            require_reason: false,
+            enforce_after: None,
+            owners: None,
+            when_changed: Vec::new(),
+            require_changed: Vec::new(),
             examples: Examples::default(),
         };
         if node.is_null() {

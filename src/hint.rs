@@ -134,7 +134,7 @@ pub fn help(s: Subject<'_>) -> String {
     match marker(comment_for(s.path), s.persona) {
         Some(mark) => format!("fix it, or add `{mark}` to the line"),
         None => format!(
-            "fix it, accept it with `valve baseline`, or add the path to {}'s `exclude` (the format has no comments for `valve:ignore`)",
+            "fix it, accept it with `valve baseline`, or add the path to {}'s `exclude` (this format has no comments)",
             s.persona
         ),
     }

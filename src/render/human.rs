@@ -150,29 +150,32 @@ fn write_block(out: &mut dyn Write, text: &mut String) -> io::Result<()> {
     Ok(())
 }
 
-/// The findings to show, in report order, and how many are held back:
-/// every blocking one, and of the others the most severe (the first in
-/// report order among equals) up to `OTHERS_SHOWN`; all with `-v`.
+/// The findings to show and how many are held back: every blocking one,
+/// then the others, each part in report order; of the others, unless
+/// `-v`, only the `OTHERS_SHOWN` most severe (the first in report order
+/// among equals).
 fn select(report: &Report, verbose: bool) -> (Vec<&Finding>, usize) {
-    if verbose {
-        return (report.findings.iter().collect(), 0);
-    }
-    let mut others: Vec<(usize, Severity)> = report
+    let chosen: HashSet<usize> = if verbose {
+        (0..report.findings.len()).collect()
+    } else {
+        let mut others: Vec<(usize, Severity)> = report
+            .findings
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.blocking)
+            .map(|(i, f)| (i, f.severity))
+            .collect();
+        others.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        others.iter().take(OTHERS_SHOWN).map(|(i, _)| *i).collect()
+    };
+    let blocking = report.findings.iter().filter(|f| f.blocking);
+    let others = report
         .findings
         .iter()
         .enumerate()
-        .filter(|(_, f)| !f.blocking)
-        .map(|(i, f)| (i, f.severity))
-        .collect();
-    others.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let chosen: HashSet<usize> = others.iter().take(OTHERS_SHOWN).map(|(i, _)| *i).collect();
-    let shown: Vec<&Finding> = report
-        .findings
-        .iter()
-        .enumerate()
-        .filter(|(i, f)| f.blocking || chosen.contains(i))
-        .map(|(_, f)| f)
-        .collect();
+        .filter(|(i, f)| !f.blocking && chosen.contains(i))
+        .map(|(_, f)| f);
+    let shown: Vec<&Finding> = blocking.chain(others).collect();
     let hidden = report.findings.len() - shown.len();
     (shown, hidden)
 }
@@ -209,19 +212,22 @@ fn finding(p: &Painter<'_>, report: &Report, f: &Finding, out: &mut String) {
     }
     // Gutter: as wide as the line number, as rustc does.
     let gutter = " ".repeat(f.line.map_or(1, |l| l.to_string().len()));
-    let mut at = file.to_string();
-    if let (Some(line), Some(col)) = (f.line, f.column) {
-        at.push_str(&format!(":{line}:{col}"));
-    }
+    // Where: each part a phrase that wrapping keeps together.
+    let mut at = vec![match (f.line, f.column) {
+        (Some(line), Some(col)) => format!("{file}:{line}:{col}"),
+        _ => file.to_string(),
+    }];
     match (&f.old_file, f.line) {
-        (Some(old), _) => at.push_str(&format!(" (renamed from {})", terminal(old))),
-        (None, None) => at.push_str(&format!(" ({})", f.change.as_str())),
+        (Some(old), _) => at.push(format!("(renamed from {})", terminal(old))),
+        (None, None) => at.push(format!("({})", f.change.as_str())),
         _ => {}
     }
     if let Some(c) = f.short_commit() {
-        at.push_str(&format!(" in commit {}", terminal(c)));
+        at.push(format!("in commit {}", terminal(c)));
     }
-    p.lines(out, &format!("{gutter}--> "), BLUE, &at);
+    let arrow = format!("{gutter}--> ");
+    let indent = " ".repeat(arrow.len());
+    p.lines_indented(out, &arrow, BLUE, &indent, at.iter().map(String::as_str));
     if let (Some(snip), Some(line)) = (&f.snippet, f.line) {
         source(p, report, f, snip, line, &gutter, out);
     }
@@ -682,5 +688,186 @@ fn plural(n: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{
+        BySeverity, ChangeKind, PersonaInfo, PolicyInfo, Reason, Snippet, Summary,
+    };
+    use crate::severity::Threshold;
+
+    fn persona(name: &str, allow_ignore: bool) -> PersonaInfo {
+        PersonaInfo {
+            name: name.to_string(),
+            description: None,
+            message: None,
+            severity: Severity::Error,
+            response: None,
+            filters: vec!["**".to_string()],
+            triggers: vec!["AKIA[0-9A-Z]{16}".to_string()],
+            redact: false,
+            allow_ignore,
+            tags: Vec::new(),
+            security_severity: None,
+            help_uri: None,
+        }
+    }
+
+    fn finding(stage: Option<Stage>) -> Finding {
+        let text = "const k = \"AKIAABCDEFGHIJKLMNOP\";".to_string();
+        Finding {
+            kind: "finding",
+            persona: "Guardian".to_string(),
+            severity: Severity::Critical,
+            response: None,
+            message: "Possible AWS key".to_string(),
+            repo: "/r".to_string(),
+            file: "src/a.ts".to_string(),
+            old_file: None,
+            change: ChangeKind::Modified,
+            commit: None,
+            stage,
+            reason: Reason::GlobTrigger,
+            line: Some(2),
+            column: Some(12),
+            end_line: Some(2),
+            end_column: Some(32),
+            matched: Some("AKIAABCDEFGHIJKLMNOP".to_string()),
+            trigger: Some(0),
+            fingerprint: "f".to_string(),
+            blocking: true,
+            timestamp: 0,
+            persona_index: 0,
+            can_ignore: true,
+            snippet: Some(Snippet {
+                first_line: 2,
+                text,
+                start: 11,
+                len: 20,
+            }),
+        }
+    }
+
+    fn report(findings: Vec<Finding>, allow_ignore: bool) -> Report {
+        let mut by_severity = BySeverity::default();
+        for f in &findings {
+            by_severity.add(f.severity);
+        }
+        Report {
+            personas: vec![persona("Guardian", allow_ignore)],
+            repo: "/r".to_string(),
+            summary: Summary {
+                kind: "summary",
+                files_changed: 1,
+                files_scanned: 1,
+                files_binary: 0,
+                files_too_large: 0,
+                commits: 0,
+                findings: findings.len(),
+                truncated: 0,
+                suppressed: 0,
+                baselined: 0,
+                by_severity,
+                blocking: findings.iter().filter(|f| f.blocking).count(),
+                fail_on: Threshold::AtLeast(Severity::Error),
+                fail_on_source: "the default".to_string(),
+                verdict: "fail",
+                duration_ms: 1,
+                policy: PolicyInfo {
+                    mode: "head",
+                    changed: false,
+                    files: Vec::new(),
+                },
+            },
+            findings,
+            skipped: Vec::new(),
+            whole_files: false,
+            warnings: Vec::new(),
+            sarif_written: false,
+            context: "default",
+            head_commit: None,
+            link_base: None,
+        }
+    }
+
+    fn text(r: &Report, width: usize) -> String {
+        let style = HumanStyle {
+            color: false,
+            width,
+            verbose: false,
+            quiet: false,
+        };
+        let mut out = Vec::new();
+        render(r, &style, &mut out).expect("renders");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn an_unstaged_finding_says_a_commit_would_not_include_it() {
+        let out = text(&report(vec![finding(Some(Stage::Unstaged))], true), 100);
+        assert!(
+            out.contains("  = note: not staged: a commit now would not include this line\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn an_index_only_finding_says_the_commit_carries_it() {
+        let out = text(&report(vec![finding(Some(Stage::IndexOnly))], true), 100);
+        assert!(
+            out.contains(
+                "  = note: fixed in the work tree but still staged: a commit now carries it; `git add` the fix\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_staged_or_unjudged_finding_has_no_stage_note() {
+        for stage in [Some(Stage::Staged), None] {
+            let out = text(&report(vec![finding(stage)], true), 100);
+            assert!(!out.contains("= note:"), "{stage:?}: {out}");
+            assert!(!out.contains("staged"), "{stage:?}: {out}");
+        }
+    }
+
+    #[test]
+    fn the_stage_note_wraps_to_the_width() {
+        let out = text(&report(vec![finding(Some(Stage::IndexOnly))], true), 50);
+        assert!(
+            out.contains("  = note: fixed in the work tree but still staged:\n"),
+            "{out}"
+        );
+        for line in out.lines() {
+            assert!(layout::width(line) <= 50, "{line:?} in\n{out}");
+        }
+    }
+
+    #[test]
+    fn the_finding_reads_like_a_compiler_diagnostic() {
+        let out = text(&report(vec![finding(None)], true), 100);
+        let expected = "critical[Guardian]: Possible AWS key (blocking)
+ --> src/a.ts:2:12
+  |
+2 | const k = \"AKIAABCDEFGHIJKLMNOP\";
+  |            ^^^^^^^^^^^^^^^^^^^^ matched `AKIA[0-9A-Z]{16}`
+  = help: fix it, or add `// valve:ignore[Guardian]` to the line
+";
+        assert!(out.starts_with(expected), "{out}");
+    }
+
+    #[test]
+    fn a_persona_that_cannot_be_silenced_is_offered_no_valve_ignore_anywhere() {
+        let mut f = finding(None);
+        f.can_ignore = false;
+        let out = text(&report(vec![f], false), 100);
+        assert!(!out.contains("valve:ignore"), "{out}");
+        assert!(
+            out.contains("accept what exists with `valve baseline`"),
+            "{out}"
+        );
     }
 }

@@ -125,7 +125,7 @@ impl Wrapper<'_> {
         if self.fits(w) {
             return self.push(atom, w);
         }
-        if width(self.indent) + w <= self.max {
+        if !self.fresh && width(self.indent) + w <= self.max {
             self.newline();
             return self.push(atom, w);
         }
@@ -258,6 +258,12 @@ mod tests {
     fn breaks_a_phrase_longer_than_a_line_at_its_spaces() {
         let lines = wrap(["aaa bbb ccc ddd"], 8, "", "");
         assert_eq!(lines, ["aaa bbb", "ccc ddd"]);
+    }
+
+    #[test]
+    fn never_leaves_the_first_line_empty() {
+        let lines = wrap(["a long phrase"], 10, "--> ", "    ");
+        assert_eq!(lines, ["--> a long", "    phrase"]);
     }
 
     #[test]

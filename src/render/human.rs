@@ -94,6 +94,11 @@ impl Painter<'_> {
         }
     }
 
+    /// A sentence of valve's, wrapped, continuation lines indented.
+    fn prose(&self, out: &mut String, text: &str) {
+        self.lines_indented(out, "", "", "  ", text.split(' '));
+    }
+
     /// Phrases wrapped to the width, each line painted whole with `code`.
     fn phrases(&self, out: &mut String, code: &str, atoms: &[String]) {
         for line in layout::wrap(atoms.iter().map(String::as_str), self.style.width, "", "  ") {
@@ -136,7 +141,7 @@ pub(super) fn render(report: &Report, style: &HumanStyle, out: &mut dyn Write) -
         skips(&p, report, &mut text);
     }
     if let Some(note) = super::truncation_note(report) {
-        p.lines(&mut text, "", "", &terminal(&note));
+        p.prose(&mut text, &terminal(&note));
     }
     p.phrases(&mut text, "", &summary_parts(report));
     verdict(&p, report, &mut text);
@@ -344,6 +349,12 @@ fn source(
     } else {
         String::new()
     };
+    // What does not fit is left out: the line count, then the label.
+    let more = if used + layout::width(&more) <= p.style.width {
+        more
+    } else {
+        String::new()
+    };
     let room = p
         .style
         .width
@@ -353,11 +364,11 @@ fn source(
     out.push(' ');
     out.push_str(&pad);
     out.push_str(&p.paint(sev, &carets));
-    if !label.is_empty() || !more.is_empty() {
+    if !label.is_empty() {
         out.push(' ');
-        out.push_str(&p.paint(sev, label.trim_start()));
-        out.push_str(&more);
+        out.push_str(&p.paint(sev, &label));
     }
+    out.push_str(&more);
     out.push('\n');
 }
 
@@ -447,11 +458,11 @@ fn table(p: &Painter<'_>, report: &Report, out: &mut String) {
         let w = numbers(&cols);
         let fixed: usize = w.iter().map(|c| c + gap).sum();
         let room = p.style.width.saturating_sub(fixed);
-        if room >= 4 || chosen.is_none() {
-            chosen = Some((cols, gap, w, name_w.min(room.max(4))));
-            if room >= 4 {
-                break;
-            }
+        // The first layout that leaves the names 10 columns (or all they
+        // need); else the most compact one.
+        chosen = Some((cols, gap, w, name_w.min(room.max(4))));
+        if room >= name_w.min(10) {
+            break;
         }
     }
     let Some((cols, gap, w, name_w)) = chosen else {
@@ -509,15 +520,13 @@ fn skips(p: &Painter<'_>, report: &Report, out: &mut String) {
         let count = files.len();
         let noun = if count == 1 { "file" } else { "files" };
         if p.style.verbose {
-            p.lines(out, "", "", &format!("skipped {count} {noun} ({what}):"));
+            p.prose(out, &format!("skipped {count} {noun} ({what}):"));
             for f in files {
                 p.lines(out, "  ", "", &terminal(f));
             }
         } else {
-            p.lines(
+            p.prose(
                 out,
-                "",
-                "",
                 &format!("skipped {count} {noun} ({what}); -v lists them"),
             );
         }
@@ -615,15 +624,12 @@ fn verdict(p: &Painter<'_>, report: &Report, out: &mut String) {
         terminal(&s.fail_on_source)
     );
     if s.blocking == 0 {
-        return p.phrases(
-            out,
-            GREEN,
-            &[
-                "passed:".into(),
-                "nothing at or above the threshold".into(),
-                threshold,
-            ],
-        );
+        let mut parts: Vec<String> = "passed: nothing at or above the threshold"
+            .split(' ')
+            .map(str::to_string)
+            .collect();
+        parts.push(threshold);
+        return p.phrases(out, GREEN, &parts);
     }
     let mut names: Vec<String> = Vec::new();
     let mut blockers: Vec<hint::Blocker> = Vec::new();
@@ -857,6 +863,29 @@ mod tests {
   = help: fix it, or add `// valve:ignore[Guardian]` to the line
 ";
         assert!(out.starts_with(expected), "{out}");
+    }
+
+    #[test]
+    fn at_the_minimum_width_the_table_and_every_line_fit() {
+        let findings: Vec<Finding> = (0..30u32)
+            .map(|i| {
+                let mut f = finding(None);
+                f.persona = "APersonaWithAVeryLongNameIndeed".to_string();
+                f.blocking = false;
+                f.severity = Severity::Warning;
+                f.line = Some(i + 1);
+                f.end_line = Some(i + 1 + i % 2);
+                f
+            })
+            .collect();
+        let mut r = report(findings, true);
+        r.personas[0].name = "APersonaWithAVeryLongNameIndeed".to_string();
+        let out = text(&r, 40);
+        assert!(out.contains("10 more not shown"), "{out}");
+        assert!(out.contains("\ntotal "), "{out}");
+        for line in out.lines() {
+            assert!(layout::width(line) <= 40, "{line:?} in\n{out}");
+        }
     }
 
     #[test]

@@ -304,6 +304,10 @@ fn source(
     let end = esc
         .offset(snip.start + snip.len, true)
         .clamp(start, text.len());
+    if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+        // Not a span of this text: no snippet rather than a wrong one.
+        return;
+    }
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let end_here = end.min(line_end);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::changeset::{self, Selection};
 use crate::check::{self, BaselineChoice, Options};
-use crate::cli::{CheckArgs, Cli, ColorChoice, Command, HookAction};
+use crate::cli::{CheckArgs, Cli, Command, HookAction};
 use crate::config::{BASELINE_PATH, CONFIG_PATHS};
 use crate::error::{Error, Result};
 use crate::escape::{self, terminal};
@@ -17,20 +17,8 @@ use crate::scan::{self, Document, RunFacts};
 use crate::severity::Context;
 use crate::{EXIT_BLOCKED, EXIT_PASS};
 
-/// Width of human output: fixed, so output is the same in every terminal.
-const WIDTH: usize = 100;
-
-/// SPEC §5: `--color always` beats `NO_COLOR`, which beats `auto`.
-pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            !no_color && is_terminal
-        }
-    }
-}
+/// Width of error diagnostics on stderr.
+const WIDTH: usize = crate::term::FILE_WIDTH;
 
 /// Prints an error as a miette diagnostic on stderr, every text in it
 /// (paths, config source, messages) escaped for the terminal.
@@ -259,14 +247,19 @@ fn deliver(
     }
     let to_file = output.is_some();
     let style = HumanStyle {
-        color: !to_file && use_color(g.color, io::stdout().is_terminal()),
-        width: WIDTH,
+        color: !to_file && crate::term::use_color(g.color, io::stdout().is_terminal()),
+        width: if to_file {
+            crate::term::FILE_WIDTH
+        } else {
+            crate::term::stdout_width()
+        },
         verbose: g.verbose,
         quiet: g.quiet,
     };
-    // Extra reports of the same run, never coloured.
+    // Extra reports of the same run: files, never coloured.
     let plain = HumanStyle {
         color: false,
+        width: crate::term::FILE_WIDTH,
         ..style.clone()
     };
     for (format, path) in extra {
@@ -326,7 +319,7 @@ fn watch_command(g: &crate::cli::Global, args: &crate::cli::WatchArgs) -> Result
         },
         chronicle: args.chronicle.clone(),
         clear: args.clear,
-        color: use_color(g.color, io::stdout().is_terminal()),
+        color: crate::term::use_color(g.color, io::stdout().is_terminal()),
         fail_on: args.fail_on,
         personas: args.narrow.personas.clone(),
         min_severity: args.narrow.min_severity,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod escape;
 pub mod finding;
 pub mod git;
+pub mod hint;
 pub mod history;
 pub mod hook;
 pub mod merge;
@@ -29,6 +30,7 @@ pub mod schema;
 pub mod severity;
 pub mod shard;
 pub mod suppress;
+pub mod term;
 pub mod watch;
 pub mod yaml;
 
@@ -57,7 +59,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
             return code;
         }
     };
-    let color = commands::use_color(cli.global.color, std::io::stderr().is_terminal());
+    let color = term::use_color(cli.global.color, std::io::stderr().is_terminal());
     match commands::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -169,7 +169,7 @@ fn seed_file_loads_unchanged_with_a_schedule_warning() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("critical Guardian"), "{text}");
+    assert!(text.contains("critical[Guardian]"), "{text}");
     assert!(text.contains("TypeNazi"), "{text}");
     let f = Fixture::new();
     f.config(&format!("{seed}    schedule: daily\n"))

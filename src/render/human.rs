@@ -1,19 +1,24 @@
-//! Human output: a miette diagnostic per finding (source line, match
-//! underlined), grouped by file, then skips, the summary and the verdict.
+//! Human output (SPEC §5, §14), read like a compiler's: per finding a
+//! headline `severity[Persona]: message`, `--> file:line:col`, the source
+//! line with the match highlighted and underlined, notes and the fix as
+//! `= help:`; then, when findings were held back, a table by persona and
+//! severity; the skips, the summary and the verdict.
+//!
 //! Every datum goes through `escape::terminal` (snippets through
-//! `escape::terminal_text`), and the rendered diagnostics through
-//! `escape::terminal_block`; colour is added around escaped text.
+//! `escape::terminal_text`) before it is laid out, colour is added around
+//! escaped text, and each composed block passes `escape::terminal_block`
+//! (a wrapped line may begin inside a datum). No line of valve's own text
+//! is wider than `HumanStyle::width`; echoed source lines are windowed
+//! around the match to fit as well.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::io::{self, Write};
 
-use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError,
-    MietteSpanContents, SourceCode, SourceSpan, SpanContents,
-};
-
+use super::layout::{self, SOURCE_TAB, Window};
 use crate::escape::{self, terminal};
-use crate::finding::{Finding, Report, SkipReason};
+use crate::finding::{Finding, Report, SkipReason, Stage};
+use crate::hint;
 use crate::severity::Severity;
 
 /// How human output looks.
@@ -25,75 +30,470 @@ pub struct HumanStyle {
     pub quiet: bool,
 }
 
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
+/// Findings shown besides the blocking ones, unless `-v` (SPEC §14).
+const OTHERS_SHOWN: usize = 20;
 
-fn paint(style: &HumanStyle, code: &str, text: &str) -> String {
-    if style.color {
-        format!("{code}{text}{RESET}")
-    } else {
-        text.to_string()
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const GREEN: &str = "\x1b[1;32m";
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[1;33m";
+/// The gutter, arrows and `=` of a finding.
+const BLUE: &str = "\x1b[1;34m";
+
+/// The colour of a severity: critical and error differ.
+fn severity_color(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "\x1b[1;35m",
+        Severity::Error => RED,
+        Severity::Warning => YELLOW,
+        Severity::Info => "\x1b[1;36m",
+    }
+}
+
+struct Painter<'a> {
+    style: &'a HumanStyle,
+}
+
+impl Painter<'_> {
+    fn paint<'t>(&self, code: &str, text: &'t str) -> Cow<'t, str> {
+        if self.style.color && !text.is_empty() {
+            Cow::Owned(format!("{code}{text}{RESET}"))
+        } else {
+            Cow::Borrowed(text)
+        }
+    }
+
+    /// `text` (escaped) split at spaces and wrapped to the width: the first
+    /// line starts with `prefix`, shown painted with `code`, the others are
+    /// indented to line up after it.
+    fn lines(&self, out: &mut String, prefix: &str, code: &str, text: &str) {
+        let indent = " ".repeat(layout::width(prefix));
+        self.lines_indented(out, prefix, code, &indent, text.split(' '));
+    }
+
+    fn lines_indented<'a>(
+        &self,
+        out: &mut String,
+        prefix: &str,
+        code: &str,
+        indent: &str,
+        atoms: impl IntoIterator<Item = &'a str>,
+    ) {
+        let lines = layout::wrap(atoms, self.style.width, prefix, indent);
+        for (i, line) in lines.iter().enumerate() {
+            match line.strip_prefix(prefix).filter(|_| i == 0) {
+                Some(rest) => {
+                    out.push_str(self.paint(code, prefix.trim_end()).as_ref());
+                    out.push_str(&prefix[prefix.trim_end().len()..]);
+                    out.push_str(rest);
+                }
+                None => out.push_str(line),
+            }
+            out.push('\n');
+        }
+    }
+
+    /// A sentence of valve's, wrapped, continuation lines indented.
+    fn prose(&self, out: &mut String, text: &str) {
+        self.lines_indented(out, "", "", "  ", text.split(' '));
+    }
+
+    /// Phrases wrapped to the width, each line painted whole with `code`.
+    fn phrases(&self, out: &mut String, code: &str, atoms: &[String]) {
+        for line in layout::wrap(atoms.iter().map(String::as_str), self.style.width, "", "  ") {
+            match code {
+                "" => out.push_str(&line),
+                _ => out.push_str(self.paint(code, &line).as_ref()),
+            }
+            out.push('\n');
+        }
     }
 }
 
 pub(super) fn render(report: &Report, style: &HumanStyle, out: &mut dyn Write) -> io::Result<()> {
-    let theme = if style.color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(style.width)
-        .with_context_lines(1)
-        .with_links(false);
+    let p = Painter { style };
+    let mut text = String::new();
     // Config warnings go to stderr in every format (commands.rs).
     if let Some(note) = super::policy_note(report) {
-        writeln!(
-            out,
-            "{} {}",
-            paint(style, YELLOW, "policy:"),
-            terminal(&note)
-        )?;
+        p.lines(&mut text, "policy: ", YELLOW, &terminal(&note));
     }
+    write_block(out, &mut text)?;
     if !style.quiet {
-        let mut current: Option<&str> = None;
-        for f in &report.findings {
-            if current != Some(f.file.as_str()) {
-                if current.is_some() {
-                    writeln!(out)?;
-                }
-                let header = match &f.old_file {
-                    Some(old) => {
-                        format!("{} (renamed from {})", terminal(&f.file), terminal(old))
-                    }
-                    None => format!("{} ({})", terminal(&f.file), f.change.as_str()),
-                };
-                writeln!(out, "{}", paint(style, BOLD, &header))?;
-                current = Some(&f.file);
-            }
-            let mut text = String::new();
-            let diag = FindingDiagnostic::new(f);
-            if handler.render_report(&mut text, &diag).is_err() {
-                text = format!("  {}\n", diag.title);
-            }
-            write!(out, "{}", escape::terminal_block(&text))?;
+        let (shown, hidden) = select(report, style.verbose);
+        for f in &shown {
+            finding(&p, report, f, &mut text);
+            text.push('\n');
+            write_block(out, &mut text)?;
         }
-        if !report.findings.is_empty() {
-            writeln!(out)?;
+        if hidden > 0 {
+            table(&p, report, &mut text);
+            p.phrases(
+                &mut text,
+                "",
+                &[
+                    format!("{hidden} more not shown:"),
+                    "-v shows all,".to_string(),
+                    "--format json has them".to_string(),
+                ],
+            );
         }
-        write_skips(report, style, out)?;
+        skips(&p, report, &mut text);
     }
     if let Some(note) = super::truncation_note(report) {
-        writeln!(out, "{}", terminal(&note))?;
+        p.prose(&mut text, &terminal(&note));
     }
-    writeln!(out, "{}", summary_line(report))?;
-    writeln!(out, "{}", verdict_line(report, style))
+    p.phrases(&mut text, "", &summary_parts(report));
+    verdict(&p, report, &mut text);
+    write_block(out, &mut text)
 }
 
-fn write_skips(report: &Report, style: &HumanStyle, out: &mut dyn Write) -> io::Result<()> {
+/// Writes composed text, guarded, and empties the buffer.
+fn write_block(out: &mut dyn Write, text: &mut String) -> io::Result<()> {
+    out.write_all(escape::terminal_block(text).as_bytes())?;
+    text.clear();
+    Ok(())
+}
+
+/// The findings to show and how many are held back: every blocking one,
+/// then the others, each part in report order; of the others, unless
+/// `-v`, only the `OTHERS_SHOWN` most severe (the first in report order
+/// among equals).
+fn select(report: &Report, verbose: bool) -> (Vec<&Finding>, usize) {
+    let chosen: HashSet<usize> = if verbose {
+        (0..report.findings.len()).collect()
+    } else {
+        let mut others: Vec<(usize, Severity)> = report
+            .findings
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.blocking)
+            .map(|(i, f)| (i, f.severity))
+            .collect();
+        others.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        others.iter().take(OTHERS_SHOWN).map(|(i, _)| *i).collect()
+    };
+    let blocking = report.findings.iter().filter(|f| f.blocking);
+    let others = report
+        .findings
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| !f.blocking && chosen.contains(i))
+        .map(|(_, f)| f);
+    let shown: Vec<&Finding> = blocking.chain(others).collect();
+    let hidden = report.findings.len() - shown.len();
+    (shown, hidden)
+}
+
+/// One finding, compiler style.
+fn finding(p: &Painter<'_>, report: &Report, f: &Finding, out: &mut String) {
+    let sev = severity_color(f.severity);
+    let persona = terminal(&f.persona);
+    let file = terminal(&f.file);
+    // Headline: severity[Persona]: message [response] (blocking)
+    let head = format!("{}[{persona}]:", f.severity);
+    let mut rest = terminal(&f.message).into_owned();
+    if let Some(r) = f.response.as_ref().filter(|r| **r != f.message) {
+        rest.push_str(&format!(" [{}]", terminal(r)));
+    }
+    if f.blocking {
+        rest.push_str(" (blocking)");
+    }
+    let lines = layout::wrap(
+        std::iter::once(head.as_str()).chain(rest.split(' ')),
+        p.style.width,
+        "",
+        "  ",
+    );
+    for (i, line) in lines.iter().enumerate() {
+        match line.strip_prefix(head.as_str()).filter(|_| i == 0) {
+            Some(tail) => {
+                out.push_str(&p.paint(sev, &head));
+                out.push_str(&p.paint(BOLD, tail));
+            }
+            None => out.push_str(&p.paint(BOLD, line)),
+        }
+        out.push('\n');
+    }
+    // Gutter: as wide as the line number, as rustc does.
+    let gutter = " ".repeat(f.line.map_or(1, |l| l.to_string().len()));
+    // Where: each part a phrase that wrapping keeps together.
+    let mut at = vec![match (f.line, f.column) {
+        (Some(line), Some(col)) => format!("{file}:{line}:{col}"),
+        _ => file.to_string(),
+    }];
+    match (&f.old_file, f.line) {
+        (Some(old), _) => at.push(format!("(renamed from {})", terminal(old))),
+        (None, None) => at.push(format!("({})", f.change.as_str())),
+        _ => {}
+    }
+    if let Some(c) = f.short_commit() {
+        at.push(format!("in commit {}", terminal(c)));
+    }
+    let arrow = format!("{gutter}--> ");
+    let indent = " ".repeat(arrow.len());
+    p.lines_indented(out, &arrow, BLUE, &indent, at.iter().map(String::as_str));
+    if let (Some(snip), Some(line)) = (&f.snippet, f.line) {
+        source(p, report, f, snip, line, &gutter, out);
+    }
+    let note = format!("{gutter} = note: ");
+    if f.line.is_none() {
+        let filters = report
+            .personas
+            .get(f.persona_index)
+            .map(|pi| {
+                pi.filters
+                    .iter()
+                    .map(|g| format!("`{}`", terminal(g)))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let why = match filters.len() {
+            0 => format!("a path rule: the path is in {persona}'s filters"),
+            1..=3 => format!(
+                "a path rule: {persona}'s filters {} take this path",
+                filters.join(", ")
+            ),
+            n => format!(
+                "a path rule: {persona}'s filters {} and {} more take this path",
+                filters[..3].join(", "),
+                n - 3
+            ),
+        };
+        p.lines(out, &note, BLUE, &why);
+    }
+    match f.stage {
+        Some(Stage::Unstaged) => p.lines(
+            out,
+            &note,
+            BLUE,
+            "not staged: a commit now would not include this line",
+        ),
+        Some(Stage::IndexOnly) => p.lines(
+            out,
+            &note,
+            BLUE,
+            "fixed in the work tree but still staged: a commit now carries it; `git add` the fix",
+        ),
+        Some(Stage::Staged) | None => {}
+    }
+    let help = hint::help(hint::Subject {
+        path: &f.file,
+        persona: &persona,
+        can_ignore: f.can_ignore,
+        on_line: f.line.is_some(),
+        whole_files: report.whole_files,
+    });
+    p.lines(out, &format!("{gutter} = help: "), BLUE, &help);
+}
+
+/// The match's line, windowed to the width, the match highlighted and
+/// underlined, labelled with the trigger.
+fn source(
+    p: &Painter<'_>,
+    report: &Report,
+    f: &Finding,
+    snip: &crate::finding::Snippet,
+    line: u32,
+    gutter: &str,
+    out: &mut String,
+) {
+    let esc = escape::terminal_text(&snip.text);
+    let text = esc.text.as_str();
+    let start = esc.offset(snip.start, false).min(text.len());
+    let end = esc
+        .offset(snip.start + snip.len, true)
+        .clamp(start, text.len());
+    if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+        // Not a span of this text: no snippet rather than a wrong one.
+        return;
+    }
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let end_here = end.min(line_end);
+    // The engine may have cut the line's start: then the snippet holds
+    // fewer characters before the match than its column says.
+    let raw_before = snip
+        .text
+        .get(..snip.start)
+        .map(|s| &s[s.rfind('\n').map_or(0, |i| i + 1)..])
+        .unwrap_or("");
+    let cut_left = f
+        .column
+        .is_some_and(|c| raw_before.chars().count() + 1 < c as usize);
+    let expand = |s: &str| s.replace('\t', SOURCE_TAB);
+    let bar = format!("{gutter} |");
+    let room = p.style.width.saturating_sub(bar.len() + 1);
+    let w: Window = layout::window(
+        &expand(&text[line_start..start]),
+        &expand(&text[start..end_here]),
+        &expand(&text[end_here..line_end]),
+        room,
+        cut_left,
+    );
+    out.push_str(&p.paint(BLUE, &bar));
+    out.push('\n');
+    let sev = severity_color(f.severity);
+    out.push_str(&p.paint(BLUE, &format!("{line} |")));
+    out.push(' ');
+    out.push_str(&w.before);
+    out.push_str(&p.paint(sev, &w.matched));
+    out.push_str(&w.after);
+    out.push('\n');
+    // The underline, then the label in what room is left.
+    let carets = "^".repeat(layout::width(&w.matched).max(1));
+    let pad = " ".repeat(layout::width(&w.before));
+    let used = bar.len() + 1 + pad.len() + carets.len();
+    let more = match (f.end_line, f.end_column) {
+        (Some(el), Some(ec)) if el > line => el - line - u32::from(ec == 1),
+        _ => 0,
+    };
+    let more = if more > 0 {
+        format!(" (+{more} {})", if more == 1 { "line" } else { "lines" })
+    } else {
+        String::new()
+    };
+    // What does not fit is left out: the line count, then the label.
+    let more = if used + layout::width(&more) <= p.style.width {
+        more
+    } else {
+        String::new()
+    };
+    let room = p
+        .style
+        .width
+        .saturating_sub(used + 1 + layout::width(&more));
+    let label = label(report, f, room);
+    out.push_str(&p.paint(BLUE, &bar));
+    out.push(' ');
+    out.push_str(&pad);
+    out.push_str(&p.paint(sev, &carets));
+    if !label.is_empty() {
+        out.push(' ');
+        out.push_str(&p.paint(sev, &label));
+    }
+    out.push_str(&more);
+    out.push('\n');
+}
+
+/// The underline's label, at most `room` columns: the trigger pattern,
+/// unless the message already shows it.
+fn label(report: &Report, f: &Finding, room: usize) -> String {
+    let Some(t) = f.trigger else {
+        return String::new();
+    };
+    let pattern = report
+        .personas
+        .get(f.persona_index)
+        .and_then(|p| p.triggers.get(t));
+    match pattern {
+        Some(pat) if !f.message.contains(pat.as_str()) => {
+            let pat = terminal(pat);
+            let fixed = "matched ``".len();
+            if room >= fixed + layout::width(&pat) {
+                format!("matched `{pat}`")
+            } else if room > fixed + 1 {
+                format!("matched `{}`", layout::truncate(&pat, room - fixed))
+            } else {
+                String::new()
+            }
+        }
+        _ => {
+            let short = format!("trigger {t}");
+            if layout::width(&short) <= room {
+                short
+            } else {
+                String::new()
+            }
+        }
+    }
+}
+
+/// Findings by persona and severity, to fit the width: what the held-back
+/// findings were.
+fn table(p: &Painter<'_>, report: &Report, out: &mut String) {
+    let mut rows: Vec<(String, [usize; 5])> = Vec::new();
+    let mut index: Vec<Option<usize>> = vec![None; report.personas.len()];
+    let mut total = [0usize; 5];
+    for f in &report.findings {
+        let slot = match index.get(f.persona_index).copied().flatten() {
+            Some(s) => s,
+            None => {
+                rows.push((terminal(&f.persona).into_owned(), [0; 5]));
+                if let Some(i) = index.get_mut(f.persona_index) {
+                    *i = Some(rows.len() - 1);
+                }
+                rows.len() - 1
+            }
+        };
+        let col = f.severity as usize;
+        rows[slot].1[col] += 1;
+        rows[slot].1[4] += 1;
+        total[col] += 1;
+        total[4] += 1;
+    }
+    // Config order, as in the markdown table.
+    let order: Vec<usize> = index.iter().flatten().copied().collect();
+    let rows: Vec<&(String, [usize; 5])> = order.iter().map(|&i| &rows[i]).collect();
+    let layouts: [([&str; 5], usize); 3] = [
+        (["info", "warning", "error", "critical", "total"], 2),
+        (["info", "warning", "error", "critical", "total"], 1),
+        (["info", "warn", "err", "crit", "all"], 1),
+    ];
+    let numbers = |cols: &[&str; 5]| -> [usize; 5] {
+        let mut w = [0; 5];
+        for (k, slot) in w.iter_mut().enumerate() {
+            *slot = std::iter::once(total[k])
+                .map(|n| n.to_string().len())
+                .chain(std::iter::once(cols[k].len()))
+                .max()
+                .unwrap_or(0);
+        }
+        w
+    };
+    let name_w = rows
+        .iter()
+        .map(|(n, _)| layout::width(n))
+        .chain(std::iter::once("persona".len()))
+        .max()
+        .unwrap_or(7);
+    let mut chosen = None;
+    for (cols, gap) in layouts {
+        let w = numbers(&cols);
+        let fixed: usize = w.iter().map(|c| c + gap).sum();
+        let room = p.style.width.saturating_sub(fixed);
+        // The first layout that leaves the names 10 columns (or all they
+        // need); else the most compact one.
+        chosen = Some((cols, gap, w, name_w.min(room.max(4))));
+        if room >= name_w.min(10) {
+            break;
+        }
+    }
+    let Some((cols, gap, w, name_w)) = chosen else {
+        return;
+    };
+    let sep = " ".repeat(gap);
+    let row = |name: &str, cells: [String; 5]| -> String {
+        let name = layout::truncate(name, name_w);
+        let mut line = format!("{name}{}", " ".repeat(name_w - layout::width(&name)));
+        for (k, cell) in cells.iter().enumerate() {
+            line.push_str(&sep);
+            line.push_str(&format!("{cell:>width$}", width = w[k]));
+        }
+        line
+    };
+    let header = row("persona", cols.map(str::to_string));
+    out.push_str(&p.paint(BOLD, &header));
+    out.push('\n');
+    for (name, counts) in rows {
+        out.push_str(&row(name, counts.map(|n| n.to_string())));
+        out.push('\n');
+    }
+    out.push_str(&p.paint(BOLD, &row("total", total.map(|n| n.to_string()))));
+    out.push('\n');
+}
+
+fn skips(p: &Painter<'_>, report: &Report, out: &mut String) {
     for reason in [
         SkipReason::Binary,
         SkipReason::TooLarge,
@@ -123,20 +523,28 @@ fn write_skips(report: &Report, style: &HumanStyle, out: &mut dyn Write) -> io::
         };
         let count = files.len();
         let noun = if count == 1 { "file" } else { "files" };
-        if style.verbose {
-            writeln!(out, "skipped {count} {noun} ({what}):")?;
+        if p.style.verbose {
+            p.prose(out, &format!("skipped {count} {noun} ({what}):"));
             for f in files {
-                writeln!(out, "  {}", terminal(f))?;
+                p.lines(out, "  ", "", &terminal(f));
             }
         } else {
-            writeln!(out, "skipped {count} {noun} ({what}); -v lists them")?;
+            p.prose(
+                out,
+                &format!("skipped {count} {noun} ({what}); -v lists them"),
+            );
         }
     }
-    Ok(())
 }
 
-/// One line: what was judged and found. Also the stderr line with `--output`.
+/// One line: what was judged and found. Also the stderr line with
+/// `--output`, and the github and markdown summaries.
 pub fn summary_line(report: &Report) -> String {
+    summary_parts(report).join(" ")
+}
+
+/// The summary as phrases that wrapping keeps together.
+fn summary_parts(report: &Report) -> Vec<String> {
     let s = &report.summary;
     let noun = if report.whole_files {
         "file"
@@ -144,19 +552,27 @@ pub fn summary_line(report: &Report) -> String {
         "changed file"
     };
     if s.files_changed == 0 && s.commits == 0 {
-        return format!("valve: no {noun}s to judge");
+        return vec!["valve:".into(), format!("no {noun}s to judge")];
     }
     let files = plural(s.files_changed, noun);
     if s.files_scanned == 0 && s.commits == 0 {
-        return format!("valve: no persona takes any of the {files}");
+        return vec![
+            "valve:".into(),
+            "no persona takes".into(),
+            format!("any of the {files}"),
+        ];
     }
     // History judging: the commits were judged one by one too.
     let judged = match (s.files_changed, s.commits) {
-        (_, 0) => format!("{} of {files}", s.files_scanned),
-        (0, n) => format!("{} (no net change)", plural(n, "commit")),
-        (_, n) => format!("{} of {files} and {}", s.files_scanned, plural(n, "commit")),
+        (_, 0) => format!("in {} of {files}", s.files_scanned),
+        (0, n) => format!("in {} (no net change)", plural(n, "commit")),
+        (_, n) => format!(
+            "in {} of {files} and {}",
+            s.files_scanned,
+            plural(n, "commit")
+        ),
     };
-    let mut parts = Vec::new();
+    let mut counts = Vec::new();
     for sev in Severity::ALL.iter().rev() {
         let n = match sev {
             Severity::Info => s.by_severity.info,
@@ -165,14 +581,19 @@ pub fn summary_line(report: &Report) -> String {
             Severity::Critical => s.by_severity.critical,
         };
         if n > 0 {
-            parts.push(format!("{n} {sev}"));
+            counts.push(format!("{n} {sev}"));
         }
     }
-    let found = if parts.is_empty() {
-        "no findings".to_string()
+    let mut parts = vec!["valve:".to_string()];
+    if counts.is_empty() {
+        parts.push("no findings".into());
     } else {
-        format!("{} ({})", plural(s.findings, "finding"), parts.join(", "))
-    };
+        parts.push(format!(
+            "{} ({})",
+            plural(s.findings, "finding"),
+            counts.join(", ")
+        ));
+    }
     let mut extra = Vec::new();
     if s.suppressed > 0 {
         extra.push(format!("{} suppressed inline", s.suppressed));
@@ -184,48 +605,92 @@ pub fn summary_line(report: &Report) -> String {
     if skipped > 0 {
         extra.push(format!("{} not searched", plural(skipped, "file")));
     }
-    let extra = if extra.is_empty() {
-        String::new()
+    if extra.is_empty() {
+        parts.push(judged);
     } else {
-        format!("; {}", extra.join(", "))
-    };
-    format!("valve: {found} in {judged}{extra} [{} ms]", s.duration_ms)
+        parts.push(format!("{judged};"));
+        let last = extra.len() - 1;
+        for (i, e) in extra.into_iter().enumerate() {
+            parts.push(if i < last { format!("{e},") } else { e });
+        }
+    }
+    parts.push(format!("[{} ms]", s.duration_ms));
+    parts
 }
 
-fn verdict_line(report: &Report, style: &HumanStyle) -> String {
+/// The last line: passed, or what blocked, where first, and the ways out
+/// that apply to the blocking personas.
+fn verdict(p: &Painter<'_>, report: &Report, out: &mut String) {
     let s = &report.summary;
     let threshold = format!(
-        "threshold {} from {}",
+        "(threshold {} from {})",
         s.fail_on,
         terminal(&s.fail_on_source)
     );
     if s.blocking == 0 {
-        return paint(
-            style,
-            GREEN,
-            &format!("passed: nothing at or above the threshold ({threshold})"),
-        );
+        let mut parts: Vec<String> = "passed: nothing at or above the threshold"
+            .split(' ')
+            .map(str::to_string)
+            .collect();
+        parts.push(threshold);
+        return p.phrases(out, GREEN, &parts);
     }
     let mut names: Vec<String> = Vec::new();
+    let mut blockers: Vec<hint::Blocker> = Vec::new();
     for f in report.findings.iter().filter(|f| f.blocking) {
-        let name = format!("{} ({})", terminal(&f.persona), f.severity);
+        let persona = terminal(&f.persona).into_owned();
+        let name = format!("{persona} ({})", f.severity);
         if !names.contains(&name) {
             names.push(name);
         }
+        let ignorable = f.can_ignore && f.line.is_some();
+        let baselinable = f.line.is_some() || report.whole_files;
+        match blockers.iter_mut().find(|b| b.persona == persona) {
+            Some(b) => {
+                b.ignorable |= ignorable;
+                b.baselinable |= baselinable;
+            }
+            None => blockers.push(hint::Blocker {
+                persona,
+                ignorable,
+                baselinable,
+            }),
+        }
     }
-    let first = report.findings.iter().find(|f| f.blocking);
-    let at = first
-        .map(|f| match f.line {
-            Some(l) => format!(", first at {}:{l}", terminal(&f.file)),
-            None => format!(", first on {}", terminal(&f.file)),
-        })
-        .unwrap_or_default();
-    let text = format!(
-        "blocked: {} by {}{at} ({threshold}). Fix it, or silence a line with `valve:ignore[Persona]`, accept what exists with `valve baseline`, or raise the bar with --fail-on.",
+    let mut parts = vec![
+        "blocked:".to_string(),
         plural(s.blocking, "blocking finding"),
-        names.join(", ")
-    );
-    paint(style, RED, &text)
+    ];
+    if !names.is_empty() {
+        let last = names.len() - 1;
+        for (i, n) in names.into_iter().enumerate() {
+            let by = if i == 0 { "by " } else { "" };
+            parts.push(if i < last {
+                format!("{by}{n},")
+            } else {
+                format!("{by}{n}")
+            });
+        }
+    }
+    if let Some(f) = report.findings.iter().find(|f| f.blocking) {
+        let last = parts.len() - 1;
+        parts[last].push(',');
+        parts.push(match f.line {
+            Some(l) => format!("first at {}:{l}", terminal(&f.file)),
+            None => format!("first on {}", terminal(&f.file)),
+        });
+    }
+    parts.push(format!("{threshold}."));
+    let ways = hint::waivers(&blockers);
+    let last = ways.len() - 1;
+    for (i, w) in ways.into_iter().enumerate() {
+        parts.push(match i {
+            _ if i == last && i > 0 => format!("or {w}."),
+            _ if i == last => format!("{w}."),
+            _ => format!("{w},"),
+        });
+    }
+    p.phrases(out, RED, &parts);
 }
 
 fn plural(n: usize, noun: &str) -> String {
@@ -236,156 +701,210 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
-/// A finding dressed as a miette diagnostic.
-struct FindingDiagnostic {
-    title: String,
-    severity: miette::Severity,
-    help: Option<String>,
-    label: Option<(SourceSpan, String)>,
-    source: Option<SnippetSource>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{
+        BySeverity, ChangeKind, PersonaInfo, PolicyInfo, Reason, Snippet, Summary,
+    };
+    use crate::severity::Threshold;
 
-impl FindingDiagnostic {
-    fn new(f: &Finding) -> Self {
-        let severity = match f.severity {
-            Severity::Info => miette::Severity::Advice,
-            Severity::Warning => miette::Severity::Warning,
-            Severity::Error | Severity::Critical => miette::Severity::Error,
-        };
-        let (persona, file) = (terminal(&f.persona), terminal(&f.file));
-        let response = match &f.response {
-            Some(r) if *r != f.message => format!(" [{}]", terminal(r)),
-            _ => String::new(),
-        };
-        let blocking = if f.blocking { " (blocking)" } else { "" };
-        // A finding of history judging names the commit that introduced it.
-        let commit = f
-            .short_commit()
-            .map(|c| format!(" in commit {}", terminal(c)))
-            .unwrap_or_default();
-        let title = format!(
-            "{} {persona}: {}{response}{blocking}{commit}",
-            f.severity,
-            terminal(&f.message)
-        );
-        let (label, source, help) = match (&f.snippet, f.line, f.column) {
-            (Some(snip), Some(line), Some(column)) => {
-                // The snippet is shown escaped; the span follows the escaping.
-                let text = escape::terminal_text(&snip.text);
-                let span = text.span(SourceSpan::new(snip.start.into(), snip.len));
-                let label = match f.trigger {
-                    Some(t) => format!("trigger {t} matched here"),
-                    None => "matched here".to_string(),
-                };
-                let source = SnippetSource {
-                    name: file.to_string(),
-                    text: text.text,
-                    first_line: snip.first_line as usize,
-                    primary: span,
-                    line: line as usize - 1,
-                    column: column as usize - 1,
-                };
-                let help = if f.can_ignore {
-                    format!(
-                        "fix it, or silence this line with `valve:ignore[{persona}]` in a comment"
-                    )
-                } else {
-                    format!(
-                        "fix it; {persona} cannot be silenced inline (allow_ignore: false), only by `valve baseline`"
-                    )
-                };
-                (Some((span, label)), Some(source), Some(help))
-            }
-            _ => (
-                None,
-                None,
-                Some(format!(
-                    "{file} matched the persona's path globs ({})",
-                    f.change.as_str()
-                )),
-            ),
-        };
-        FindingDiagnostic {
-            title,
-            severity,
-            help,
-            label,
-            source,
+    fn persona(name: &str, allow_ignore: bool) -> PersonaInfo {
+        PersonaInfo {
+            name: name.to_string(),
+            description: None,
+            message: None,
+            severity: Severity::Error,
+            response: None,
+            filters: vec!["**".to_string()],
+            triggers: vec!["AKIA[0-9A-Z]{16}".to_string()],
+            redact: false,
+            allow_ignore,
+            tags: Vec::new(),
+            security_severity: None,
+            help_uri: None,
         }
     }
-}
 
-impl fmt::Debug for FindingDiagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.title)
+    fn finding(stage: Option<Stage>) -> Finding {
+        let text = "const k = \"AKIAABCDEFGHIJKLMNOP\";".to_string();
+        Finding {
+            kind: "finding",
+            persona: "Guardian".to_string(),
+            severity: Severity::Critical,
+            response: None,
+            message: "Possible AWS key".to_string(),
+            repo: "/r".to_string(),
+            file: "src/a.ts".to_string(),
+            old_file: None,
+            change: ChangeKind::Modified,
+            commit: None,
+            stage,
+            reason: Reason::GlobTrigger,
+            line: Some(2),
+            column: Some(12),
+            end_line: Some(2),
+            end_column: Some(32),
+            matched: Some("AKIAABCDEFGHIJKLMNOP".to_string()),
+            trigger: Some(0),
+            fingerprint: "f".to_string(),
+            blocking: true,
+            timestamp: 0,
+            persona_index: 0,
+            can_ignore: true,
+            snippet: Some(Snippet {
+                first_line: 2,
+                text,
+                start: 11,
+                len: 20,
+            }),
+        }
     }
-}
 
-impl fmt::Display for FindingDiagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.title)
+    fn report(findings: Vec<Finding>, allow_ignore: bool) -> Report {
+        let mut by_severity = BySeverity::default();
+        for f in &findings {
+            by_severity.add(f.severity);
+        }
+        Report {
+            personas: vec![persona("Guardian", allow_ignore)],
+            repo: "/r".to_string(),
+            summary: Summary {
+                kind: "summary",
+                files_changed: 1,
+                files_scanned: 1,
+                files_binary: 0,
+                files_too_large: 0,
+                commits: 0,
+                findings: findings.len(),
+                truncated: 0,
+                suppressed: 0,
+                baselined: 0,
+                by_severity,
+                blocking: findings.iter().filter(|f| f.blocking).count(),
+                fail_on: Threshold::AtLeast(Severity::Error),
+                fail_on_source: "the default".to_string(),
+                verdict: "fail",
+                duration_ms: 1,
+                policy: PolicyInfo {
+                    mode: "head",
+                    changed: false,
+                    files: Vec::new(),
+                },
+                shard: None,
+            },
+            findings,
+            skipped: Vec::new(),
+            whole_files: false,
+            warnings: Vec::new(),
+            sarif_written: false,
+            context: "default",
+            head_commit: None,
+            base_commit: None,
+            config_digest: String::new(),
+            changeset: None,
+            link_base: None,
+        }
     }
-}
 
-impl std::error::Error for FindingDiagnostic {}
-
-impl Diagnostic for FindingDiagnostic {
-    fn severity(&self) -> Option<miette::Severity> {
-        Some(self.severity)
-    }
-
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
-    }
-
-    fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn SourceCode)
-    }
-
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        self.label.as_ref().map(|(span, text)| {
-            Box::new(std::iter::once(LabeledSpan::new_primary_with_span(
-                Some(text.clone()),
-                *span,
-            ))) as Box<dyn Iterator<Item = LabeledSpan>>
-        })
-    }
-}
-
-/// A few lines of a file that report their true line numbers, and the true
-/// column of the match even when a long line was windowed.
-#[derive(Debug)]
-struct SnippetSource {
-    name: String,
-    text: String,
-    first_line: usize,
-    primary: SourceSpan,
-    line: usize,
-    column: usize,
-}
-
-impl SourceCode for SnippetSource {
-    fn read_span<'a>(
-        &'a self,
-        span: &SourceSpan,
-        before: usize,
-        after: usize,
-    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let inner = self.text.read_span(span, before, after)?;
-        let (line, column) = if *span == self.primary && before == 0 && after == 0 {
-            (self.line, self.column)
-        } else {
-            (inner.line() + self.first_line - 1, inner.column())
+    fn text(r: &Report, width: usize) -> String {
+        let style = HumanStyle {
+            color: false,
+            width,
+            verbose: false,
+            quiet: false,
         };
-        Ok(Box::new(MietteSpanContents::new_named(
-            self.name.clone(),
-            inner.data(),
-            *inner.span(),
-            line,
-            column,
-            inner.line_count(),
-        )))
+        let mut out = Vec::new();
+        render(r, &style, &mut out).expect("renders");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn an_unstaged_finding_says_a_commit_would_not_include_it() {
+        let out = text(&report(vec![finding(Some(Stage::Unstaged))], true), 100);
+        assert!(
+            out.contains("  = note: not staged: a commit now would not include this line\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn an_index_only_finding_says_the_commit_carries_it() {
+        let out = text(&report(vec![finding(Some(Stage::IndexOnly))], true), 100);
+        assert!(
+            out.contains(
+                "  = note: fixed in the work tree but still staged: a commit now carries it; `git add` the fix\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_staged_or_unjudged_finding_has_no_stage_note() {
+        for stage in [Some(Stage::Staged), None] {
+            let out = text(&report(vec![finding(stage)], true), 100);
+            assert!(!out.contains("= note:"), "{stage:?}: {out}");
+            assert!(!out.contains("staged"), "{stage:?}: {out}");
+        }
+    }
+
+    #[test]
+    fn the_stage_note_wraps_to_the_width() {
+        let out = text(&report(vec![finding(Some(Stage::IndexOnly))], true), 50);
+        assert!(
+            out.contains("  = note: fixed in the work tree but still staged:\n"),
+            "{out}"
+        );
+        for line in out.lines() {
+            assert!(layout::width(line) <= 50, "{line:?} in\n{out}");
+        }
+    }
+
+    #[test]
+    fn the_finding_reads_like_a_compiler_diagnostic() {
+        let out = text(&report(vec![finding(None)], true), 100);
+        let expected = "critical[Guardian]: Possible AWS key (blocking)
+ --> src/a.ts:2:12
+  |
+2 | const k = \"AKIAABCDEFGHIJKLMNOP\";
+  |            ^^^^^^^^^^^^^^^^^^^^ matched `AKIA[0-9A-Z]{16}`
+  = help: fix it, or add `// valve:ignore[Guardian]` to the line
+";
+        assert!(out.starts_with(expected), "{out}");
+    }
+
+    #[test]
+    fn at_the_minimum_width_the_table_and_every_line_fit() {
+        let findings: Vec<Finding> = (0..30u32)
+            .map(|i| {
+                let mut f = finding(None);
+                f.persona = "APersonaWithAVeryLongNameIndeed".to_string();
+                f.blocking = false;
+                f.severity = Severity::Warning;
+                f.line = Some(i + 1);
+                f.end_line = Some(i + 1 + i % 2);
+                f
+            })
+            .collect();
+        let mut r = report(findings, true);
+        r.personas[0].name = "APersonaWithAVeryLongNameIndeed".to_string();
+        let out = text(&r, 40);
+        assert!(out.contains("10 more not shown"), "{out}");
+        assert!(out.contains("\ntotal "), "{out}");
+        for line in out.lines() {
+            assert!(layout::width(line) <= 40, "{line:?} in\n{out}");
+        }
+    }
+
+    #[test]
+    fn a_persona_that_cannot_be_silenced_is_offered_no_valve_ignore_anywhere() {
+        let mut f = finding(None);
+        f.can_ignore = false;
+        let out = text(&report(vec![f], false), 100);
+        assert!(!out.contains("valve:ignore"), "{out}");
+        assert!(
+            out.contains("accept what exists with `valve baseline`"),
+            "{out}"
+        );
     }
 }

@@ -8,6 +8,7 @@ use crate::finding::Report;
 mod github;
 mod human;
 mod json;
+mod layout;
 mod markdown;
 mod sarif;
 

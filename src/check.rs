@@ -61,6 +61,11 @@ pub struct Options {
     pub min_severity: Option<Severity>,
     /// SPEC §12 `--shard I/N`: only the changes whose path falls into it.
     pub shard: Option<crate::shard::Shard>,
+    /// SPEC §11: the date suppressions and `enforce_after` are judged on
+    /// (`VALVE_TODAY` or the UTC date).
+    pub today: crate::date::Date,
+    /// False under `--no-inline-ignore` (SPEC §11).
+    pub inline_ignore: bool,
 }
 
 /// `--policy`: which revision's config and baseline judge a `--base` range.
@@ -206,10 +211,16 @@ pub fn run_in_with(ws: &Workspace, opts: &Options, matchers: &Matchers) -> Resul
 
 pub(crate) fn facts<'a>(
     opts: &Options,
+    ws: &Workspace,
     matchers: &'a Matchers,
     repo: &'a str,
     timestamp: u64,
 ) -> RunFacts<'a> {
+    // valve's own personas judge unless `--persona` named others; they
+    // follow `--min-severity` like any persona.
+    let own = |level: Option<Severity>| {
+        level.filter(|s| opts.personas.is_empty() && opts.min_severity.is_none_or(|m| *s >= m))
+    };
     RunFacts {
         matchers,
         repo,
@@ -217,6 +228,14 @@ pub(crate) fn facts<'a>(
         redact_all: opts.redact,
         snippets: opts.snippets,
         commit: None,
+        waivers: scan::Waivers {
+            today: opts.today,
+            inline: opts.inline_ignore,
+            whole_files: opts.selection.is_whole_files()
+                || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
+            unused: own(ws.rules.suppressions.unused),
+            expired: own(ws.rules.suppressions.expired),
+        },
     }
 }
 
@@ -254,6 +273,7 @@ pub struct Gate {
     /// filtered set (SPEC §14).
     narrowed: bool,
     shard: Option<crate::shard::Shard>,
+    today: crate::date::Date,
 }
 
 /// The personas `--persona` and `--min-severity` leave judging, by config
@@ -314,6 +334,7 @@ impl Gate {
         Gate {
             narrowed: judged.is_some(),
             shard: opts.shard,
+            today: opts.today,
             baseline,
             whole: opts.selection.is_whole_files()
                 || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
@@ -349,6 +370,12 @@ impl Gate {
         if let Some(earlier) = &mut self.earlier {
             earlier.extend(introduced);
         }
+    }
+
+    /// Whether a finding blocks: at or above the threshold, and its
+    /// persona's `enforce_after` reached (SPEC §11).
+    fn blocks(&self, severity: Severity, from: Option<crate::date::Date>) -> bool {
+        self.threshold.blocks(severity) && from.is_none_or(|d| self.today >= d)
     }
 
     fn judges(&self, persona: usize) -> bool {
@@ -397,7 +424,7 @@ pub fn useful_threads(n: usize) -> usize {
 fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant) -> Result<Report> {
     let gate = Gate::new(ws, opts)?;
     let (repo_display, timestamp) = run_facts(ws);
-    let facts = facts(opts, matchers, &repo_display, timestamp);
+    let facts = facts(opts, ws, matchers, &repo_display, timestamp);
     let states = changeset::walk_with(
         &ws.root,
         std::slice::from_ref(&ws.root),
@@ -444,7 +471,7 @@ pub fn evaluate_gated(
     gate: &Gate,
 ) -> Result<Report> {
     let (repo_display, timestamp) = run_facts(ws);
-    let facts = facts(opts, matchers, &repo_display, timestamp);
+    let facts = facts(opts, ws, matchers, &repo_display, timestamp);
     // Starting a thread pool costs more than judging a few files.
     let tally = if changes.len() < SEQUENTIAL_BELOW {
         judge_changes(ws, opts, changes, &facts, gate)?
@@ -574,7 +601,17 @@ fn finish(
         too_large,
         changed,
         introduced: _,
+        markers,
+        warnings: marker_warnings,
     } = tally;
+    // History judging meets a marker in several commits: once.
+    let (markers, [unused, expired, new]) = crate::finding::unite_markers(markers);
+    let mut warnings = rules.warnings.clone();
+    for w in marker_warnings {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
     findings.sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
     let truncated = truncated + findings.len().saturating_sub(limit);
     findings.truncate(limit);
@@ -604,6 +641,9 @@ fn finish(
             files: Vec::new(),
         },
         shard: gate.shard.map(|s| s.to_string()),
+        suppressions_unused: unused,
+        suppressions_expired: expired,
+        suppressions_new: new,
     };
     Ok(Report {
         personas: rules.infos(),
@@ -618,8 +658,9 @@ fn finish(
         base_commit: None,
         config_digest: rules.digest(),
         changeset: None,
+        suppressions: markers,
         link_base: None,
-        warnings: rules.warnings.clone(),
+        warnings,
     })
 }
 
@@ -671,6 +712,9 @@ pub(crate) struct Tally {
     changed: usize,
     /// History judging: identities of the findings counted here.
     introduced: HashSet<u128>,
+    /// The `valve:ignore` markers seen (SPEC §11), and warnings about them.
+    markers: Vec<crate::finding::SuppressionRecord>,
+    warnings: Vec<String>,
 }
 
 impl Tally {
@@ -691,6 +735,8 @@ impl Tally {
             too_large: 0,
             changed: 0,
             introduced: HashSet::new(),
+            markers: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -722,7 +768,7 @@ impl Tally {
             self.baselined += 1;
             return false;
         }
-        self.blocking += usize::from(gate.threshold.blocks(hit.severity));
+        self.blocking += usize::from(gate.blocks(hit.severity, hit.enforced_from));
         self.by_severity.add(hit.severity);
         self.total += 1;
         // Past the cap, a hit after the last kept finding is only counted.
@@ -736,7 +782,7 @@ impl Tally {
     }
 
     fn keep(&mut self, gate: &Gate, mut f: Finding) {
-        f.blocking = gate.threshold.blocks(f.severity);
+        f.blocking = gate.blocks(f.severity, f.enforced_from);
         self.findings.push(f);
         if self.findings.len() >= 2 * self.limit {
             self.shrink();
@@ -779,6 +825,8 @@ impl Tally {
         self.too_large += other.too_large;
         self.changed += other.changed;
         self.introduced.extend(other.introduced);
+        self.markers.extend(other.markers);
+        self.warnings.extend(other.warnings);
         if self.findings.len() >= 2 * self.limit {
             self.shrink();
         }
@@ -796,6 +844,8 @@ impl Tally {
         self.baselined += other.baselined;
         self.skipped.extend(other.skipped);
         self.suppressed += other.suppressed;
+        self.markers.extend(other.markers);
+        self.warnings.extend(other.warnings);
         if self.findings.len() >= 2 * self.limit {
             self.shrink();
         }
@@ -993,6 +1043,8 @@ fn judge(
         return Err(e);
     }
     tally.suppressed += scanned.suppressed;
+    tally.markers.extend(scanned.markers);
+    tally.warnings.extend(scanned.warnings);
     Ok(())
 }
 

@@ -372,6 +372,10 @@ pub struct CheckArgs {
     /// Never print matched text (as if every persona had `redact: true`)
     #[arg(long)]
     pub redact: bool,
+    /// Make every inline `valve:ignore` void for this run (the markers are
+    /// still listed): for CI on changes you do not trust
+    #[arg(long)]
+    pub no_inline_ignore: bool,
     /// Judge only the changes of shard I of N (a CI matrix job); join the
     /// shards' json reports with `valve merge`
     #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]

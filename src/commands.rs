@@ -113,6 +113,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 personas: narrow.personas.clone(),
                 min_severity: narrow.min_severity,
                 shard: None,
+                today: today()?,
+                inline_ignore: true,
             };
             let head = match &opts.selection {
                 Selection::Range { head, .. } => Some(head.as_str()),
@@ -176,6 +178,11 @@ fn changeset_of(opts: &Options, report: &crate::finding::Report) -> crate::findi
     crate::finding::Changeset::new(mode, base, head, paths, report.config_digest.clone())
 }
 
+/// Today's date for SPEC §11: `VALVE_TODAY`, else the UTC date.
+pub(crate) fn today() -> Result<crate::date::Date> {
+    crate::date::today(std::env::var_os(crate::date::VALVE_TODAY).as_deref())
+}
+
 fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
     let opts = Options {
         cwd: cwd()?,
@@ -197,6 +204,8 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         personas: args.narrow.personas.clone(),
         min_severity: args.narrow.min_severity,
         shard: args.shard,
+        today: today()?,
+        inline_ignore: !args.no_inline_ignore,
     };
     let mut report = check::run(&opts)?;
     let json = crate::render::Format::Json;
@@ -215,7 +224,7 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
 
 /// `valve merge`: one report and verdict from shard reports (SPEC §12).
 fn merge_command(g: &crate::cli::Global, args: &crate::cli::MergeArgs) -> Result<u8> {
-    let mut report = crate::merge::merge_files(&args.files)?;
+    let mut report = crate::merge::merge_files(&args.files, today()?)?;
     report.link_base = github_link_base(report.head_commit.as_deref());
     deliver(
         g,
@@ -869,6 +878,13 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
         redact_all: false,
         snippets: false,
         commit: None,
+        waivers: crate::scan::Waivers {
+            today: today()?,
+            inline: true,
+            whole_files: true,
+            unused: None,
+            expired: None,
+        },
     };
     let mut failures = Vec::new();
     let mut passed = 0;

@@ -47,6 +47,12 @@ pub struct Date {
     day: u8,
 }
 
+impl serde::Serialize for Date {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Why a text is not a date. Displays as one sentence naming the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DateError {

@@ -49,6 +49,54 @@ pub enum Reason {
     Glob,
     #[serde(rename = "glob+trigger")]
     GlobTrigger,
+    /// A change rule fired on the change set (SPEC §11).
+    #[serde(rename = "change-rule")]
+    ChangeRule,
+    /// valve's own finding about a `valve:ignore` marker (SPEC §11).
+    #[serde(rename = "suppression")]
+    Suppression,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Glob => "glob",
+            Reason::GlobTrigger => "glob+trigger",
+            Reason::ChangeRule => "change-rule",
+            Reason::Suppression => "suppression",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Reason> {
+        [
+            Reason::Glob,
+            Reason::GlobTrigger,
+            Reason::ChangeRule,
+            Reason::Suppression,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == word)
+    }
+}
+
+/// One `valve:ignore` marker valve saw in the judged lines (SPEC §11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SuppressionRecord {
+    pub file: String,
+    pub line: u32,
+    /// The personas named, as written; empty for a bare marker (all).
+    pub personas: Vec<String>,
+    pub reason: Option<String>,
+    pub until: Option<crate::date::Date>,
+    /// The personas it silenced in this run.
+    pub used: Vec<String>,
+    pub expired: bool,
+    /// The marker's line is added by this change (false in `--all`/`PATH`).
+    pub new: bool,
+    /// False under `--no-inline-ignore`: listed, but silenced nothing.
+    pub applied: bool,
+    /// Why the marker is broken, if it is (it then silences nothing).
+    pub error: Option<String>,
 }
 
 /// Whether a work-tree finding will be committed (SPEC §8).
@@ -103,6 +151,13 @@ pub struct Finding {
     pub trigger: Option<usize>,
     pub fingerprint: String,
     pub blocking: bool,
+    /// SPEC §11 `enforce_after`: the date from which it blocks.
+    pub enforced_from: Option<crate::date::Date>,
+    /// SPEC §11: the owners of the file (CODEOWNERS or the persona's).
+    pub owners: Vec<String>,
+    /// What else a reader must know: an expired or reasonless suppression
+    /// that did not silence it, when it starts blocking (SPEC §11).
+    pub notes: Vec<String>,
     pub timestamp: u64,
     /// Position of the persona in the config: the last sort key.
     #[serde(skip)]
@@ -147,6 +202,12 @@ impl Finding {
             self.end_column,
             self.commit.as_deref(),
         )
+    }
+
+    /// Whether it blocks under `threshold` on `today`: severe enough, and
+    /// its persona's `enforce_after` reached (SPEC §11).
+    pub fn blocks_under(&self, threshold: Threshold, today: crate::date::Date) -> bool {
+        threshold.blocks(self.severity) && self.enforced_from.is_none_or(|d| today >= d)
     }
 
     /// The commit id as human and markdown output show it: 7 characters,
@@ -263,6 +324,11 @@ pub struct Summary {
     pub policy: PolicyInfo,
     /// `--shard I/N` as `"I/N"` (SPEC §12); `None` for a whole run.
     pub shard: Option<String>,
+    /// SPEC §11: markers that silenced nothing, that expired, and that the
+    /// change adds.
+    pub suppressions_unused: usize,
+    pub suppressions_expired: usize,
+    pub suppressions_new: usize,
 }
 
 /// Where the policy of a run came from (`--policy`), and the policy files
@@ -295,6 +361,35 @@ pub struct PersonaInfo {
     pub tags: Vec<String>,
     pub security_severity: Option<f64>,
     pub help_uri: Option<String>,
+}
+
+/// The markers of several reports of one change set, each once (the same
+/// line seen by two policies or two runs), with every persona it silenced
+/// anywhere; and the summary's three counts of them.
+pub fn unite_markers(mut markers: Vec<SuppressionRecord>) -> (Vec<SuppressionRecord>, [usize; 3]) {
+    markers.sort_by(|a, b| {
+        (a.file.as_bytes(), a.line, &a.personas).cmp(&(b.file.as_bytes(), b.line, &b.personas))
+    });
+    markers.dedup_by(|later, kept| {
+        let same =
+            later.file == kept.file && later.line == kept.line && later.personas == kept.personas;
+        if same {
+            for u in later.used.drain(..) {
+                if !kept.used.contains(&u) {
+                    kept.used.push(u);
+                }
+            }
+            kept.new |= later.new;
+        }
+        same
+    });
+    let unused = markers
+        .iter()
+        .filter(|m| m.applied && !m.expired && m.used.is_empty())
+        .count();
+    let expired = markers.iter().filter(|m| m.expired).count();
+    let new = markers.iter().filter(|m| m.new).count();
+    (markers, [unused, expired, new])
 }
 
 /// Which change set a report judged (SPEC §12): `valve merge` joins only
@@ -371,6 +466,8 @@ pub struct Report {
     pub config_digest: String,
     /// What was judged, for `valve merge` (set by the command that ran).
     pub changeset: Option<Changeset>,
+    /// Every `valve:ignore` marker seen in the judged lines (SPEC §11).
+    pub suppressions: Vec<SuppressionRecord>,
     /// `<server>/<owner>/<repo>/blob/<sha>/`: markdown links findings to
     /// their lines when GitHub's environment and the head are known.
     pub link_base: Option<String>,

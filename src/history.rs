@@ -112,7 +112,13 @@ pub fn judge_range(
     let mut work = move || -> Result<Vec<Report>> {
         let mut tallies = Vec::with_capacity(plans.len());
         for plan in &plans {
-            let facts = check::facts(opts, plan.matchers, &plan.repo_display, plan.timestamp);
+            let facts = check::facts(
+                opts,
+                plan.ws,
+                plan.matchers,
+                &plan.repo_display,
+                plan.timestamp,
+            );
             tallies.push(check::judge_changes(
                 plan.ws,
                 opts,
@@ -210,7 +216,13 @@ impl Plan<'_> {
         let Some(history) = self.history.as_mut() else {
             return Ok(());
         };
-        let mut facts = check::facts(opts, self.matchers, &self.repo_display, self.timestamp);
+        let mut facts = check::facts(
+            opts,
+            self.ws,
+            self.matchers,
+            &self.repo_display,
+            self.timestamp,
+        );
         facts.commit = Some(&commit.id);
         let mut tally = check::judge_changes_with(
             self.ws,

@@ -12,21 +12,22 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::date::Date;
 use crate::error::{Error, Result};
 use crate::finding::{
     BySeverity, ChangeKind, Changeset, Finding, PersonaInfo, PolicyInfo, Reason, Report, Skip,
-    SkipReason, Stage, Summary,
+    SkipReason, Stage, Summary, SuppressionRecord,
 };
 use crate::severity::{Severity, Threshold};
 
 /// Reads the reports and unites them.
-pub fn merge_files(paths: &[PathBuf]) -> Result<Report> {
+pub fn merge_files(paths: &[PathBuf], today: Date) -> Result<Report> {
     let mut reports = Vec::new();
     for path in paths {
         let bytes = crate::ownfile::read_input(path)?;
         reports.push(parse(path, &bytes)?);
     }
-    merge(reports)
+    merge(reports, today)
 }
 
 /// One report as `--format json` wrote it.
@@ -43,6 +44,22 @@ struct JsonReport {
     personas: Vec<JsonPersona>,
     #[serde(default)]
     context: Option<String>,
+    #[serde(default)]
+    suppressions: Vec<JsonMarker>,
+}
+
+#[derive(Deserialize)]
+struct JsonMarker {
+    file: String,
+    line: u32,
+    personas: Vec<String>,
+    reason: Option<String>,
+    until: Option<String>,
+    used: Vec<String>,
+    expired: bool,
+    new: bool,
+    applied: bool,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +85,12 @@ struct JsonFinding {
     matched: Option<String>,
     trigger: Option<usize>,
     fingerprint: String,
+    #[serde(default)]
+    enforced_from: Option<String>,
+    #[serde(default)]
+    owners: Vec<String>,
+    #[serde(default)]
+    notes: Vec<String>,
     timestamp: u64,
 }
 
@@ -201,10 +224,10 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Read> {
     for f in doc.findings {
         let severity = Severity::parse(&f.severity).ok_or_else(|| bad("severity", &f.severity))?;
         let change = ChangeKind::parse(&f.change).ok_or_else(|| bad("change", &f.change))?;
-        let reason = match f.reason.as_str() {
-            "glob" => Reason::Glob,
-            "glob+trigger" => Reason::GlobTrigger,
-            other => return Err(bad("reason", other)),
+        let reason = Reason::parse(&f.reason).ok_or_else(|| bad("reason", &f.reason))?;
+        let enforced_from = match &f.enforced_from {
+            None => None,
+            Some(d) => Some(Date::parse(d).map_err(|e| not_a_report(path, e))?),
         };
         let stage = match f.stage.as_deref() {
             None => None,
@@ -238,6 +261,9 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Read> {
             matched: f.matched,
             trigger: f.trigger,
             fingerprint: f.fingerprint,
+            enforced_from,
+            owners: f.owners,
+            notes: f.notes,
             timestamp: f.timestamp,
         });
     }
@@ -251,6 +277,25 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Read> {
         skipped.push(Skip {
             file: s.file,
             reason,
+        });
+    }
+    let mut markers = Vec::new();
+    for m in doc.suppressions {
+        let until = match &m.until {
+            None => None,
+            Some(d) => Some(Date::parse(d).map_err(|e| not_a_report(path, e))?),
+        };
+        markers.push(SuppressionRecord {
+            file: m.file,
+            line: m.line,
+            personas: m.personas,
+            reason: m.reason,
+            until,
+            used: m.used,
+            expired: m.expired,
+            new: m.new,
+            applied: m.applied,
+            error: m.error,
         });
     }
     let shard = match &doc.summary.shard {
@@ -296,6 +341,9 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Read> {
             files: s.policy.files,
         },
         shard: None,
+        suppressions_unused: 0,
+        suppressions_expired: 0,
+        suppressions_new: 0,
     };
     let whole_files = matches!(changeset.mode.as_str(), "all" | "paths");
     let head_commit = (changeset.mode == "range")
@@ -315,6 +363,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Read> {
         base_commit: changeset.base.clone(),
         config_digest: changeset.config.clone(),
         changeset: Some(changeset.clone()),
+        suppressions: markers,
         link_base: None,
     };
     Ok(Read {
@@ -357,7 +406,7 @@ fn are_shards(reads: &[Read]) -> bool {
     })
 }
 
-fn merge(reads: Vec<Read>) -> Result<Report> {
+fn merge(reads: Vec<Read>, today: Date) -> Result<Report> {
     let Some(first) = reads.first() else {
         return Err(Error::usage(
             "valve merge needs at least one report",
@@ -438,6 +487,7 @@ fn merge(reads: Vec<Read>) -> Result<Report> {
     let mut policy_files: Vec<String> = Vec::new();
     let mut findings: Vec<Finding> = Vec::new();
     let mut skipped: Vec<Skip> = Vec::new();
+    let mut markers: Vec<SuppressionRecord> = Vec::new();
     let mode = first.report.summary.policy.mode;
     let context = first.report.context;
     let changeset = first.changeset.clone();
@@ -458,7 +508,9 @@ fn merge(reads: Vec<Read>) -> Result<Report> {
         policy_files.extend(report.summary.policy.files);
         findings.extend(report.findings);
         skipped.extend(report.skipped);
+        markers.extend(report.suppressions);
     }
+    let (suppressions, [unused, expired, new]) = crate::finding::unite_markers(markers);
     policy_files.sort();
     policy_files.dedup();
     skipped.sort_by(|a, b| a.file.cmp(&b.file).then(a.reason.cmp(&b.reason)));
@@ -475,7 +527,7 @@ fn merge(reads: Vec<Read>) -> Result<Report> {
             .iter()
             .position(|p| p.name == f.persona)
             .unwrap_or(usize::MAX);
-        f.blocking = threshold.blocks(f.severity);
+        f.blocking = f.blocks_under(threshold, today);
     }
     findings.sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
     let kept_blocking = findings.iter().filter(|f| f.blocking).count();
@@ -524,6 +576,9 @@ fn merge(reads: Vec<Read>) -> Result<Report> {
             files: policy_files,
         },
         shard: None,
+        suppressions_unused: unused,
+        suppressions_expired: expired,
+        suppressions_new: new,
     };
     Ok(Report {
         personas,
@@ -539,6 +594,7 @@ fn merge(reads: Vec<Read>) -> Result<Report> {
         base_commit: changeset.base.clone(),
         config_digest: changeset.config.clone(),
         changeset: Some(changeset),
+        suppressions,
         link_base: None,
     })
 }
@@ -623,6 +679,9 @@ mod tests {
                         files: Vec::new(),
                     },
                     shard: None,
+                    suppressions_unused: 0,
+                    suppressions_expired: 0,
+                    suppressions_new: 0,
                 },
                 whole_files: true,
                 warnings: Vec::new(),
@@ -632,6 +691,7 @@ mod tests {
                 base_commit: None,
                 config_digest: "c".to_string(),
                 changeset: Some(changeset),
+                suppressions: Vec::new(),
                 link_base: None,
             },
         }

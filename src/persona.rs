@@ -49,10 +49,25 @@ pub struct Persona {
     /// `history: true`: in `--base` mode judged on every commit of the
     /// range, not on the net change (SPEC §2.2).
     pub history: bool,
+    /// SPEC §11: only a suppression with a reason silences it.
+    pub require_reason: bool,
+    /// SPEC §11: its findings block only from this date.
+    pub enforce_after: Option<crate::date::Date>,
+    /// SPEC §11: the owners of its findings, instead of CODEOWNERS.
+    pub owners: Option<Vec<String>>,
+    /// SPEC §11 change rule: `when_changed` and `require_changed` globs
+    /// (empty for a persona that judges files).
+    pub when_changed: Vec<String>,
+    pub require_changed: Vec<String>,
     pub examples: Examples,
 }
 
 impl Persona {
+    /// A change rule judges the change set, not files (SPEC §11).
+    pub fn is_change_rule(&self) -> bool {
+        !self.when_changed.is_empty()
+    }
+
     pub fn is_path_only(&self) -> bool {
         self.triggers.is_empty()
     }
@@ -280,6 +295,15 @@ pub(crate) fn compile(raw: &RawPersona) -> Persona {
         security_severity: raw.security_severity,
         help_uri: raw.help_uri.clone(),
         history: raw.history,
+        require_reason: raw.require_reason,
+        enforce_after: raw.enforce_after,
+        owners: raw.owners.clone(),
+        when_changed: raw.when_changed.iter().map(|s| s.value.clone()).collect(),
+        require_changed: raw
+            .require_changed
+            .iter()
+            .map(|s| s.value.clone())
+            .collect(),
         examples: raw.examples.clone(),
     }
 }

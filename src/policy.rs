@@ -140,7 +140,7 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
         return Err(Error::usage("no policy to judge the range", None));
     };
     if let Some(other) = reports.next() {
-        report = unite(report, other, threshold);
+        report = unite(report, other, threshold, opts.today);
     }
     report.summary.policy.mode = opts.policy.as_str();
     report.head_commit = repo.resolve_commit(head).ok();
@@ -259,7 +259,7 @@ fn identity(f: &Finding) -> Identity<'_> {
 }
 
 /// One report from two policies' reports of the same change set.
-fn unite(first: Report, second: Report, threshold: Threshold) -> Report {
+fn unite(first: Report, second: Report, threshold: Threshold, today: crate::date::Date) -> Report {
     // Personas: the first side's order, then the second's new ones.
     let mut personas: Vec<PersonaInfo> = first.personas.clone();
     for p in &second.personas {
@@ -286,7 +286,7 @@ fn unite(first: Report, second: Report, threshold: Threshold) -> Report {
     findings.dedup_by(|later, kept| identity(later) == identity(kept));
     for f in &mut findings {
         f.persona_index = position(&f.persona);
-        f.blocking = threshold.blocks(f.severity);
+        f.blocking = f.blocks_under(threshold, today);
     }
     findings.sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
     let mut by_severity = BySeverity::default();
@@ -336,7 +336,14 @@ fn unite(first: Report, second: Report, threshold: Threshold) -> Report {
     files.sort();
     summary.policy.changed = !files.is_empty();
     summary.policy.files = files;
+    let mut markers = first.suppressions;
+    markers.extend(second.suppressions);
+    let (suppressions, [unused, expired, new]) = crate::finding::unite_markers(markers);
+    summary.suppressions_unused = unused;
+    summary.suppressions_expired = expired;
+    summary.suppressions_new = new;
     Report {
+        suppressions,
         personas,
         repo: first.repo,
         findings,

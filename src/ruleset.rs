@@ -15,6 +15,9 @@ enum GlobRole {
     Filter,
     Exclude,
     Ignore,
+    /// A change rule's `when_changed` / `require_changed` (SPEC §11).
+    When,
+    Require,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +44,8 @@ pub struct Ruleset {
     pub max_file_size: u64,
     pub max_findings: usize,
     pub fail_on: FailOn,
+    /// Severities of valve's own findings about markers (SPEC §11).
+    pub suppressions: crate::config::SuppressionLevels,
     pub warnings: Vec<String>,
     globs: GlobSet,
     owners: Vec<GlobOwner>,
@@ -143,6 +148,22 @@ impl Ruleset {
                     },
                 );
             }
+            for (role, patterns) in [
+                (GlobRole::When, &rp.when_changed),
+                (GlobRole::Require, &rp.require_changed),
+            ] {
+                for (i, pattern) in patterns.iter().enumerate() {
+                    let globs = persona::compile_glob(&mut v, pattern);
+                    add(
+                        globs,
+                        GlobOwner {
+                            persona: pi,
+                            role,
+                            pattern: i,
+                        },
+                    );
+                }
+            }
             for (i, pattern) in rp.exclude.iter().enumerate() {
                 let globs = persona::compile_glob(&mut v, pattern);
                 add(
@@ -174,6 +195,7 @@ impl Ruleset {
             max_file_size: raw.max_file_size,
             max_findings: raw.max_findings,
             fail_on: raw.fail_on,
+            suppressions: raw.suppressions,
             warnings: raw.warnings.clone(),
             globs,
             owners,
@@ -269,13 +291,47 @@ impl Ruleset {
                 GlobRole::Exclude => {
                     out.personas[owner.persona].1.get_or_insert(owner.pattern);
                 }
+                // Asked apart, by `change_rule_hits`.
+                GlobRole::When | GlobRole::Require => {}
             }
         }
         out
     }
 
     fn takes(&self, persona: usize, hit: (Option<usize>, Option<usize>)) -> bool {
-        (self.personas[persona].filters.is_empty() || hit.0.is_some()) && hit.1.is_none()
+        let p = &self.personas[persona];
+        !p.is_change_rule() && (p.filters.is_empty() || hit.0.is_some()) && hit.1.is_none()
+    }
+
+    /// Which change rules' `when_changed` and `require_changed` globs match
+    /// `path` (persona positions, each list ascending).
+    pub fn change_rule_hits(
+        &self,
+        path: &str,
+        scratch: &mut Vec<usize>,
+    ) -> (Vec<usize>, Vec<usize>) {
+        let (mut when, mut require) = (Vec::new(), Vec::new());
+        scratch.clear();
+        self.globs
+            .matches_candidate_into(&Candidate::new(path), scratch);
+        for &h in scratch.iter() {
+            let owner = self.owners[h];
+            match owner.role {
+                GlobRole::When => when.push(owner.persona),
+                GlobRole::Require => require.push(owner.persona),
+                _ => {}
+            }
+        }
+        for list in [&mut when, &mut require] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        (when, require)
+    }
+
+    /// Whether any persona is a change rule.
+    pub fn has_change_rules(&self) -> bool {
+        self.personas.iter().any(|p| p.is_change_rule())
     }
 
     fn taking(&self, hits: &PathHits) -> Takers {
@@ -355,7 +411,41 @@ impl Ruleset {
                 security_severity: p.security_severity,
                 help_uri: p.help_uri.clone(),
             })
+            .chain(self.own_infos())
             .collect()
+    }
+
+    /// valve's own personas about markers (SPEC §11), after the config's:
+    /// their findings sort and show as any persona's.
+    fn own_infos(&self) -> impl Iterator<Item = crate::finding::PersonaInfo> + '_ {
+        [
+            (
+                crate::scan::UNUSED_SUPPRESSION,
+                self.suppressions.unused,
+                "A valve:ignore marker that silenced nothing: remove it, or fix the persona names it lists.",
+            ),
+            (
+                crate::scan::EXPIRED_SUPPRESSION,
+                self.suppressions.expired,
+                "A valve:ignore marker past its until date: it silences nothing; fix the finding or renew the date with a reason.",
+            ),
+        ]
+        .into_iter()
+        .map(|(name, level, about)| crate::finding::PersonaInfo {
+            name: name.to_string(),
+            description: Some(about.to_string()),
+            message: None,
+            // A level that is off still names the rule (positions stay put).
+            severity: level.unwrap_or(crate::severity::Severity::Info),
+            response: None,
+            filters: Vec::new(),
+            triggers: Vec::new(),
+            redact: false,
+            allow_ignore: false,
+            tags: vec!["valve".to_string()],
+            security_severity: None,
+            help_uri: None,
+        })
     }
 
     /// The threshold for a context and where it came from.

@@ -34,7 +34,27 @@ pub struct RunFacts<'a> {
     pub snippets: bool,
     /// The commit being judged in history judging (SPEC §2.2), full id.
     pub commit: Option<&'a str>,
+    /// How inline suppressions are judged in this run (SPEC §11).
+    pub waivers: Waivers,
 }
+
+/// The run's rules for `valve:ignore` markers (SPEC §11).
+#[derive(Debug, Clone, Copy)]
+pub struct Waivers {
+    /// The date expiries and `enforce_after` are judged on.
+    pub today: crate::date::Date,
+    /// False under `--no-inline-ignore`: no marker silences anything.
+    pub inline: bool,
+    /// `--all`/`PATH`: no marker is new.
+    pub whole_files: bool,
+    /// Severities of valve's own findings about markers; `None`: off.
+    pub unused: Option<crate::severity::Severity>,
+    pub expired: Option<crate::severity::Severity>,
+}
+
+/// The names of valve's own personas (SPEC §11), judged after the config's.
+pub const UNUSED_SUPPRESSION: &str = "valve:unused-suppression";
+pub const EXPIRED_SUPPRESSION: &str = "valve:expired-suppression";
 
 /// What a finding is before it is built: enough to count it and to decide
 /// whether the report keeps it, so that millions of matches past
@@ -53,6 +73,8 @@ pub struct Hit<'a> {
     pub end_line: Option<u32>,
     pub end_column: Option<u32>,
     pub commit: Option<&'a str>,
+    /// SPEC §11 `enforce_after`: it blocks only from this date.
+    pub enforced_from: Option<crate::date::Date>,
 }
 
 impl Hit<'_> {
@@ -88,6 +110,10 @@ pub trait Sink {
 #[derive(Debug, Default)]
 pub struct Scanned {
     pub suppressed: usize,
+    /// The markers in the judged lines (SPEC §11).
+    pub markers: Vec<crate::finding::SuppressionRecord>,
+    /// Marker problems worth a config-style warning (unknown names).
+    pub warnings: Vec<String>,
 }
 
 /// Longest `match` text kept in a finding, in characters.
@@ -114,6 +140,8 @@ pub fn scan(
     let mut lines: Option<LineIndex> = None;
     let mut candidates = None;
     let mut prefiltered = false;
+    let mut markers: Option<Markers> = None;
+    let mut searched = false;
     for &pi in takers {
         let persona = &rules.personas[pi];
         if !persona.wants(doc.kind) {
@@ -132,6 +160,7 @@ pub fn scan(
                 end_line: None,
                 end_column: None,
                 commit: facts.commit,
+                enforced_from: persona.enforce_after,
             };
             if sink.count(&hit) {
                 sink.keep(f);
@@ -148,6 +177,7 @@ pub fn scan(
             candidates = facts.matchers.candidates(content);
             prefiltered = true;
         }
+        searched = true;
         for ti in 0..persona.triggers.len() {
             if !facts.matchers.may_match(candidates.as_ref(), pi, ti) {
                 continue;
@@ -186,12 +216,20 @@ pub fn scan(
                 let Some(facts_of_line) = line_facts.as_mut() else {
                     continue;
                 };
-                if persona.allow_ignore
-                    && facts_of_line.has_marker
-                    && suppressed_by(index.line_text(content, start_line), &persona.name)
-                {
-                    out.suppressed += 1;
-                    continue;
+                let mut notes = Vec::new();
+                if facts_of_line.has_marker {
+                    let marks = markers.get_or_insert_with(|| Markers::find(index, content));
+                    if marks.silences(start_line, persona, &facts.waivers, &mut notes) {
+                        out.suppressed += 1;
+                        continue;
+                    }
+                }
+                if let Some(from) = persona.enforce_after.filter(|d| facts.waivers.today < *d) {
+                    let days = facts.waivers.today.days_until(from);
+                    notes.push(format!(
+                        "blocking from {from} (in {days} day{})",
+                        if days == 1 { "" } else { "s" }
+                    ));
                 }
                 let redact = persona.redact || facts.redact_all;
                 let column = starts.column(index, content, m.start());
@@ -211,6 +249,7 @@ pub fn scan(
                     end_line: Some(end_line as u32),
                     end_column: Some(end_col as u32),
                     commit: facts.commit,
+                    enforced_from: persona.enforce_after,
                 };
                 if !sink.count(&hit) {
                     continue;
@@ -248,6 +287,9 @@ pub fn scan(
                         .fingerprint(index, content, &persona.name, doc.path)
                         .to_string(),
                     blocking: false,
+                    enforced_from: persona.enforce_after,
+                    owners: Vec::new(),
+                    notes,
                     timestamp: facts.timestamp,
                     persona_index: pi,
                     can_ignore: persona.allow_ignore,
@@ -258,7 +300,285 @@ pub fn scan(
             }
         }
     }
+    if searched {
+        if let Some(content) = doc.content {
+            let index = lines.get_or_insert_with(|| LineIndex::new(content, doc.binary));
+            let marks = markers.get_or_insert_with(|| Markers::find(index, content));
+            if !marks.lines.is_empty() {
+                let flags = if doc.every_line_counts {
+                    None
+                } else {
+                    changed_lines.get_or_insert_with(&mut *changed).clone()
+                };
+                report_markers(
+                    rules,
+                    doc,
+                    facts,
+                    index,
+                    content,
+                    marks,
+                    flags.as_deref(),
+                    sink,
+                    &mut out,
+                );
+            }
+        }
+    }
     out
+}
+
+/// The `valve:ignore` markers of one document, by line, parsed once, with
+/// the personas each silenced.
+struct Markers {
+    lines: Vec<LineMarks>,
+}
+
+struct LineMarks {
+    line: usize,
+    marks: Vec<(crate::suppress::Suppression, Vec<String>)>,
+}
+
+impl Markers {
+    fn find(index: &LineIndex, content: &[u8]) -> Markers {
+        let mut lines: Vec<LineMarks> = Vec::new();
+        for at in memchr::memmem::find_iter(content, crate::suppress::MARKER.as_bytes()) {
+            let line = index.line_of(at);
+            if lines.last().is_some_and(|l| l.line == line) {
+                continue;
+            }
+            let marks = crate::suppress::parse_line(index.line_text(content, line))
+                .into_iter()
+                .map(|s| (s, Vec::new()))
+                .collect();
+            lines.push(LineMarks { line, marks });
+        }
+        Markers { lines }
+    }
+
+    /// Whether a marker on `line` silences `persona`'s match there; when
+    /// one does not, why, in `notes`.
+    fn silences(
+        &mut self,
+        line: usize,
+        persona: &crate::persona::Persona,
+        waivers: &Waivers,
+        notes: &mut Vec<String>,
+    ) -> bool {
+        let Ok(at) = self.lines.binary_search_by_key(&line, |l| l.line) else {
+            return false;
+        };
+        if !waivers.inline {
+            return false;
+        }
+        let name = persona.name.as_str();
+        for (mark, used) in &mut self.lines[at].marks {
+            use crate::suppress::Judgement;
+            let judgement = mark.judge(name, persona.require_reason, waivers.today);
+            if judgement == Judgement::NotNamed {
+                continue;
+            }
+            if !persona.allow_ignore {
+                notes.push(format!(
+                    "{name} cannot be silenced inline (allow_ignore: false)"
+                ));
+                return false;
+            }
+            match judgement {
+                Judgement::Silences => {
+                    if !used.iter().any(|u| u == name) {
+                        used.push(name.to_string());
+                    }
+                    return true;
+                }
+                Judgement::Expired(date) => notes.push(format!("suppression expired on {date}")),
+                Judgement::NeedsReason => notes.push(format!(
+                    "the suppression needs a reason: {name} has require_reason (write reason=\"...\")"
+                )),
+                Judgement::Invalid => {
+                    let why = mark
+                        .errors
+                        .first()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default();
+                    notes.push(format!("the valve:ignore here is broken: {why}"));
+                }
+                Judgement::NotNamed => {}
+            }
+        }
+        false
+    }
+}
+
+/// Lists the markers of the judged lines and turns unused and expired ones
+/// into findings of valve's own personas (SPEC §11).
+#[allow(clippy::too_many_arguments)]
+fn report_markers(
+    rules: &Ruleset,
+    doc: &Document<'_>,
+    facts: &RunFacts<'_>,
+    index: &LineIndex,
+    content: &[u8],
+    markers: &Markers,
+    changed: Option<&[bool]>,
+    sink: &mut dyn Sink,
+    out: &mut Scanned,
+) {
+    let w = &facts.waivers;
+    let known: Vec<&str> = rules.personas.iter().map(|p| p.name.as_str()).collect();
+    for lm in &markers.lines {
+        let on_changed =
+            changed.is_none_or(|flags| flags.get(lm.line - 1).copied().unwrap_or(false));
+        for (mark, used) in &lm.marks {
+            // Only markers on judged lines count, as with `scope: changed`;
+            // one that silenced a `scope: file` match is listed too.
+            if !on_changed && used.is_empty() {
+                continue;
+            }
+            for (name, near) in mark.unknown_personas(&known) {
+                let hint = near
+                    .map(|n| format!("; did you mean {n}?"))
+                    .unwrap_or_default();
+                out.warnings.push(format!(
+                    "{}:{}: valve:ignore[{name}] names no persona of the config{hint}",
+                    doc.path, lm.line
+                ));
+            }
+            let expired = mark.is_valid() && mark.is_expired(w.today);
+            let record = crate::finding::SuppressionRecord {
+                file: doc.path.to_string(),
+                line: lm.line as u32,
+                personas: mark.personas.clone().unwrap_or_default(),
+                reason: mark.reason.clone(),
+                until: mark.until,
+                used: used.clone(),
+                expired,
+                new: !w.whole_files && on_changed,
+                applied: w.inline,
+                error: mark.errors.first().map(|e| e.to_string()),
+            };
+            if w.inline {
+                let own = if expired {
+                    w.expired.map(|s| {
+                        (
+                            1,
+                            s,
+                            EXPIRED_SUPPRESSION,
+                            format!(
+                                "suppression expired on {}: it silences nothing now",
+                                mark.until.map(|d| d.to_string()).unwrap_or_default()
+                            ),
+                        )
+                    })
+                } else if used.is_empty() {
+                    let why = match (&record.error, &mark.personas) {
+                        (Some(e), _) => {
+                            format!("this valve:ignore is broken and silences nothing: {e}")
+                        }
+                        (None, Some(names)) => format!(
+                            "valve:ignore[{}] silenced nothing on this line",
+                            names.join(",")
+                        ),
+                        (None, None) => {
+                            "this valve:ignore silenced nothing on this line".to_string()
+                        }
+                    };
+                    w.unused.map(|s| (0, s, UNUSED_SUPPRESSION, why))
+                } else {
+                    None
+                };
+                if let Some((offset, severity, name, message)) = own {
+                    own_finding(
+                        rules.personas.len() + offset,
+                        severity,
+                        name,
+                        message,
+                        doc,
+                        facts,
+                        index,
+                        content,
+                        lm.line,
+                        mark,
+                        sink,
+                    );
+                }
+            }
+            out.markers.push(record);
+        }
+    }
+}
+
+/// A finding of one of valve's own personas at a marker.
+#[allow(clippy::too_many_arguments)]
+fn own_finding(
+    persona_index: usize,
+    severity: crate::severity::Severity,
+    name: &str,
+    message: String,
+    doc: &Document<'_>,
+    facts: &RunFacts<'_>,
+    index: &LineIndex,
+    content: &[u8],
+    line: usize,
+    mark: &crate::suppress::Suppression,
+    sink: &mut dyn Sink,
+) {
+    let text = index.line_text(content, line);
+    let line_start = index.line_bounds(content, line).0;
+    let start = line_start + mark.span.start.min(text.len());
+    let end = line_start + mark.span.end.min(text.len());
+    let column = index.column(content, start);
+    let (end_line, end_column) = index.position(content, end);
+    let fp = fingerprint(name, doc.path, String::from_utf8_lossy(text).trim());
+    let hit = Hit {
+        path: doc.path,
+        persona_index,
+        severity,
+        fingerprint: &fp,
+        line: Some(line as u32),
+        column: Some(column as u32),
+        trigger: None,
+        end_line: Some(end_line as u32),
+        end_column: Some(end_column as u32),
+        commit: facts.commit,
+        enforced_from: None,
+    };
+    if !sink.count(&hit) {
+        return;
+    }
+    sink.keep(Finding {
+        kind: "finding",
+        persona: name.to_string(),
+        severity,
+        response: None,
+        message,
+        repo: facts.repo.to_string(),
+        file: doc.path.to_string(),
+        old_file: doc.old_path.map(str::to_string),
+        change: doc.kind,
+        commit: facts.commit.map(str::to_string),
+        stage: None,
+        reason: Reason::Suppression,
+        line: Some(line as u32),
+        column: Some(column as u32),
+        end_line: Some(end_line as u32),
+        end_column: Some(end_column as u32),
+        matched: Some(truncate_chars(
+            &String::from_utf8_lossy(&content[start..end]),
+            MATCH_TEXT_LIMIT,
+        )),
+        trigger: None,
+        fingerprint: fp,
+        blocking: false,
+        enforced_from: None,
+        owners: Vec::new(),
+        notes: Vec::new(),
+        timestamp: facts.timestamp,
+        persona_index,
+        can_ignore: false,
+        snippet: facts
+            .snippets
+            .then(|| snippet(content, index, start, end.max(start), false)),
+    });
 }
 
 /// What every match of one persona on one line shares, computed at most
@@ -340,6 +660,9 @@ fn path_finding(rules: &Ruleset, pi: usize, doc: &Document<'_>, facts: &RunFacts
         trigger: None,
         fingerprint: fingerprint(&persona.name, doc.path, ""),
         blocking: false,
+        enforced_from: persona.enforce_after,
+        owners: Vec::new(),
+        notes: Vec::new(),
         timestamp: facts.timestamp,
         persona_index: pi,
         can_ignore: persona.allow_ignore,

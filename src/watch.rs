@@ -598,6 +598,8 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         personas: opts.personas.clone(),
         min_severity: opts.min_severity,
         shard: None,
+        today: crate::commands::today()?,
+        inline_ignore: true,
     };
     let root = ws.root.clone();
     let git_dir = ws
@@ -759,6 +761,9 @@ mod tests {
             trigger: Some(0),
             fingerprint: fingerprint.into(),
             blocking: true,
+            enforced_from: None,
+            owners: Vec::new(),
+            notes: Vec::new(),
             timestamp: 0,
             persona_index: 0,
             can_ignore: true,

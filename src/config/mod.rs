@@ -828,8 +828,50 @@ impl Validator<'_> {
             key_what: "persona key",
             owner: &owner,
         };
-        self.table(node, &at, keys::PERSONA_KEYS, &mut p, warnings)
-            .then_some(p)
+        let complete = self.table(node, &at, keys::PERSONA_KEYS, &mut p, warnings);
+        self.change_rule(&p);
+        complete.then_some(p)
+    }
+
+    /// A change rule (SPEC §11) takes both globs lists and judges the change
+    /// set, never files: no `filters`, `exclude` or `triggers`.
+    fn change_rule(&mut self, p: &RawPersona) {
+        let name = &p.name.value;
+        match (p.when_changed.first(), p.require_changed.first()) {
+            (None, None) => return,
+            (Some(_), None) => self.issue(
+                p.name.span,
+                format!("change rule `{name}` has no `require_changed`"),
+                "`when_changed` needs a companion",
+                Some(
+                    "add `require_changed: [globs]`: the changes one of which must come along"
+                        .into(),
+                ),
+            ),
+            (None, Some(r)) => self.issue(
+                r.span,
+                "`require_changed` without `when_changed`",
+                "this is only half of a change rule",
+                Some("add `when_changed: [globs]`: the changes that need the companion".into()),
+            ),
+            (Some(_), Some(_)) => {}
+        }
+        for (key, list) in [
+            ("filters", &p.filters),
+            ("exclude", &p.exclude),
+            ("triggers", &p.triggers),
+        ] {
+            if let Some(first) = list.first() {
+                self.issue(
+                    first.span,
+                    format!("change rule `{name}` cannot have `{key}`"),
+                    "a change rule judges the change set, not files",
+                    Some(format!(
+                        "move `{key}` to a persona of its own, or remove `when_changed`/`require_changed`"
+                    )),
+                );
+            }
+        }
     }
 
     fn example_list(

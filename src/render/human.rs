@@ -749,6 +749,9 @@ mod tests {
             trigger: Some(0),
             fingerprint: "f".to_string(),
             blocking: true,
+            enforced_from: None,
+            owners: Vec::new(),
+            notes: Vec::new(),
             timestamp: 0,
             persona_index: 0,
             can_ignore: true,
@@ -792,6 +795,9 @@ mod tests {
                     files: Vec::new(),
                 },
                 shard: None,
+                suppressions_unused: 0,
+                suppressions_expired: 0,
+                suppressions_new: 0,
             },
             findings,
             skipped: Vec::new(),
@@ -803,6 +809,7 @@ mod tests {
             base_commit: None,
             config_digest: String::new(),
             changeset: None,
+            suppressions: Vec::new(),
             link_base: None,
         }
     }

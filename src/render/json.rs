@@ -23,6 +23,8 @@ struct JsonReport<'a> {
     personas: Vec<JsonPersona<'a>>,
     /// The threshold context (`hook`, `ci`, `watch`, `default`).
     context: &'a str,
+    /// Every `valve:ignore` marker of the judged lines (SPEC §11).
+    suppressions: &'a [crate::finding::SuppressionRecord],
 }
 
 #[derive(Serialize)]
@@ -70,6 +72,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         changeset: report.changeset.as_ref(),
         personas: report.personas.iter().map(JsonPersona::of).collect(),
         context: report.context,
+        suppressions: &report.suppressions,
     };
     json_to_writer(out, &doc, true)?;
     writeln!(out)

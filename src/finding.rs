@@ -204,6 +204,15 @@ impl Finding {
         )
     }
 
+    /// The message and its notes, as one text for formats with one field.
+    pub fn message_with_notes(&self) -> String {
+        if self.notes.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{} ({})", self.message, self.notes.join("; "))
+        }
+    }
+
     /// Whether it blocks under `threshold` on `today`: severe enough, and
     /// its persona's `enforce_after` reached (SPEC §11).
     pub fn blocks_under(&self, threshold: Threshold, today: crate::date::Date) -> bool {

@@ -35,7 +35,7 @@ fn annotation(f: &Finding) -> String {
         "title={}",
         github_property(&format!("valve {}", f.persona))
     ));
-    let mut message = format!("{}: {}", f.severity, f.message);
+    let mut message = format!("{}: {}", f.severity, f.message_with_notes());
     if let Some(m) = &f.matched {
         message.push_str(&format!(" — `{m}`"));
     }

@@ -138,6 +138,7 @@ pub(super) fn render(report: &Report, style: &HumanStyle, out: &mut dyn Write) -
                 ],
             );
         }
+        new_suppressions(&p, report, &mut text);
         skips(&p, report, &mut text);
     }
     if let Some(note) = super::truncation_note(report) {
@@ -146,6 +147,46 @@ pub(super) fn render(report: &Report, style: &HumanStyle, out: &mut dyn Write) -
     p.phrases(&mut text, "", &summary_parts(report));
     verdict(&p, report, &mut text);
     write_block(out, &mut text)
+}
+
+/// The suppressions this change adds, with their reasons, so a reviewer
+/// sees what it waives (SPEC §11).
+fn new_suppressions(p: &Painter<'_>, report: &Report, out: &mut String) {
+    let new: Vec<&crate::finding::SuppressionRecord> =
+        report.suppressions.iter().filter(|m| m.new).collect();
+    if new.is_empty() {
+        return;
+    }
+    p.prose(
+        out,
+        &format!(
+            "{} this change adds (a reviewer should agree):",
+            plural(new.len(), "suppression")
+        ),
+    );
+    for m in new {
+        let names = if m.personas.is_empty() {
+            "all personas".to_string()
+        } else {
+            m.personas.join(", ")
+        };
+        let mut atoms = vec![
+            format!("{}:{}", m.file, m.line),
+            format!("silences {names};"),
+        ];
+        atoms.push(match &m.reason {
+            Some(r) if !r.trim().is_empty() => format!("reason \"{r}\""),
+            _ => "no reason given".to_string(),
+        });
+        if let Some(until) = m.until {
+            atoms.push(format!("until {until}"));
+        }
+        if !m.applied {
+            atoms.push("(not applied: --no-inline-ignore)".to_string());
+        }
+        let atoms: Vec<String> = atoms.iter().map(|a| terminal(a).into_owned()).collect();
+        p.lines_indented(out, "  ", "", "    ", atoms.iter().map(String::as_str));
+    }
 }
 
 /// Writes composed text, guarded, and empties the buffer.
@@ -237,7 +278,7 @@ fn finding(p: &Painter<'_>, report: &Report, f: &Finding, out: &mut String) {
         source(p, report, f, snip, line, &gutter, out);
     }
     let note = format!("{gutter} = note: ");
-    if f.line.is_none() {
+    if f.line.is_none() && f.reason != crate::finding::Reason::ChangeRule {
         let filters = report
             .personas
             .get(f.persona_index)
@@ -277,13 +318,36 @@ fn finding(p: &Painter<'_>, report: &Report, f: &Finding, out: &mut String) {
         ),
         Some(Stage::Staged) | None => {}
     }
-    let help = hint::help(hint::Subject {
-        path: &f.file,
-        persona: &persona,
-        can_ignore: f.can_ignore,
-        on_line: f.line.is_some(),
-        whole_files: report.whole_files,
-    });
+    for n in &f.notes {
+        p.lines(out, &note, BLUE, &terminal(n));
+    }
+    if p.style.verbose && !f.owners.is_empty() {
+        let owners: Vec<String> = f.owners.iter().map(|o| terminal(o).into_owned()).collect();
+        p.lines(
+            out,
+            &format!("{gutter} = owners: "),
+            BLUE,
+            &owners.join(", "),
+        );
+    }
+    let help = match (f.reason, f.persona.as_str()) {
+        (crate::finding::Reason::Suppression, crate::scan::EXPIRED_SUPPRESSION) => {
+            "fix what it silenced, or renew `until=` with a reason a reviewer accepts".to_string()
+        }
+        (crate::finding::Reason::Suppression, _) => {
+            "remove the marker, or name the persona that fires on this line".to_string()
+        }
+        (crate::finding::Reason::ChangeRule, _) => format!(
+            "change what {persona} requires in the same change, or accept it with --fail-on"
+        ),
+        _ => hint::help(hint::Subject {
+            path: &f.file,
+            persona: &persona,
+            can_ignore: f.can_ignore,
+            on_line: f.line.is_some(),
+            whole_files: report.whole_files,
+        }),
+    };
     p.lines(out, &format!("{gutter} = help: "), BLUE, &help);
 }
 

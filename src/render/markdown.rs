@@ -150,11 +150,12 @@ fn write_report(report: &Report, out: &mut Vec<u8>) -> io::Result<()> {
                 "| {mark} | {file} | {line} | {} ({}) | {} | {} |",
                 markdown_text(&f.persona),
                 f.severity,
-                markdown_text(&f.message),
+                markdown_text(&f.message_with_notes()),
                 f.matched.as_deref().map(code).unwrap_or_default()
             )?;
         }
         writeln!(out)?;
+        owners(report, out)?;
         let not_shown = left_out + s.truncated;
         if not_shown > 0 {
             writeln!(
@@ -164,6 +165,7 @@ fn write_report(report: &Report, out: &mut Vec<u8>) -> io::Result<()> {
             )?;
         }
     }
+    new_suppressions(report, out)?;
     if !report.skipped.is_empty() {
         writeln!(
             out,
@@ -196,4 +198,80 @@ fn write_report(report: &Report, out: &mut Vec<u8>) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Blocking findings grouped by owner (SPEC §11), each owner in a code
+/// span so that a summary or PR comment never notifies anyone.
+fn owners(report: &Report, out: &mut Vec<u8>) -> io::Result<()> {
+    let mut groups: Vec<(String, Vec<&crate::finding::Finding>)> = Vec::new();
+    for f in report.findings.iter().filter(|f| f.blocking) {
+        let keys: Vec<String> = if f.owners.is_empty() {
+            vec![String::new()]
+        } else {
+            f.owners.clone()
+        };
+        for k in keys {
+            match groups.iter_mut().find(|(o, _)| *o == k) {
+                Some((_, list)) => list.push(f),
+                None => groups.push((k, vec![f])),
+            }
+        }
+    }
+    if groups.iter().all(|(o, _)| o.is_empty()) {
+        return Ok(());
+    }
+    groups.sort_by(|a, b| (a.0.is_empty(), &a.0).cmp(&(b.0.is_empty(), &b.0)));
+    writeln!(out, "### Blocking findings by owner\n")?;
+    for (owner, list) in groups {
+        let who = if owner.is_empty() {
+            "no owner".to_string()
+        } else {
+            code(&owner)
+        };
+        let mut files: Vec<String> = list.iter().map(|f| code(&f.file)).collect();
+        files.dedup();
+        writeln!(
+            out,
+            "- {who}: {} blocking in {}",
+            list.len(),
+            files.join(", ")
+        )?;
+    }
+    writeln!(out)
+}
+
+/// What the change waives: its new suppressions with their reasons, for
+/// the reviewer (SPEC §11).
+fn new_suppressions(report: &Report, out: &mut Vec<u8>) -> io::Result<()> {
+    let new: Vec<&crate::finding::SuppressionRecord> =
+        report.suppressions.iter().filter(|m| m.new).collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "### New suppressions ({})\n", new.len())?;
+    writeln!(out, "| File | Line | Silences | Reason | Until |")?;
+    writeln!(out, "|---|---:|---|---|---|")?;
+    for m in new {
+        let names = if m.personas.is_empty() {
+            "all personas".to_string()
+        } else {
+            m.personas
+                .iter()
+                .map(|p| markdown_text(p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let reason = match &m.reason {
+            Some(r) if !r.trim().is_empty() => markdown_text(r),
+            _ => "**no reason given**".to_string(),
+        };
+        let until = m.until.map(|d| d.to_string()).unwrap_or_default();
+        writeln!(
+            out,
+            "| {} | {} | {names} | {reason} | {until} |",
+            code(&m.file),
+            m.line
+        )?;
+    }
+    writeln!(out)
 }

@@ -151,11 +151,11 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
         // Code scanning needs a region: a path-only finding is at line 1.
         location["physicalLocation"]["region"] = json!({ "startLine": 1 });
     }
+    let message = f.message_with_notes();
     let text = match &f.matched {
-        Some(m) => format!("{} ({}: `{}`)", f.message, f.persona, m),
+        Some(m) => format!("{message} ({}: `{}`)", f.persona, m),
         None => format!(
-            "{} ({}: {} {})",
-            f.message,
+            "{message} ({}: {} {})",
             f.persona,
             f.change.as_str(),
             f.file
@@ -178,6 +178,11 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
     }
     if let Some(c) = &f.commit {
         properties["commit"] = json!(c);
+    }
+    // SPEC §11: who owns the file, and when a rolled-out rule blocks.
+    properties["owners"] = json!(f.owners);
+    if let Some(d) = f.enforced_from {
+        properties["enforced_from"] = json!(d);
     }
     let mut r = json!({
         "ruleId": f.persona,

@@ -23,6 +23,7 @@ pub mod ruleset;
 pub mod scan;
 pub mod schema;
 pub mod severity;
+pub mod stage;
 pub mod watch;
 pub mod yaml;
 

@@ -29,7 +29,7 @@ use crate::check::{self, BaselineChoice, Options, Workspace};
 use crate::config::CONFIG_PATHS;
 use crate::error::{Error, Result};
 use crate::escape::{self, terminal};
-use crate::finding::{BySeverity, Finding, Report, Summary};
+use crate::finding::{BySeverity, Finding, Report, Stage, Summary};
 use crate::ruleset::Matchers;
 use crate::severity::Context;
 
@@ -113,9 +113,13 @@ pub fn classify(paths: &[String], config: &str, ignored: impl Fn(&str) -> bool) 
 
 /// Identity of a finding across evaluations: its fingerprint (persona, path,
 /// matched line's text), so a finding whose line merely moved is neither
-/// new nor resolved.
-fn key(f: &Finding) -> (&str, &str, &str) {
-    (&f.file, &f.persona, &f.fingerprint)
+/// new nor resolved; and its stage (SPEC §8), so `git add` of a line shows
+/// as the `unstaged` finding resolved and the `staged` one new, in that
+/// order: a consumer keyed by fingerprint ends with the right stage.
+type Key<'a> = (&'a str, &'a str, &'a str, Option<Stage>);
+
+fn key(f: &Finding) -> Key<'_> {
+    (&f.file, &f.persona, &f.fingerprint, f.stage)
 }
 
 /// What is new in `now` and what was resolved from `before` (multisets:
@@ -126,7 +130,7 @@ pub fn diff<'a>(before: &'a [Finding], now: &'a [Finding]) -> (Vec<&'a Finding>,
 
 /// The findings of `from` that `against` does not hold (counting repeats).
 fn missing<'a>(from: &'a [Finding], against: &[Finding]) -> Vec<&'a Finding> {
-    let mut left: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    let mut left: HashMap<Key<'_>, usize> = HashMap::new();
     for f in against {
         *left.entry(key(f)).or_default() += 1;
     }
@@ -248,12 +252,20 @@ impl Sink<'_> {
             .map(|m| format!(" — `{}`", terminal(m)))
             .unwrap_or_default();
         let line = if resolved {
-            self.paint("32", &format!("- resolved {} {persona} {at}", f.severity))
+            self.paint(
+                "32",
+                &format!(
+                    "- resolved {} {persona} {at}{}",
+                    f.severity,
+                    staged_words(f)
+                ),
+            )
         } else {
             let text = format!(
-                "+ {} {persona} {at}  {}{matched}{}",
+                "+ {} {persona} {at}  {}{matched}{}{}",
                 f.severity,
                 terminal(&f.message),
+                staged_words(f),
                 if f.blocking { " (blocking)" } else { "" }
             );
             self.paint(if f.blocking { "31" } else { "33" }, &text)
@@ -301,6 +313,16 @@ impl Sink<'_> {
             write!(self.out, "\x1b[2J\x1b[H").map_err(|e| Error::io("<stdout>", e))?;
         }
         Ok(())
+    }
+}
+
+/// SPEC §8 in words, for a human line: only what a commit now would not
+/// carry as the work tree shows it is marked.
+fn staged_words(f: &Finding) -> &'static str {
+    match f.stage {
+        Some(Stage::Unstaged) => " (not staged)",
+        Some(Stage::IndexOnly) => " (fixed in the work tree but still staged: `git add` the fix)",
+        Some(Stage::Staged) | None => "",
     }
 }
 
@@ -397,7 +419,7 @@ impl Session<'_> {
                 continue;
             }
             touched.insert(path.clone());
-            if let Some(change) = snapshot.change(path)? {
+            if let Some(change) = snapshot.staged_change(path)? {
                 changes.push(change);
             }
         }

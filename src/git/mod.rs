@@ -40,7 +40,7 @@ pub use blob::Sized;
 pub use eol::Conversion;
 use format::unreadable;
 pub use range::Commit;
-pub use worktree::Snapshot;
+pub use worktree::{Snapshot, Staged};
 
 /// A blob's object id, opaque outside this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,6 +80,9 @@ pub struct Change {
     /// For a work-tree file: how `git add` would convert its bytes
     /// (`None`: it would store them as they are).
     pub stored: Option<Conversion>,
+    /// `--worktree` and watch: what the index holds of this path (SPEC
+    /// §8); `None` in every other mode.
+    pub staged: Option<Staged>,
 }
 
 impl Change {
@@ -94,6 +97,7 @@ impl Change {
             new,
             old,
             stored: None,
+            staged: None,
         }
     }
 

@@ -5,8 +5,11 @@
 //! `classify` (pure) sorts a batch into: git state changed (HEAD, index,
 //! refs: re-evaluate the whole change set), config edited (reload), a
 //! `.gitignore` edited (re-evaluate), files to re-judge, and noise. Files
-//! are judged by the same `check::evaluate` as `valve check`; `diff`
-//! (pure) says what is new and what is resolved. Watcher failures are
+//! are judged by the same `check::evaluate` as `valve check`, each with
+//! what the index holds of it (SPEC §8: a file the work tree has as `HEAD`
+//! but the index does not is judged from its index blob, `index_only`);
+//! `diff` (pure) says what is new and what is resolved, a finding's stage
+//! being part of its identity. Watcher failures are
 //! retried with exponential backoff; a shutdown flag (SIGINT/SIGTERM) is
 //! checked at least every 100 ms. Data in human lines goes through
 //! `escape::terminal`, every human line through `escape::terminal_block`,
@@ -872,6 +875,39 @@ mod tests {
         assert_eq!((new.len(), resolved.len()), (1, 0));
         let (new, resolved) = diff(&now, &before);
         assert_eq!((new.len(), resolved.len()), (0, 1));
+    }
+
+    #[test]
+    fn a_stage_change_is_the_old_stage_resolved_and_the_new_one_new() {
+        let mut unstaged = finding("a", "G", "f", 1);
+        unstaged.stage = Some(Stage::Unstaged);
+        let mut staged = unstaged.clone();
+        staged.stage = Some(Stage::Staged);
+        let before = vec![unstaged];
+        let now = vec![staged];
+        let (new, resolved) = diff(&before, &now);
+        assert_eq!(
+            new.iter().map(|f| f.stage).collect::<Vec<_>>(),
+            vec![Some(Stage::Staged)]
+        );
+        assert_eq!(
+            resolved.iter().map(|f| f.stage).collect::<Vec<_>>(),
+            vec![Some(Stage::Unstaged)]
+        );
+        let (new, resolved) = diff(&now, &now);
+        assert!(new.is_empty() && resolved.is_empty());
+    }
+
+    #[test]
+    fn human_lines_name_what_a_commit_would_not_carry() {
+        let mut f = finding("a", "G", "f", 1);
+        assert_eq!(staged_words(&f), "");
+        f.stage = Some(Stage::Staged);
+        assert_eq!(staged_words(&f), "");
+        f.stage = Some(Stage::Unstaged);
+        assert_eq!(staged_words(&f), " (not staged)");
+        f.stage = Some(Stage::IndexOnly);
+        assert!(staged_words(&f).contains("git add"));
     }
 
     #[test]

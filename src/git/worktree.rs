@@ -61,7 +61,9 @@ impl Repo {
             // Their files are judged as they are in the work tree.
             index.remove_entries(|_, _, e| e.stage_raw() != 0);
         }
+        let mut staged = HashSet::new();
         for change in index_diff(&repo, &index, Some(&workdir))?.changes {
+            staged.insert(BString::from(change.raw_path()));
             touched.insert(change.raw_path().into());
         }
         let index = worktree_index(&repo, index, &workdir)?;
@@ -70,7 +72,11 @@ impl Repo {
         let head = head_tree(&repo)?;
         let snapshot = Snapshot::new(repo, head, workdir, index, unmerged)?;
         let changes = snapshot.listed(&touched)?;
-        snapshot.with_index(changes, &touched, Some(&status.differs))
+        let known = Known {
+            staged,
+            differs: status.differs,
+        };
+        snapshot.with_index(changes, &touched, &known)
     }
 
     /// HEAD, the index and the ignore rules as they are now, for `valve
@@ -189,6 +195,24 @@ pub enum Staged {
     /// This change is the index's own, read from its blob: the work tree
     /// has the path as `HEAD` has it, yet a commit now would carry it.
     IndexOnly,
+}
+
+/// What gix's two diffs of `--worktree` already say, so that most paths
+/// need no lookup to be staged or not.
+struct Known {
+    /// The paths whose index entry is not `HEAD`'s.
+    staged: HashSet<BString>,
+    /// The tracked paths whose work-tree content (or kind, or mode) is not
+    /// the index's; every other tracked path is stat-clean or equal.
+    differs: HashSet<BString>,
+}
+
+/// Where the index's entry of a path stands.
+enum Side {
+    AsHead,
+    AsWorktree,
+    /// Neither: a version of the index's own.
+    Own(Sides),
 }
 
 /// `HEAD`'s and the index's entries of one path; an intent-to-add entry
@@ -513,19 +537,13 @@ impl Snapshot {
                 change.staged = Some(self.staged_of(&change, None)?);
                 Ok(Some(change))
             }
-            None => {
-                let sides = self.sides(raw)?;
-                if self.unmerged.contains(raw)
-                    || sides.index_is_head()
-                    || self.index_is_worktree(raw, &sides, None)?
-                {
-                    return Ok(None);
-                }
-                Ok(sides.index_change(raw, None).map(|mut change| {
+            None => Ok(match self.side(raw, None)? {
+                Side::Own(sides) => sides.index_change(raw, None).map(|mut change| {
                     change.staged = Some(Staged::IndexOnly);
                     change
-                }))
-            }
+                }),
+                Side::AsHead | Side::AsWorktree => None,
+            }),
         }
     }
 
@@ -537,22 +555,18 @@ impl Snapshot {
         &self,
         mut changes: Vec<Change>,
         touched: &BTreeSet<BString>,
-        differs: Option<&HashSet<BString>>,
+        known: &Known,
     ) -> Result<Vec<Change>> {
         let own: HashSet<BString> = changes.iter().map(|c| c.raw_path().into()).collect();
         for change in &mut changes {
-            change.staged = Some(self.staged_of(change, differs)?);
+            change.staged = Some(self.staged_of(change, Some(known))?);
         }
         let mut found = Found::default();
-        for path in touched {
-            if own.contains(path) || self.unmerged.contains(path) {
-                continue;
-            }
+        for path in touched.iter().filter(|p| !own.contains(*p)) {
             let raw = path.as_bstr();
-            let sides = self.sides(raw)?;
-            if sides.index_is_head() || self.index_is_worktree(raw, &sides, differs)? {
+            let Side::Own(sides) = self.side(raw, Some(known))? else {
                 continue;
-            }
+            };
             let Some(change) = sides.index_change(raw, None) else {
                 continue;
             };
@@ -576,29 +590,40 @@ impl Snapshot {
     }
 
     /// What the index holds of a changed path.
-    fn staged_of(&self, change: &Change, differs: Option<&HashSet<BString>>) -> Result<Staged> {
+    fn staged_of(&self, change: &Change, known: Option<&Known>) -> Result<Staged> {
         let raw = change.raw_path().as_bstr();
-        // An unresolved path has no version a commit could carry yet.
-        if self.unmerged.contains(raw) {
-            return Ok(Staged::AsHead);
-        }
-        let sides = self.sides(raw)?;
-        if sides.index_is_head() {
-            return Ok(Staged::AsHead);
-        }
-        if self.index_is_worktree(raw, &sides, differs)? {
-            return Ok(Staged::AsWorktree);
-        }
-        Ok(match sides.index_change(raw, Some(change)) {
-            Some(index) => Staged::Differs(Box::new(index)),
-            None => Staged::AsHead,
+        Ok(match self.side(raw, known)? {
+            Side::AsHead => Staged::AsHead,
+            Side::AsWorktree => Staged::AsWorktree,
+            Side::Own(sides) => match sides.index_change(raw, Some(change)) {
+                Some(index) => Staged::Differs(Box::new(index)),
+                None => Staged::AsHead,
+            },
         })
     }
 
-    fn sides(&self, raw: &BStr) -> Result<Sides> {
-        Ok(Sides {
+    /// The index's entry of `raw` against `HEAD`'s and the work tree's,
+    /// cheapest test first: what gix's diffs already told (`known`), then
+    /// the index, then `HEAD`'s tree only for a version of the index's own.
+    /// For a path the work tree changed, an index equal to the work tree
+    /// differs from `HEAD`, so the order cannot mistake one for the other.
+    fn side(&self, raw: &BStr, known: Option<&Known>) -> Result<Side> {
+        // An unresolved path has no version a commit could carry yet.
+        if self.unmerged.contains(raw) || known.is_some_and(|k| !k.staged.contains(raw)) {
+            return Ok(Side::AsHead);
+        }
+        let index = self.indexed(raw)?.filter(|e| !e.intent);
+        if self.index_is_worktree(raw, index.as_ref(), known.map(|k| &k.differs))? {
+            return Ok(Side::AsWorktree);
+        }
+        let sides = Sides {
             head: self.head_entry(raw)?,
-            index: self.indexed(raw)?.filter(|e| !e.intent),
+            index,
+        };
+        Ok(if sides.index_is_head() {
+            Side::AsHead
+        } else {
+            Side::Own(sides)
         })
     }
 
@@ -607,13 +632,13 @@ impl Snapshot {
     fn index_is_worktree(
         &self,
         raw: &BStr,
-        sides: &Sides,
+        index: Option<&Indexed>,
         differs: Option<&HashSet<BString>>,
     ) -> Result<bool> {
         let abs = self.workdir.join(OsStr::from_bytes(raw));
-        let meta = std::fs::symlink_metadata(&abs).ok();
-        let Some(entry) = &sides.index else {
+        let Some(entry) = index else {
             // Neither has a file there (a folder stands for none).
+            let meta = std::fs::symlink_metadata(&abs).ok();
             return Ok(meta.is_none_or(|m| m.is_dir()));
         };
         if entry.kept {
@@ -625,6 +650,7 @@ impl Snapshot {
         let Some(mode) = entry.mode.to_tree_entry_mode() else {
             return Ok(false);
         };
+        let meta = std::fs::symlink_metadata(&abs).ok();
         let stored = match &meta {
             Some(m) if m.is_file() => self.conversion(raw, Some(entry))?,
             _ => None,

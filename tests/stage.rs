@@ -394,3 +394,50 @@ fn every_other_mode_leaves_stage_null() {
         "{report}"
     );
 }
+
+#[test]
+fn an_index_version_too_large_to_search_is_listed_and_may_carry_the_finding() {
+    let f = repo();
+    f.config(&format!("max_file_size: 100\n{CONFIG}"));
+    f.write("src/a.txt", &format!("{KEY_A}\n{}\n", "x".repeat(200)))
+        .stage(&["src/a.txt"])
+        .write("src/a.txt", &format!("{KEY_A}\n"));
+    let report = worktree(&f);
+    assert_eq!(
+        stages(&report),
+        vec![finding("Guardian", "src/a.txt", Some(1), "staged")]
+    );
+    let skipped: Vec<&Value> = report["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .filter(|s| s["file"] == "src/a.txt")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert_eq!(skipped[0]["reason"], "too_large");
+}
+
+#[test]
+fn a_conflicted_file_of_an_unresolved_merge_is_unstaged() {
+    let f = repo();
+    f.git(&["checkout", "-q", "-b", "other"]);
+    f.write("src/a.txt", &format!("one {KEY_A}\ntwo\nthree\n"))
+        .commit("other");
+    f.git(&["checkout", "-q", "main"]);
+    f.write("src/a.txt", "one, on main\ntwo\nthree\n")
+        .commit("main");
+    let mut merge = std::process::Command::new("git");
+    common::hermetic(&mut merge);
+    let merged = merge
+        .args(["merge", "-q", "other"])
+        .current_dir(f.path())
+        .output()
+        .expect("git runs");
+    assert!(!merged.status.success(), "the merge conflicts");
+    // Line 4: below `<<<<<<<`, the ours side and `=======`.
+    let report = worktree(&f);
+    assert_eq!(
+        stages(&report),
+        vec![finding("Guardian", "src/a.txt", Some(4), "unstaged")]
+    );
+}

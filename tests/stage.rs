@@ -421,11 +421,10 @@ fn an_index_version_too_large_to_search_is_listed_and_may_carry_the_finding() {
 fn a_conflicted_file_of_an_unresolved_merge_is_unstaged() {
     let f = repo();
     f.git(&["checkout", "-q", "-b", "other"]);
-    f.write("src/a.txt", &format!("one {KEY_A}\ntwo\nthree\n"))
+    f.write("docs/guide.md", &format!("guide {KEY_A}\n"))
         .commit("other");
     f.git(&["checkout", "-q", "main"]);
-    f.write("src/a.txt", "one, on main\ntwo\nthree\n")
-        .commit("main");
+    f.write("docs/guide.md", "guide, on main\n").commit("main");
     let mut merge = std::process::Command::new("git");
     common::hermetic(&mut merge);
     let merged = merge
@@ -434,10 +433,15 @@ fn a_conflicted_file_of_an_unresolved_merge_is_unstaged() {
         .output()
         .expect("git runs");
     assert!(!merged.status.success(), "the merge conflicts");
+    // The index holds only conflict stages: no version a commit could
+    // carry (a path-only persona is not `staged` by a seeming deletion).
     // Line 4: below `<<<<<<<`, the ours side and `=======`.
     let report = worktree(&f);
     assert_eq!(
         stages(&report),
-        vec![finding("Guardian", "src/a.txt", Some(4), "unstaged")]
+        vec![
+            finding("Docs", "docs/guide.md", None, "unstaged"),
+            finding("Guardian", "docs/guide.md", Some(4), "unstaged"),
+        ]
     );
 }

@@ -17,10 +17,11 @@ use crate::error::{Error, Result};
 use crate::finding::{
     BySeverity, ChangeKind, Finding, PolicyInfo, Report, Skip, SkipReason, Summary,
 };
-use crate::git::{self, Change, Content, Repo};
+use crate::git::{self, Change, Content, Repo, Staged};
 use crate::ruleset::{Matchers, Ruleset};
 use crate::scan::{self, Document, RunFacts};
 use crate::severity::{Context, Severity, Threshold};
+use crate::stage::{Ledger, Staging, Verdict};
 
 /// Below this many files, judging them on one thread beats starting a pool.
 const SEQUENTIAL_BELOW: usize = 16;
@@ -403,6 +404,8 @@ fn identity(fingerprint: &str) -> u128 {
 pub fn policy_files(ws: &Workspace, changes: &[Change]) -> Vec<String> {
     let mut files: Vec<String> = changes
         .iter()
+        // What only the index changes is not in the change set (SPEC §8).
+        .filter(|c| !matches!(c.staged, Some(Staged::IndexOnly)))
         .flat_map(|c| std::iter::once(&c.path).chain(c.old_path.as_ref()))
         .filter(|p| is_own_file(ws, p))
         .cloned()
@@ -889,22 +892,48 @@ impl Cutoff {
     }
 }
 
-/// A tally and its gate, as the engine's sink.
-struct Offer<'a, 'g> {
+/// A tally and its gate, as the engine's sink; `staging` gives each
+/// finding its stage (SPEC §8).
+struct Offer<'a, 'g, 'l> {
     tally: &'a mut Tally,
     gate: &'g Gate,
+    staging: Staging<'l>,
+    /// The stage of the hit `count` just let through, for `keep`.
+    pending: Option<crate::finding::Stage>,
 }
 
-impl scan::Sink for Offer<'_, '_> {
+impl<'a, 'g> Offer<'a, 'g, '_> {
+    fn new(tally: &'a mut Tally, gate: &'g Gate) -> Self {
+        Offer {
+            tally,
+            gate,
+            staging: Staging::Off,
+            pending: None,
+        }
+    }
+}
+
+impl scan::Sink for Offer<'_, '_, '_> {
     fn wants_fingerprints(&self) -> bool {
-        self.gate.baseline.is_some() || self.gate.earlier.is_some()
+        self.gate.baseline.is_some()
+            || self.gate.earlier.is_some()
+            || self.staging.wants_fingerprints()
     }
 
     fn count(&mut self, hit: &scan::Hit<'_>) -> bool {
+        let stage = match self
+            .staging
+            .judge(hit.persona_index, hit.fingerprint, hit.line)
+        {
+            Verdict::Drop => return false,
+            Verdict::Keep(stage) => stage,
+        };
+        self.pending = stage;
         self.tally.count(self.gate, hit)
     }
 
-    fn keep(&mut self, finding: Finding) {
+    fn keep(&mut self, mut finding: Finding) {
+        finding.stage = self.pending;
         self.tally.keep(self.gate, finding);
     }
 }
@@ -953,6 +982,21 @@ fn judge(
     // judging, where only the judges read anything, and when the command
     // line narrowed who judges.
     let judges: Vec<usize> = takers.iter().copied().filter(|&t| gate.judges(t)).collect();
+    // Only the index changes this path: its findings are all index-only,
+    // and the change set's counts do not include it (SPEC §8).
+    if matches!(change.staged, Some(Staged::IndexOnly)) {
+        if gate.shard.is_some_and(|s| !s.takes(&change.path)) {
+            return Ok(());
+        }
+        let mut offer = Offer::new(tally, gate);
+        offer.staging = Staging::All(crate::finding::Stage::IndexOnly);
+        let unsearched = judge_index(ws, change, own, &judges, facts, local, &mut offer)?;
+        tally.skipped.extend(unsearched.map(|reason| Skip {
+            file: change.path.clone(),
+            reason,
+        }));
+        return Ok(());
+    }
     let counters = if gate.earlier.is_some() || gate.narrowed {
         &judges
     } else {
@@ -1013,6 +1057,24 @@ fn judge(
         binary,
         every_line_counts: whole || change.kind == ChangeKind::Added || change.old.is_none(),
     };
+    // SPEC §8: what a commit now would carry of this file.
+    let mut ledger = Ledger::default();
+    let staging = match &change.staged {
+        None => Staging::Off,
+        Some(Staged::AsHead) => Staging::All(crate::finding::Stage::Unstaged),
+        Some(Staged::AsWorktree) => Staging::All(crate::finding::Stage::Staged),
+        Some(Staged::IndexOnly) => Staging::All(crate::finding::Stage::IndexOnly),
+        Some(Staged::Differs(index)) => {
+            let mut collect = crate::stage::Collect(&mut ledger);
+            let unsearched = judge_index(ws, index, own, &judges, facts, local, &mut collect)?;
+            ledger.unsearched = unsearched.is_some();
+            tally.skipped.extend(unsearched.map(|reason| Skip {
+                file: change.path.clone(),
+                reason,
+            }));
+            Staging::Match(&mut ledger)
+        }
+    };
     // The old side of `scope: changed` must be read: a blob that cannot
     // be is an error, never "every line unchanged" (SPEC §2).
     let mut diff_error: Option<Error> = None;
@@ -1031,21 +1093,87 @@ fn judge(
             }
         }
     };
-    let scanned = scan::scan(
-        rules,
-        &judges,
-        &doc,
-        facts,
-        &mut diff,
-        &mut Offer { tally, gate },
-    );
+    let mut offer = Offer::new(tally, gate);
+    offer.staging = staging;
+    let scanned = scan::scan(rules, &judges, &doc, facts, &mut diff, &mut offer);
     if let Some(e) = diff_error {
         return Err(e);
     }
     tally.suppressed += scanned.suppressed;
     tally.markers.extend(scanned.markers);
     tally.warnings.extend(scanned.warnings);
+    if let Some(Staged::Differs(index)) = &change.staged {
+        if ledger.has_leftovers() {
+            let mut offer = Offer::new(tally, gate);
+            offer.staging = Staging::Leftover(&mut ledger);
+            judge_index(ws, index, own, &judges, facts, local, &mut offer)?;
+        }
+    }
     Ok(())
+}
+
+/// Judges the index's version of a path (SPEC §8), read from its blob with
+/// `scope: changed` against `HEAD`, into `sink`: the findings a commit now
+/// would carry. Not part of the change set: nothing is counted as a file,
+/// suppressions count where the work tree has them. Returns why the
+/// content was not searched (binary, too large), if it was wanted and not.
+fn judge_index(
+    ws: &Workspace,
+    index: &Change,
+    own: bool,
+    judges: &[usize],
+    facts: &RunFacts<'_>,
+    local: &mut Local<'_>,
+    sink: &mut dyn scan::Sink,
+) -> Result<Option<SkipReason>> {
+    let rules = &ws.rules;
+    let wants_content = !own
+        && index.kind != ChangeKind::Deleted
+        && judges.iter().any(|&t| {
+            let p = &rules.personas[t];
+            !p.is_path_only() && p.wants(index.kind)
+        });
+    let scans_binary = judges.iter().any(|&t| rules.personas[t].scan_binary);
+    let (mut data, mut binary, mut unsearched) = (None, false, None);
+    if wants_content {
+        match load(&ws.root, index, local, rules.max_file_size)? {
+            Loaded::Text(bytes) => {
+                binary = is_binary(&bytes);
+                if binary && !scans_binary {
+                    unsearched = Some(SkipReason::Binary);
+                } else {
+                    data = Some(bytes);
+                }
+            }
+            Loaded::Skip(reason) => unsearched = Some(reason),
+        }
+    }
+    let doc = Document {
+        path: &index.path,
+        old_path: index.old_path.as_deref(),
+        kind: index.kind,
+        content: data.as_deref(),
+        binary,
+        every_line_counts: index.kind == ChangeKind::Added || index.old.is_none(),
+    };
+    let mut diff_error: Option<Error> = None;
+    let mut diff = || -> Option<Vec<bool>> {
+        let (old, new) = (index.old?, data.as_deref()?);
+        let (repo, handle) = local.get()?;
+        let old_path = index.old_path.as_ref().unwrap_or(&index.path);
+        match repo.blob_of(handle, old, old_path) {
+            Ok(old_bytes) => Some(index.changed_lines(&old_bytes, new)),
+            Err(e) => {
+                diff_error = Some(e);
+                None
+            }
+        }
+    };
+    scan::scan(rules, judges, &doc, facts, &mut diff, sink);
+    match diff_error {
+        Some(e) => Err(e),
+        None => Ok(unsearched),
+    }
 }
 
 /// A NUL in the first 8000 bytes, as git decides.

@@ -29,6 +29,7 @@ pub mod scan;
 pub mod schema;
 pub mod severity;
 pub mod shard;
+pub mod stage;
 pub mod suppress;
 pub mod term;
 pub mod watch;

@@ -5,8 +5,11 @@
 //! `classify` (pure) sorts a batch into: git state changed (HEAD, index,
 //! refs: re-evaluate the whole change set), config edited (reload), a
 //! `.gitignore` edited (re-evaluate), files to re-judge, and noise. Files
-//! are judged by the same `check::evaluate` as `valve check`; `diff`
-//! (pure) says what is new and what is resolved. Watcher failures are
+//! are judged by the same `check::evaluate` as `valve check`, each with
+//! what the index holds of it (SPEC §8: a file the work tree has as `HEAD`
+//! but the index does not is judged from its index blob, `index_only`);
+//! `diff` (pure) says what is new and what is resolved, a finding's stage
+//! being part of its identity. Watcher failures are
 //! retried with exponential backoff; a shutdown flag (SIGINT/SIGTERM) is
 //! checked at least every 100 ms. Data in human lines goes through
 //! `escape::terminal`, every human line through `escape::terminal_block`,
@@ -29,7 +32,7 @@ use crate::check::{self, BaselineChoice, Options, Workspace};
 use crate::config::CONFIG_PATHS;
 use crate::error::{Error, Result};
 use crate::escape::{self, terminal};
-use crate::finding::{BySeverity, Finding, Report, Summary};
+use crate::finding::{BySeverity, Finding, Report, Stage, Summary};
 use crate::ruleset::Matchers;
 use crate::severity::Context;
 
@@ -116,9 +119,13 @@ pub fn classify(paths: &[String], config: &str, ignored: impl Fn(&str) -> bool) 
 
 /// Identity of a finding across evaluations: its fingerprint (persona, path,
 /// matched line's text), so a finding whose line merely moved is neither
-/// new nor resolved.
-fn key(f: &Finding) -> (&str, &str, &str) {
-    (&f.file, &f.persona, &f.fingerprint)
+/// new nor resolved; and its stage (SPEC §8), so `git add` of a line shows
+/// as the `unstaged` finding resolved and the `staged` one new, in that
+/// order: a consumer keyed by fingerprint ends with the right stage.
+type Key<'a> = (&'a str, &'a str, &'a str, Option<Stage>);
+
+fn key(f: &Finding) -> Key<'_> {
+    (&f.file, &f.persona, &f.fingerprint, f.stage)
 }
 
 /// What is new in `now` and what was resolved from `before` (multisets:
@@ -129,7 +136,7 @@ pub fn diff<'a>(before: &'a [Finding], now: &'a [Finding]) -> (Vec<&'a Finding>,
 
 /// The findings of `from` that `against` does not hold (counting repeats).
 fn missing<'a>(from: &'a [Finding], against: &[Finding]) -> Vec<&'a Finding> {
-    let mut left: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    let mut left: HashMap<Key<'_>, usize> = HashMap::new();
     for f in against {
         *left.entry(key(f)).or_default() += 1;
     }
@@ -251,12 +258,20 @@ impl Sink<'_> {
             .map(|m| format!(" — `{}`", terminal(m)))
             .unwrap_or_default();
         let line = if resolved {
-            self.paint("32", &format!("- resolved {} {persona} {at}", f.severity))
+            self.paint(
+                "32",
+                &format!(
+                    "- resolved {} {persona} {at}{}",
+                    f.severity,
+                    staged_words(f)
+                ),
+            )
         } else {
             let text = format!(
-                "+ {} {persona} {at}  {}{matched}{}",
+                "+ {} {persona} {at}  {}{matched}{}{}",
                 f.severity,
                 terminal(&f.message),
+                staged_words(f),
                 if f.blocking { " (blocking)" } else { "" }
             );
             self.paint(if f.blocking { "31" } else { "33" }, &text)
@@ -304,6 +319,16 @@ impl Sink<'_> {
             write!(self.out, "\x1b[2J\x1b[H").map_err(|e| Error::io("<stdout>", e))?;
         }
         Ok(())
+    }
+}
+
+/// SPEC §8 in words, for a human line: only what a commit now would not
+/// carry as the work tree shows it is marked.
+fn staged_words(f: &Finding) -> &'static str {
+    match f.stage {
+        Some(Stage::Unstaged) => " (not staged)",
+        Some(Stage::IndexOnly) => " (fixed in the work tree but still staged: `git add` the fix)",
+        Some(Stage::Staged) | None => "",
     }
 }
 
@@ -400,7 +425,7 @@ impl Session<'_> {
                 continue;
             }
             touched.insert(path.clone());
-            if let Some(change) = snapshot.change(path)? {
+            if let Some(change) = snapshot.staged_change(path)? {
                 changes.push(change);
             }
         }
@@ -859,6 +884,39 @@ mod tests {
         assert_eq!((new.len(), resolved.len()), (1, 0));
         let (new, resolved) = diff(&now, &before);
         assert_eq!((new.len(), resolved.len()), (0, 1));
+    }
+
+    #[test]
+    fn a_stage_change_is_the_old_stage_resolved_and_the_new_one_new() {
+        let mut unstaged = finding("a", "G", "f", 1);
+        unstaged.stage = Some(Stage::Unstaged);
+        let mut staged = unstaged.clone();
+        staged.stage = Some(Stage::Staged);
+        let before = vec![unstaged];
+        let now = vec![staged];
+        let (new, resolved) = diff(&before, &now);
+        assert_eq!(
+            new.iter().map(|f| f.stage).collect::<Vec<_>>(),
+            vec![Some(Stage::Staged)]
+        );
+        assert_eq!(
+            resolved.iter().map(|f| f.stage).collect::<Vec<_>>(),
+            vec![Some(Stage::Unstaged)]
+        );
+        let (new, resolved) = diff(&now, &now);
+        assert!(new.is_empty() && resolved.is_empty());
+    }
+
+    #[test]
+    fn human_lines_name_what_a_commit_would_not_carry() {
+        let mut f = finding("a", "G", "f", 1);
+        assert_eq!(staged_words(&f), "");
+        f.stage = Some(Stage::Staged);
+        assert_eq!(staged_words(&f), "");
+        f.stage = Some(Stage::Unstaged);
+        assert_eq!(staged_words(&f), " (not staged)");
+        f.stage = Some(Stage::IndexOnly);
+        assert!(staged_words(&f).contains("git add"));
     }
 
     #[test]

@@ -389,7 +389,8 @@ fn thresholds_and_contexts() {
         .env("CI", "true")
         .assert()
         .code(1);
-    f.write("a.txt", "warnme\n");
+    // Staged too: an error still in the index would block (SPEC §8).
+    f.write("a.txt", "warnme\n").stage(&["a.txt"]);
     f.valve(&["check", "--worktree"]).assert().code(0); // default: error
     f.valve(&["check", "--worktree"])
         .env("CI", "1")

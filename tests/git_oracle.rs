@@ -839,6 +839,8 @@ fn valve_changes(f: &Fixture, args: &[&str]) -> BTreeSet<String> {
         .as_array()
         .expect("findings")
         .iter()
+        // What only the index holds is no part of the change set (SPEC §8).
+        .filter(|x| x["stage"] != "index_only")
         .map(|x| {
             let file = x["file"].as_str().expect("file");
             match x["change"].as_str().expect("change") {

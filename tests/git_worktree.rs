@@ -132,10 +132,13 @@ fn git_add_all_in_a_copy(f: &Fixture) -> BTreeSet<String> {
 }
 
 fn listed(f: &Fixture) -> BTreeSet<String> {
-    findings(f, &["--worktree"])
-        .into_iter()
-        .filter(|(p, _)| p == "Every")
-        .map(|(_, file)| file)
+    f.json(&["--worktree", "--fail-on", "never"])["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        // What only the index changes is no part of the change set (SPEC §8).
+        .filter(|x| x["persona"] == "Every" && x["stage"] != "index_only")
+        .map(|x| x["file"].as_str().unwrap_or("").to_string())
         .collect()
 }
 

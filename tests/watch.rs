@@ -324,3 +324,140 @@ fn editing_gitignore_updates_what_is_ignored() {
     f.write(".gitignore", "target/\nscratch/\n");
     w.until(is("resolved", "scratch/notes.txt"));
 }
+
+/// `(type, file, stage)` of the finding and resolved events in `events`.
+fn staged_events(events: &[Value]) -> Vec<(String, String, String)> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "finding" || e["type"] == "resolved")
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or("").to_string(),
+                e["file"].as_str().unwrap_or("").to_string(),
+                e["stage"].as_str().unwrap_or("null").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn event(kind: &str, file: &str, stage: &str) -> (String, String, String) {
+    (kind.to_string(), file.to_string(), stage.to_string())
+}
+
+/// Waits for the event of `kind` on `file` with `stage`, then for the
+/// summary of that evaluation; returns everything up to it. A git command
+/// may cause an evaluation that changes nothing before the one that sees
+/// its result: only its summary is extra, and `staged_events` drops it.
+fn until_staged(w: &mut Watch, kind: &str, file: &str, stage: &str) -> Vec<Value> {
+    let (kind, file, stage) = (kind.to_string(), file.to_string(), stage.to_string());
+    let mut got =
+        w.until(move |e| e["type"] == *kind && e["file"] == *file && e["stage"] == *stage);
+    got.extend(w.until(|e| e["type"] == "summary"));
+    got
+}
+
+#[test]
+fn findings_say_whether_they_are_staged() {
+    let f = repo();
+    f.write("src/a.txt", &format!("{KEY}\n"))
+        .stage(&["src/a.txt"])
+        .write("src/b.txt", &format!("b {KEY}\n"))
+        .write("src/new.txt", &format!("new {KEY}\n"));
+    let w = Watch::start(&f, &[]);
+    assert_eq!(
+        staged_events(&w.seen),
+        vec![
+            event("finding", "src/a.txt", "staged"),
+            event("finding", "src/b.txt", "unstaged"),
+            event("finding", "src/new.txt", "unstaged"),
+        ]
+    );
+}
+
+#[test]
+fn git_add_turns_an_unstaged_finding_into_a_staged_one() {
+    let f = repo();
+    let mut w = Watch::start(&f, &[]);
+    f.write("src/a.txt", &format!("{KEY}\n"));
+    let got = until_staged(&mut w, "finding", "src/a.txt", "unstaged");
+    assert_eq!(
+        staged_events(&got),
+        vec![event("finding", "src/a.txt", "unstaged")]
+    );
+    f.stage(&["src/a.txt"]);
+    let got = until_staged(&mut w, "finding", "src/a.txt", "staged");
+    // The old stage goes first: a consumer keyed by fingerprint ends staged.
+    assert_eq!(
+        staged_events(&got),
+        vec![
+            event("resolved", "src/a.txt", "unstaged"),
+            event("finding", "src/a.txt", "staged"),
+        ]
+    );
+    assert_eq!(got.last().map(|s| s["findings"].clone()), Some(1.into()));
+}
+
+#[test]
+fn a_fix_of_a_staged_line_is_index_only_until_git_add() {
+    let f = repo();
+    f.write("src/a.txt", &format!("clean\nkey = {KEY}\n"))
+        .stage(&["src/a.txt"]);
+    let mut w = Watch::start(&f, &[]);
+    assert_eq!(
+        staged_events(&w.seen),
+        vec![event("finding", "src/a.txt", "staged")]
+    );
+    // Fixed in the work tree only: the index still holds the key.
+    f.write("src/a.txt", "clean\nkey = from_env()\n");
+    let got = until_staged(&mut w, "finding", "src/a.txt", "index_only");
+    assert_eq!(
+        staged_events(&got),
+        vec![
+            event("resolved", "src/a.txt", "staged"),
+            event("finding", "src/a.txt", "index_only"),
+        ]
+    );
+    let index_only = got
+        .iter()
+        .find(|e| e["type"] == "finding")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(index_only["line"], 2, "where the index blob has it");
+    assert_eq!(index_only["column"], 7);
+    assert_eq!(index_only["match"], KEY);
+    assert_eq!(index_only["blocking"], true);
+    assert_eq!(got.last().map(|s| s["blocking"].clone()), Some(1.into()));
+    // `git add` of the fix resolves it.
+    f.stage(&["src/a.txt"]);
+    let got = until_staged(&mut w, "resolved", "src/a.txt", "index_only");
+    assert_eq!(
+        staged_events(&got),
+        vec![event("resolved", "src/a.txt", "index_only")]
+    );
+    assert_eq!(got.last().map(|s| s["findings"].clone()), Some(0.into()));
+}
+
+#[test]
+fn a_work_tree_restored_to_head_keeps_the_staged_key_index_only() {
+    let f = repo();
+    f.write("src/b.txt", &format!("{KEY}\n"))
+        .stage(&["src/b.txt"]);
+    let mut w = Watch::start(&f, &[]);
+    // `git status` now shows MM: the work tree is HEAD's, the index is not.
+    f.write("src/b.txt", "clean\n");
+    let got = until_staged(&mut w, "finding", "src/b.txt", "index_only");
+    assert_eq!(
+        staged_events(&got),
+        vec![
+            event("resolved", "src/b.txt", "staged"),
+            event("finding", "src/b.txt", "index_only"),
+        ]
+    );
+    // Restoring the index too (`git restore --staged`) resolves it.
+    f.git(&["restore", "--staged", "src/b.txt"]);
+    let got = until_staged(&mut w, "resolved", "src/b.txt", "index_only");
+    assert_eq!(
+        staged_events(&got),
+        vec![event("resolved", "src/b.txt", "index_only")]
+    );
+}

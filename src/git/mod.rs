@@ -42,7 +42,7 @@ pub use eol::Conversion;
 use format::unreadable;
 pub use probe::{GitIgnore, IgnoreRule, Probe, Tracked};
 pub use range::Commit;
-pub use worktree::Snapshot;
+pub use worktree::{Snapshot, Staged};
 
 /// A blob's object id, opaque outside this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,6 +82,9 @@ pub struct Change {
     /// For a work-tree file: how `git add` would convert its bytes
     /// (`None`: it would store them as they are).
     pub stored: Option<Conversion>,
+    /// `--worktree` and watch: what the index holds of this path (SPEC
+    /// §8); `None` in every other mode.
+    pub staged: Option<Staged>,
 }
 
 impl Change {
@@ -96,6 +99,7 @@ impl Change {
             new,
             old,
             stored: None,
+            staged: None,
         }
     }
 

@@ -556,6 +556,109 @@ pub(crate) fn judge_changes_with(
         )
 }
 
+/// SPEC §11 change rules, on the whole change set (shard 1 of a matrix
+/// only): a rule fires once when a change of a kind it looks at matches
+/// `when_changed` and no change matches `require_changed`, at the first
+/// such path (bytewise).
+fn change_rules(ws: &Workspace, gate: &Gate, changes: &[Change], repo: &str, tally: &mut Tally) {
+    let rules = &ws.rules;
+    if !rules.has_change_rules() || gate.shard.is_some_and(|s| s.index != 1) {
+        return;
+    }
+    let n = rules.personas.len();
+    let mut first: Vec<Option<&Change>> = vec![None; n];
+    let mut companion = vec![false; n];
+    let mut scratch = Vec::new();
+    for c in changes {
+        for path in std::iter::once(&c.path).chain(c.old_path.as_ref()) {
+            if rules.is_ignored(path) {
+                continue;
+            }
+            let (when, require) = rules.change_rule_hits(path, &mut scratch);
+            for pi in when {
+                if rules.personas[pi].wants(c.kind)
+                    && first[pi].is_none_or(|f| c.path.as_bytes() < f.path.as_bytes())
+                {
+                    first[pi] = Some(c);
+                }
+            }
+            for pi in require {
+                companion[pi] = true;
+            }
+        }
+    }
+    let timestamp = run_facts(ws).1;
+    for (pi, p) in rules.personas.iter().enumerate() {
+        let Some(c) = first[pi] else { continue };
+        if companion[pi] || !gate.judges(pi) {
+            continue;
+        }
+        let message = p.message.clone().unwrap_or_else(|| {
+            format!(
+                "{} changed without a change to {}",
+                c.path,
+                p.require_changed
+                    .iter()
+                    .map(|g| format!("`{g}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        });
+        let fingerprint = scan::fingerprint(&p.name, &c.path, "");
+        let hit = scan::Hit {
+            path: &c.path,
+            persona_index: pi,
+            severity: p.severity,
+            fingerprint: &fingerprint,
+            line: None,
+            column: None,
+            trigger: None,
+            end_line: None,
+            end_column: None,
+            commit: None,
+            enforced_from: p.enforce_after,
+        };
+        if !tally.count(gate, &hit) {
+            continue;
+        }
+        let notes: Vec<String> = crate::finding::rollout_note(gate.today, p.enforce_after)
+            .into_iter()
+            .collect();
+        tally.keep(
+            gate,
+            Finding {
+                kind: "finding",
+                persona: p.name.clone(),
+                severity: p.severity,
+                response: p.response.clone(),
+                message,
+                repo: repo.to_string(),
+                file: c.path.clone(),
+                old_file: c.old_path.clone(),
+                change: c.kind,
+                commit: None,
+                stage: None,
+                reason: crate::finding::Reason::ChangeRule,
+                line: None,
+                column: None,
+                end_line: None,
+                end_column: None,
+                matched: None,
+                trigger: None,
+                fingerprint,
+                blocking: false,
+                enforced_from: p.enforce_after,
+                owners: Vec::new(),
+                notes,
+                timestamp,
+                persona_index: pi,
+                can_ignore: false,
+                snippet: None,
+            },
+        );
+    }
+}
+
 /// The report of a change set's tally: the policy files it edits, and in
 /// `--base` mode where the policy came from.
 pub(crate) fn finish_change(
@@ -567,6 +670,10 @@ pub(crate) fn finish_change(
     repo_display: String,
     started: Instant,
 ) -> Result<Report> {
+    let mut tally = tally;
+    if !gate.whole {
+        change_rules(ws, gate, changes, &repo_display, &mut tally);
+    }
     let mut report = finish(ws, gate, tally, repo_display, started)?;
     // In `--all`/`PATH` nothing is a change: a policy file is just a file.
     if !gate.whole {
@@ -609,15 +716,17 @@ fn finish(
     } = tally;
     // History judging meets a marker in several commits: once.
     let (markers, [unused, expired, new]) = crate::finding::unite_markers(markers);
+    findings.sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
+    let truncated = truncated + findings.len().saturating_sub(limit);
+    findings.truncate(limit);
+    let mut owner_warnings = Vec::new();
+    assign_owners(ws, &mut findings, &mut owner_warnings);
     let mut warnings = rules.warnings.clone();
-    for w in marker_warnings {
+    for w in marker_warnings.into_iter().chain(owner_warnings) {
         if !warnings.contains(&w) {
             warnings.push(w);
         }
     }
-    findings.sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
-    let truncated = truncated + findings.len().saturating_sub(limit);
-    findings.truncate(limit);
     skipped.sort_by(|a, b| a.file.cmp(&b.file).then(a.reason.cmp(&b.reason)));
     // History judging meets a file in several commits.
     skipped.dedup();
@@ -665,6 +774,54 @@ fn finish(
         link_base: None,
         warnings,
     })
+}
+
+/// The most of a CODEOWNERS file read, as GitHub ignores a larger one.
+const MAX_CODEOWNERS: u64 = 3 * 1024 * 1024;
+
+/// SPEC §11: every finding's owners, the persona's `owners` or the file's
+/// by the repository's CODEOWNERS (read only when there is a finding:
+/// from the work tree, or `HEAD`'s tree in a bare repository). A line
+/// valve cannot parse is a warning naming it.
+fn assign_owners(ws: &Workspace, findings: &mut [Finding], warnings: &mut Vec<String>) {
+    if findings.is_empty() {
+        return;
+    }
+    let bare = ws.repo.as_ref().filter(|r| r.is_bare());
+    let located = crate::owners::locate(|path| -> Result<Option<Vec<u8>>> {
+        if let Some(repo) = bare {
+            return Ok(repo
+                .own_file_at("HEAD", path, MAX_CODEOWNERS)
+                .unwrap_or(None));
+        }
+        // Not there, a link, a folder or too large: as GitHub, no file.
+        Ok(
+            match read_worktree_file(&ws.root.join(path), MAX_CODEOWNERS) {
+                Ok(Loaded::Text(bytes)) => Some(bytes),
+                _ => None,
+            },
+        )
+    })
+    .unwrap_or(None);
+    if let Some(l) = &located {
+        for w in &l.warnings {
+            warnings.push(format!(
+                "{}:{}: {} (the line is skipped)",
+                l.path, w.line, w.message
+            ));
+        }
+    }
+    for f in findings {
+        let persona = ws.rules.personas.get(f.persona_index);
+        f.owners = match persona.and_then(|p| p.owners.as_ref()) {
+            Some(owners) => owners.clone(),
+            None => located
+                .as_ref()
+                .and_then(|l| l.codeowners.owners(&f.file))
+                .map(<[String]>::to_vec)
+                .unwrap_or_default(),
+        };
+    }
 }
 
 /// A worker's repository handle, opened on first use: `--all` and `PATH`

@@ -378,7 +378,9 @@ fn personas(g: &crate::cli::Global) -> Result<u8> {
 /// before the content and path rules: "change rule: …" and
 /// "date-gated: blocks from …" (the only place that needs to change).
 fn rule_kind(p: &crate::persona::Persona) -> String {
-    if p.is_path_only() {
+    if p.is_change_rule() {
+        "change rule: fires once when a change matches when_changed and none matches require_changed (--staged, --base, --worktree, watch; not --all or PATH)".to_string()
+    } else if p.is_path_only() {
         "path rule: a taken path fires, once per file".to_string()
     } else {
         let n = p.triggers.len();
@@ -415,14 +417,32 @@ fn persona_lines(p: &crate::persona::Persona) -> Vec<String> {
         field("response:", r.clone());
     }
     field("rule:", rule_kind(p));
-    field(
-        "filters:",
-        if p.filters.is_empty() {
-            "(every path)".to_string()
-        } else {
-            list(&p.filters)
-        },
-    );
+    if let Some(from) = p.enforce_after {
+        let today = today().unwrap_or(from);
+        field(
+            "enforced:",
+            match crate::finding::rollout_note(today, Some(from)) {
+                Some(note) => format!("date-gated: reported, {note}"),
+                None => format!("since {from} (enforce_after reached: blocks as usual)"),
+            },
+        );
+    }
+    if p.is_change_rule() {
+        field("when:", list(&p.when_changed));
+        field("requires:", list(&p.require_changed));
+    } else {
+        field(
+            "filters:",
+            if p.filters.is_empty() {
+                "(every path)".to_string()
+            } else {
+                list(&p.filters)
+            },
+        );
+    }
+    if let Some(owners) = &p.owners {
+        field("owners:", list(owners));
+    }
     if !p.exclude.is_empty() {
         field("exclude:", list(&p.exclude));
     }
@@ -457,6 +477,9 @@ fn persona_lines(p: &crate::persona::Persona) -> Vec<String> {
     }
     if p.scan_binary {
         flags.push("binary: scan");
+    }
+    if p.require_reason {
+        flags.push("require_reason");
     }
     if !flags.is_empty() {
         field("flags:", flags.join("; "));

@@ -401,6 +401,16 @@ pub fn unite_markers(mut markers: Vec<SuppressionRecord>) -> (Vec<SuppressionRec
     (markers, [unused, expired, new])
 }
 
+/// SPEC §11 `enforce_after`: what a finding says before its date.
+pub fn rollout_note(today: crate::date::Date, from: Option<crate::date::Date>) -> Option<String> {
+    let from = from.filter(|d| today < *d)?;
+    let days = today.days_until(from);
+    Some(format!(
+        "blocking from {from} (in {days} day{})",
+        if days == 1 { "" } else { "s" }
+    ))
+}
+
 /// Which change set a report judged (SPEC §12): `valve merge` joins only
 /// reports with the same `id`, a hash of every other field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -224,13 +224,10 @@ pub fn scan(
                         continue;
                     }
                 }
-                if let Some(from) = persona.enforce_after.filter(|d| facts.waivers.today < *d) {
-                    let days = facts.waivers.today.days_until(from);
-                    notes.push(format!(
-                        "blocking from {from} (in {days} day{})",
-                        if days == 1 { "" } else { "s" }
-                    ));
-                }
+                notes.extend(crate::finding::rollout_note(
+                    facts.waivers.today,
+                    persona.enforce_after,
+                ));
                 let redact = persona.redact || facts.redact_all;
                 let column = starts.column(index, content, m.start());
                 let (end_line, end_col) =
@@ -662,7 +659,9 @@ fn path_finding(rules: &Ruleset, pi: usize, doc: &Document<'_>, facts: &RunFacts
         blocking: false,
         enforced_from: persona.enforce_after,
         owners: Vec::new(),
-        notes: Vec::new(),
+        notes: crate::finding::rollout_note(facts.waivers.today, persona.enforce_after)
+            .into_iter()
+            .collect(),
         timestamp: facts.timestamp,
         persona_index: pi,
         can_ignore: persona.allow_ignore,

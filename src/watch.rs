@@ -414,6 +414,11 @@ impl Session<'_> {
         let Some(repo) = self.ws.repo.as_ref() else {
             return self.full();
         };
+        // A change rule judges the whole change set (SPEC §11): any save
+        // can start or stop it firing, so the set is judged again.
+        if self.ws.rules.has_change_rules() {
+            return self.full();
+        }
         let snapshot = repo.snapshot()?;
         let list: Vec<String> = files.iter().cloned().collect();
         let ignored = snapshot.ignored(&list)?;

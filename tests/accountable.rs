@@ -44,11 +44,12 @@ fn json_on(f: &Fixture, today: &str, args: &[&str]) -> (Value, i32) {
         .output()
         .expect("runs");
     let code = out.status.code().expect("exit code");
-    assert!(code <= 1, "{all:?}: {}", String::from_utf8_lossy(&out.stderr));
-    (
-        serde_json::from_slice(&out.stdout).expect("json"),
-        code,
-    )
+    assert!(
+        code <= 1,
+        "{all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_slice(&out.stdout).expect("json"), code)
 }
 
 fn personas(report: &Value) -> Vec<String> {
@@ -65,7 +66,9 @@ fn a_dated_suppression_silences_through_its_day_and_then_expires() {
     let f = repo(CONFIG);
     f.write(
         "src/a.ts",
-        &format!("k = \"{KEY}\" // valve:ignore[Guardian] reason=\"test fixture\" until=2027-03-31\n"),
+        &format!(
+            "k = \"{KEY}\" // valve:ignore[Guardian] reason=\"test fixture\" until=2027-03-31\n"
+        ),
     );
     let (on_the_day, code) = json_on(&f, "2027-03-31", &["--worktree"]);
     assert_eq!(code, 0, "{on_the_day}");
@@ -86,10 +89,7 @@ fn a_dated_suppression_silences_through_its_day_and_then_expires() {
     // expired (not unused) and is a warning of valve's own persona.
     let (after, code) = json_on(&f, "2027-04-01", &["--worktree"]);
     assert_eq!(code, 1);
-    assert_eq!(
-        personas(&after),
-        ["Guardian", "valve:expired-suppression"]
-    );
+    assert_eq!(personas(&after), ["Guardian", "valve:expired-suppression"]);
     let finding = &after["findings"][0];
     assert_eq!(
         finding["notes"],
@@ -107,15 +107,23 @@ fn a_dated_suppression_silences_through_its_day_and_then_expires() {
         .env("VALVE_TODAY", "2027-04-01")
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("suppression expired on 2027-03-31"));
+        .stdout(predicate::str::contains(
+            "suppression expired on 2027-03-31",
+        ));
 }
 
 #[test]
 fn require_reason_needs_a_reason_that_says_something() {
     let f = repo(CONFIG);
     f.write("strict/a.txt", &format!("{KEY} valve:ignore[Strict]\n"))
-        .write("strict/b.txt", &format!("{KEY} valve:ignore[Strict] reason=\"  \"\n"))
-        .write("strict/c.txt", &format!("{KEY} valve:ignore[Strict] reason=\"rotated key, kept for the test\"\n"));
+        .write(
+            "strict/b.txt",
+            &format!("{KEY} valve:ignore[Strict] reason=\"  \"\n"),
+        )
+        .write(
+            "strict/c.txt",
+            &format!("{KEY} valve:ignore[Strict] reason=\"rotated key, kept for the test\"\n"),
+        );
     let (report, code) = json_on(&f, "2027-01-01", &["--worktree"]);
     assert_eq!(code, 1);
     let stood: Vec<(&str, &Value)> = report["findings"]
@@ -140,7 +148,10 @@ fn require_reason_needs_a_reason_that_says_something() {
 #[test]
 fn an_unused_suppression_is_an_info_finding_with_a_configurable_severity() {
     let f = repo(CONFIG);
-    f.write("src/a.ts", "let x = 1; // valve:ignore[Guardian] reason=\"old\"\n");
+    f.write(
+        "src/a.ts",
+        "let x = 1; // valve:ignore[Guardian] reason=\"old\"\n",
+    );
     let (report, code) = json_on(&f, "2027-01-01", &["--worktree"]);
     assert_eq!(code, 0);
     assert_eq!(personas(&report), ["valve:unused-suppression"]);
@@ -165,7 +176,10 @@ fn an_unused_suppression_is_an_info_finding_with_a_configurable_severity() {
 #[test]
 fn an_unknown_persona_in_brackets_is_a_warning_with_did_you_mean() {
     let f = repo(CONFIG);
-    f.write("src/a.ts", &format!("k = {KEY} // valve:ignore[Guardain]\n"));
+    f.write(
+        "src/a.ts",
+        &format!("k = {KEY} // valve:ignore[Guardain]\n"),
+    );
     let out = f
         .valve(&["check", "--worktree", "--format", "json"])
         .env("VALVE_TODAY", "2027-01-01")
@@ -173,13 +187,16 @@ fn an_unknown_persona_in_brackets_is_a_warning_with_did_you_mean() {
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("valve:ignore[Guardain] names no persona") && stderr.contains("did you mean Guardian?"),
+        stderr.contains("valve:ignore[Guardain] names no persona")
+            && stderr.contains("did you mean Guardian?"),
         "{stderr}"
     );
     let report: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert!(report["warnings"][0]
-        .as_str()
-        .is_some_and(|w| w.contains("Guardain")));
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("Guardain"))
+    );
     // It silenced nothing: the finding stands.
     assert_eq!(out.status.code(), Some(1));
 }
@@ -187,7 +204,10 @@ fn an_unknown_persona_in_brackets_is_a_warning_with_did_you_mean() {
 #[test]
 fn no_inline_ignore_voids_every_marker_and_lists_them_as_not_applied() {
     let f = repo(CONFIG);
-    f.write("src/a.ts", &format!("k = {KEY} // valve:ignore reason=\"fixture\"\n"));
+    f.write(
+        "src/a.ts",
+        &format!("k = {KEY} // valve:ignore reason=\"fixture\"\n"),
+    );
     let (report, code) = json_on(&f, "2027-01-01", &["--worktree"]);
     assert_eq!(code, 0);
     let (void, code) = json_on(&f, "2027-01-01", &["--worktree", "--no-inline-ignore"]);
@@ -203,7 +223,8 @@ fn no_inline_ignore_voids_every_marker_and_lists_them_as_not_applied() {
 #[test]
 fn only_markers_on_changed_lines_are_judged_and_none_is_new_in_all() {
     let f = repo(CONFIG);
-    f.write("src/old.ts", "a // valve:ignore[Guardian]\nb\n").commit("old marker");
+    f.write("src/old.ts", "a // valve:ignore[Guardian]\nb\n")
+        .commit("old marker");
     f.write("src/old.ts", "a // valve:ignore[Guardian]\nb changed\n");
     let (report, _) = json_on(&f, "2027-01-01", &["--worktree"]);
     assert_eq!(report["suppressions"], serde_json::json!([]), "{report}");
@@ -214,8 +235,11 @@ fn only_markers_on_changed_lines_are_judged_and_none_is_new_in_all() {
     assert_eq!(all["summary"]["suppressions_new"], 0);
     assert_eq!(personas(&all), ["valve:unused-suppression"]);
     // Staged: a marker the commit adds is new.
-    f.write("src/new.ts", &format!("{KEY} // valve:ignore reason=\"a fixture\"\n"))
-        .stage(&["src/new.ts"]);
+    f.write(
+        "src/new.ts",
+        &format!("{KEY} // valve:ignore reason=\"a fixture\"\n"),
+    )
+    .stage(&["src/new.ts"]);
     let (staged, code) = json_on(&f, "2027-01-01", &["--staged"]);
     assert_eq!(code, 0);
     assert_eq!(staged["summary"]["suppressions_new"], 1);
@@ -250,7 +274,9 @@ fn enforce_after_reports_without_blocking_until_its_date() {
         .env("VALVE_TODAY", "2027-01-01")
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("blocking from 2027-01-31 (in 30 days)"));
+        .stdout(predicate::str::contains(
+            "blocking from 2027-01-31 (in 30 days)",
+        ));
 }
 
 #[test]
@@ -278,7 +304,9 @@ fn the_reviewer_sees_new_suppressions_in_human_and_markdown_output() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains("1 suppression this change adds"))
-        .stdout(predicate::str::contains("reason \"rotated; kept as a fixture\""))
+        .stdout(predicate::str::contains(
+            "reason \"rotated; kept as a fixture\"",
+        ))
         .stdout(predicate::str::contains("until 2027-06-30"));
     f.valve(&["check", "--staged", "--format", "markdown"])
         .env("VALVE_TODAY", "2027-01-01")
@@ -286,4 +314,192 @@ fn the_reviewer_sees_new_suppressions_in_human_and_markdown_output() {
         .code(0)
         .stdout(predicate::str::contains("### New suppressions (1)"))
         .stdout(predicate::str::contains("rotated; kept as a fixture"));
+}
+
+const MIGRATIONS: &str = r#"
+personas:
+  Schema:
+    when_changed: ["migrations/**"]
+    require_changed: ["schema.sql"]
+    on: [added, modified]
+    severity: error
+  Changelog:
+    when_changed: ["src/**"]
+    require_changed: ["CHANGELOG.md"]
+    severity: warning
+    message: Source changed without a CHANGELOG entry
+  Debris:
+    filters: ["src/**"]
+    triggers: ['dbg!\(']
+"#;
+
+fn migrations_repo() -> Fixture {
+    let f = Fixture::new();
+    f.config(MIGRATIONS)
+        .write("schema.sql", "create table a();\n")
+        .write("CHANGELOG.md", "# log\n")
+        .write("migrations/001.sql", "create table a();\n")
+        .write("src/lib.rs", "fn a() {}\n")
+        .commit("init");
+    f
+}
+
+#[test]
+fn a_change_rule_fires_once_at_the_first_path_without_its_companion() {
+    let f = migrations_repo();
+    f.write("migrations/003.sql", "alter table a;\n")
+        .write("migrations/002.sql", "alter table a;\n")
+        .stage(&["migrations"]);
+    let (report, code) = json_on(&f, "2027-01-01", &["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(personas(&report), ["Schema"]);
+    let rule = &report["findings"][0];
+    assert_eq!(rule["file"], "migrations/002.sql");
+    assert_eq!(rule["reason"], "change-rule");
+    assert_eq!(rule["line"], Value::Null);
+    assert_eq!(
+        rule["message"],
+        "migrations/002.sql changed without a change to `schema.sql`"
+    );
+    // The companion in the same change set quiets it.
+    f.write("schema.sql", "create table a(x int);\n")
+        .stage(&["schema.sql"]);
+    let (report, code) = json_on(&f, "2027-01-01", &["--staged"]);
+    assert_eq!(code, 0);
+    assert_eq!(personas(&report), Vec::<String>::new());
+}
+
+#[test]
+fn change_rules_apply_in_change_modes_only_and_follow_on() {
+    let f = migrations_repo();
+    f.write("src/lib.rs", "fn a() { dbg!(1); }\n");
+    // --worktree: the changelog rule fires with its own message.
+    let (report, code) = json_on(&f, "2027-01-01", &["--worktree"]);
+    assert_eq!(code, 0, "warnings do not block");
+    // §5 order: at one path, the finding without a line comes first.
+    assert_eq!(personas(&report), ["Changelog", "Debris"]);
+    assert_eq!(
+        report["findings"][0]["message"],
+        "Source changed without a CHANGELOG entry"
+    );
+    // --all and PATH: no change set, no change rule.
+    let (all, _) = json_on(&f, "2027-01-01", &["--all"]);
+    assert!(!personas(&all).contains(&"Changelog".to_string()), "{all}");
+    let (paths, _) = json_on(&f, "2027-01-01", &["src"]);
+    assert!(!personas(&paths).contains(&"Changelog".to_string()));
+    // --base: a committed range.
+    f.git(&["checkout", "-q", "-b", "topic"]);
+    f.remove("migrations/001.sql").commit("drop a migration");
+    let (range, _) = json_on(&f, "2027-01-01", &["--base", "main"]);
+    // `on: [added, modified]`: a deletion is no reason for Schema.
+    assert!(!personas(&range).contains(&"Schema".to_string()), "{range}");
+    assert!(
+        personas(&range).contains(&"Changelog".to_string()),
+        "{range}"
+    );
+    // `valve personas` says what a change rule is and where it runs.
+    f.valve(&["personas"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("change rule"))
+        .stdout(predicate::str::contains("not --all or PATH"));
+}
+
+#[test]
+fn change_rules_run_in_shard_one_only() {
+    let f = migrations_repo();
+    f.write("migrations/002.sql", "x\n").stage(&["migrations"]);
+    let counts: Vec<usize> = (1..=3)
+        .map(|i| {
+            let shard = format!("{i}/3");
+            let (r, _) = json_on(&f, "2027-01-01", &["--staged", "--shard", &shard]);
+            personas(&r).iter().filter(|p| *p == "Schema").count()
+        })
+        .collect();
+    assert_eq!(counts, [1, 0, 0]);
+}
+
+#[test]
+fn a_change_rule_with_filters_or_half_a_rule_is_a_config_error() {
+    let f = Fixture::new();
+    f.config("personas:\n  R:\n    when_changed: [a/**]\n    require_changed: [b]\n    filters: ['*.rs']\n")
+        .commit("init");
+    f.valve(&["check", "--staged"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "change rule `R` cannot have `filters`",
+        ))
+        .stderr(predicate::str::contains("valve.yml:5:"));
+    f.config("personas:\n  R:\n    when_changed: [a/**]\n");
+    f.valve(&["check", "--staged"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has no `require_changed`"));
+}
+
+#[test]
+fn owners_come_from_codeowners_or_the_persona() {
+    let f = Fixture::new();
+    f.config(
+        "personas:\n  Guardian:\n    filters: ['src/**']\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n  Docs:\n    filters: ['docs/**']\n    owners: ['@org/writers']\n",
+    )
+    .write(
+        ".github/CODEOWNERS",
+        "* @org/everyone\nsrc/ @org/backend\nsrc/web/ @org/frontend @lead\nbad[line @x\n",
+    )
+    .write("CODEOWNERS", "* @ignored-because-github-first\n")
+    .commit("init");
+    f.write("src/a.rs", &format!("{KEY}\n"))
+        .write("src/web/b.ts", &format!("{KEY}\n"))
+        .write("docs/c.md", "d\n");
+    let out = f
+        .valve(&["check", "--worktree", "--format", "json"])
+        .output()
+        .expect("runs");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let owners: Vec<(String, Value)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap_or("").to_string(),
+                f["owners"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        owners,
+        [
+            ("docs/c.md".to_string(), serde_json::json!(["@org/writers"])),
+            ("src/a.rs".to_string(), serde_json::json!(["@org/backend"])),
+            (
+                "src/web/b.ts".to_string(),
+                serde_json::json!(["@org/frontend", "@lead"])
+            ),
+        ]
+    );
+    // The line valve cannot parse is a warning naming it.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(".github/CODEOWNERS:4:"), "{stderr}");
+    // Markdown groups blocking findings by owner, each in a code span.
+    f.valve(&["check", "--worktree", "--format", "markdown"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("### Blocking findings by owner"))
+        .stdout(predicate::str::contains("- `@org/backend`: 1 blocking"));
+    // SARIF results carry them; human output shows them with -v.
+    let sarif = f
+        .valve(&["check", "--worktree", "--format", "sarif"])
+        .output()
+        .expect("runs");
+    let sarif: Value = serde_json::from_slice(&sarif.stdout).expect("sarif");
+    assert_eq!(
+        sarif["runs"][0]["results"][1]["properties"]["owners"],
+        serde_json::json!(["@org/backend"])
+    );
+    f.valve(&["check", "--worktree", "-v"])
+        .assert()
+        .stdout(predicate::str::contains("= owners: @org/frontend, @lead"));
 }

@@ -1453,22 +1453,29 @@ pub fn parse_baseline(path: &Path, bytes: &[u8]) -> Result<HashSet<String>> {
 }
 
 /// Serializes a baseline of every finding in `report`.
-pub fn baseline_json(report: &Report) -> String {
-    let mut entries: Vec<BaselineEntry> = report
+/// The baseline of a report and how many distinct entries it holds. A
+/// path-only finding is an entry only when whole files were judged: in a
+/// change mode it means "this file changed", which no baseline silences
+/// (SPEC §3).
+pub fn baseline_json(report: &Report) -> (String, usize) {
+    let mut seen = HashSet::new();
+    let entries: Vec<BaselineEntry> = report
         .findings
         .iter()
+        .filter(|f| f.line.is_some() || report.whole_files)
+        .filter(|f| seen.insert(f.fingerprint.as_str()))
         .map(|f| BaselineEntry {
             fingerprint: f.fingerprint.clone(),
             persona: f.persona.clone(),
             file: f.file.clone(),
         })
         .collect();
-    entries.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+    let count = entries.len();
     let file = BaselineFile {
         version: 1,
         findings: entries,
     };
     let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
     text.push('\n');
-    text
+    (text, count)
 }

@@ -122,7 +122,14 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             };
             let ws = check::workspace(&opts.cwd, opts.config.as_deref(), head)?;
             let report = check::run_in(&ws, &opts)?;
-            let text = check::baseline_json(&report);
+            let (text, entries) = check::baseline_json(&report);
+            if report.summary.truncated > 0 {
+                let line = format!(
+                    "warning: {} findings past max_findings are not in the baseline; raise max_findings in the config to record them\n",
+                    report.summary.truncated
+                );
+                let _ = io::stderr().write_all(line.as_bytes());
+            }
             let path = match output {
                 Some(path) => {
                     crate::ownfile::write_output(&path, text.as_bytes())?;
@@ -138,9 +145,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             emit(|out| {
                 writeln!(
                     out,
-                    "valve: wrote {} fingerprint{} to {}",
-                    report.findings.len(),
-                    if report.findings.len() == 1 { "" } else { "s" },
+                    "valve: wrote {entries} fingerprint{} to {}",
+                    if entries == 1 { "" } else { "s" },
                     shown(&path)
                 )
             })?;

@@ -503,3 +503,41 @@ fn owners_come_from_codeowners_or_the_persona() {
         .assert()
         .stdout(predicate::str::contains("= owners: @org/frontend, @lead"));
 }
+
+#[test]
+fn baseline_counts_distinct_entries_and_keeps_path_only_findings_to_whole_files() {
+    let f = Fixture::new();
+    f.config(
+        "personas:\n  Guardian:\n    triggers: ['AKIA[0-9A-Z]{16}']\n  Debris:\n    triggers: ['dbg!']\n  Docs:\n    filters: ['*.md']\n",
+    )
+    .write("README", "r\n")
+    .commit("init");
+    // The same line twice, another persona's finding between them.
+    f.write("a.rs", &format!("{KEY}\ndbg!(1)\n{KEY}\n"))
+        .write("b.md", "d\n");
+    f.valve(&["baseline"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrote 3 fingerprints"));
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(f.path().join(".sage/valve-baseline.json")).expect("written"),
+    )
+    .expect("json");
+    assert_eq!(file["findings"].as_array().map(Vec::len), Some(3));
+    // In a change mode the path-only finding is no entry.
+    let out = f.path().join("staged.json");
+    f.stage(&["a.rs", "b.md"]);
+    f.valve(&["baseline", "--staged", "-o", out.to_str().unwrap_or("")])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrote 2 fingerprints"));
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("written")).expect("json");
+    let personas: Vec<&str> = file["findings"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["persona"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(personas, ["Guardian", "Debris"]);
+}

@@ -123,11 +123,34 @@ fn value<T>(value: &Value<T>) -> Json {
             "patternProperties": merge_key(),
             "additionalProperties": {
                 "description": "A persona: null for one that takes every path and fires on the path alone.",
-                "anyOf": [{ "type": "null" }, object(keys::PERSONA_KEYS)]
+                "anyOf": [{ "type": "null" }, persona()]
             }
         }),
         Value::Ignored(_) => json!({}),
     }
+}
+
+/// A persona's keys, and a change rule's two keys together without the
+/// keys of a file rule.
+fn persona() -> Json {
+    let mut out = object(keys::PERSONA_KEYS);
+    let forbidden: Vec<Json> = keys::NOT_IN_CHANGE_RULES
+        .iter()
+        .map(|k| json!({ "required": [k] }))
+        .collect();
+    if let Json::Object(m) = &mut out {
+        m.insert(
+            "dependencies".into(),
+            json!({
+                keys::WHEN_CHANGED: {
+                    "required": [keys::REQUIRE_CHANGED],
+                    "not": { "anyOf": forbidden }
+                },
+                keys::REQUIRE_CHANGED: [keys::WHEN_CHANGED]
+            }),
+        );
+    }
+    out
 }
 
 /// One item of a list of texts.

@@ -402,6 +402,12 @@ pub static PERSONA_KEYS: &[Key<RawPersona>] = &[
     ),
 ];
 
+/// A change rule's two keys, and the keys a change rule cannot have
+/// (SPEC §11); validation and the schema both read them here.
+pub const WHEN_CHANGED: &str = "when_changed";
+pub const REQUIRE_CHANGED: &str = "require_changed";
+pub const NOT_IN_CHANGE_RULES: [&str; 3] = ["filters", "exclude", "triggers"];
+
 /// The contexts of a per-context `fail_on`.
 pub static FAIL_ON_KEYS: &[Key<FailOn>] = &[
     key(

@@ -856,11 +856,8 @@ impl Validator<'_> {
             ),
             (Some(_), Some(_)) => {}
         }
-        for (key, list) in [
-            ("filters", &p.filters),
-            ("exclude", &p.exclude),
-            ("triggers", &p.triggers),
-        ] {
+        let lists = [&p.filters, &p.exclude, &p.triggers];
+        for (key, list) in keys::NOT_IN_CHANGE_RULES.into_iter().zip(lists) {
             if let Some(first) = list.first() {
                 self.issue(
                     first.span,

@@ -515,6 +515,16 @@ struct Pr {
 
 impl Pr {
     fn new(secret: bool) -> Pr {
+        let body = if secret {
+            format!("key = {KEY}\nTODO\n")
+        } else {
+            "fine\nTODO\n".to_string()
+        };
+        Pr::with(&body)
+    }
+
+    /// A pull request whose first commit adds `src/new.txt` holding `body`.
+    fn with(body: &str) -> Pr {
         let origin = Fixture::new();
         origin
             .config("fail_on: { ci: error }\npersonas:\n  Guardian:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n    message: Possible AWS key\n  Todo:\n    triggers: ['TODO']\n")
@@ -526,12 +536,7 @@ impl Pr {
                 .commit(&format!("main {i}"));
         }
         origin.git(&["checkout", "-q", "-b", "feature"]);
-        let body = if secret {
-            format!("key = {KEY}\nTODO\n")
-        } else {
-            "fine\nTODO\n".to_string()
-        };
-        origin.write("src/new.txt", &body).commit("feature 1");
+        origin.write("src/new.txt", body).commit("feature 1");
         origin.write("src/other.txt", "x\n").commit("feature 2");
         let head = rev(&origin, "HEAD");
         origin.git(&["checkout", "-q", "main"]);
@@ -1198,4 +1203,29 @@ fn a_matrix_of_shards_merges_into_one_verdict_summary_and_sarif() {
     );
     assert_eq!(ran.code, 2, "{}", ran.log);
     assert!(ran.log.contains("no report matches"), "{}", ran.log);
+}
+
+#[test]
+#[ignore = "needs jq, curl and bash, as the runner has (.ci/run installs jq)"]
+fn the_step_summary_shows_the_reviewer_what_a_pull_request_waives() {
+    let pr = Pr::with(&format!(
+        "key = {KEY} # valve:ignore[Guardian] reason=\"revoked; a fixture\"\nfine\n"
+    ));
+    let ws = pr.checkout("refs/pull/1/merge");
+    let gh = Gh::new();
+    let ran = gh.run(
+        ws.path(),
+        "pull_request",
+        &pr.event(),
+        &pr.merge,
+        &inputs(&[]),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.log);
+    assert!(
+        ran.summary.contains("### New suppressions (1)")
+            && ran.summary.contains("revoked; a fixture")
+            && ran.summary.contains("`src/new.txt`"),
+        "{}",
+        ran.summary
+    );
 }

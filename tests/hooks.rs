@@ -698,3 +698,39 @@ fn status_names_a_valve_hook_git_no_longer_runs() {
         .success()
         .stdout(predicate::str::contains(".git/hooks/pre-commit never runs"));
 }
+
+#[test]
+fn the_installed_hook_shows_the_suppressions_a_commit_adds_and_expires_them() {
+    let f = repo();
+    f.valve(&["hook", "install"]).assert().success();
+    let commit = |today: &str| {
+        let mut cmd = Std::new("git");
+        hermetic(&mut cmd);
+        cmd.env("PATH", path_with_valve())
+            .env("VALVE_TODAY", today)
+            .args(["commit", "-q", "-m", "waive"])
+            .current_dir(f.path())
+            .output()
+            .expect("git runs")
+    };
+    f.write(
+        "a.txt",
+        &format!("{KEY} # valve:ignore[Guardian] reason=\"revoked test key\" until=2027-03-31\n"),
+    )
+    .stage(&["a.txt"]);
+    // Past its date the suppression silences nothing: the commit is blocked.
+    let late = commit("2027-04-01");
+    assert!(!late.status.success());
+    let said =
+        String::from_utf8_lossy(&late.stderr).to_string() + &String::from_utf8_lossy(&late.stdout);
+    assert!(said.contains("suppression expired on 2027-03-31"), "{said}");
+    // In time it passes, and the hook says what the commit waives and why.
+    let ok = commit("2027-03-01");
+    let said =
+        String::from_utf8_lossy(&ok.stderr).to_string() + &String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{said}");
+    assert!(
+        said.contains("1 suppression this change adds") && said.contains("revoked test key"),
+        "{said}"
+    );
+}

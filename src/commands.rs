@@ -643,6 +643,12 @@ max_file_size: 10MiB             # bytes, or B / KB / KiB / MB / MiB / GB / GiB
 # One value, or one per context (hook = --staged, ci = $CI set, watch, default).
 fail_on: { hook: error, ci: error, watch: never, default: error }
 
+# valve's own findings about `valve:ignore` markers: one that silenced
+# nothing (unused), one past its until= date (expired); never turns one off.
+# A marker waives one line, with a reason a reviewer reads and an expiry:
+#   retry(3) // valve:ignore[FocusedTests] reason="flaky upstream, #123" until=2027-03-31
+suppressions: { unused: info, expired: warning }
+
 personas:
   Guardian:
     description: Secrets and credentials         # shown by `valve personas`
@@ -671,6 +677,7 @@ personas:
     redact: true                                 # never print the matched text
     allow_ignore: false                          # `valve:ignore` cannot silence it
     history: true                                # --base: judge every commit, not just the net change
+    owners: ["@your-org/security"]               # who answers for its findings (else CODEOWNERS)
     examples:                                    # checked by `valve test`
       fires: [{ path: src/config.ts, content: 'key = ""#,
     // Split so that valve's own Secrets persona does not fire on this file.
@@ -690,6 +697,23 @@ personas:
     examples:
       fires: [{ path: src/a.ts, content: "  debugger;" }]
       quiet: [{ path: src/a.ts, content: "const debuggerEnabled = false;" }]
+  FocusedTests:
+    description: A focused test silently skips the rest of the suite
+    filters: ["**/*.test.*", "**/*.spec.*", "**/test/**", "**/tests/**"]
+    triggers: ['\b(?:describe|it|test)\.only\(', '\bfit\(', '\bfdescribe\(']
+    severity: error
+    enforce_after: 2027-06-30                    # rolled out: reported now, blocks from this date
+    require_reason: true                         # a valve:ignore needs reason="..."
+    examples:
+      fires: [{ path: src/a.test.ts, content: "it.only('works', () => {})" }]
+      quiet: [{ path: src/a.test.ts, content: "it('works', () => {})" }]
+  Migrations:
+    description: A migration needs the schema dump regenerated with it
+    when_changed: ["migrations/**", "db/migrate/**"]   # a change rule: judges the change set
+    require_changed: ["schema.sql", "db/schema.rb", "**/schema.prisma"]
+    on: [added, modified]
+    severity: error
+    owners: ["@your-org/db"]
 "#
 );
 

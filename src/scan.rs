@@ -431,7 +431,14 @@ fn report_markers(
             if !on_changed && used.is_empty() {
                 continue;
             }
-            for (name, near) in mark.unknown_personas(&known) {
+            // A name that is no persona makes a marker that does nothing:
+            // said unless unused markers are turned off (`unused: never`).
+            let names = if w.unused.is_some() {
+                mark.unknown_personas(&known)
+            } else {
+                Vec::new()
+            };
+            for (name, near) in names {
                 let hint = near
                     .map(|n| format!("; did you mean {n}?"))
                     .unwrap_or_default();

@@ -442,7 +442,7 @@ impl Ruleset {
             triggers: Vec::new(),
             redact: false,
             allow_ignore: false,
-            tags: vec!["valve".to_string()],
+            tags: Vec::new(),
             security_severity: None,
             help_uri: None,
         })

@@ -199,7 +199,16 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
 }
 
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let rules: Vec<Value> = report.personas.iter().map(rule).collect();
+    // One rule per persona of the config; valve's own personas about
+    // markers (SPEC §11) only when they found something.
+    let described: Vec<&crate::finding::PersonaInfo> = report
+        .personas
+        .iter()
+        .filter(|p| {
+            !p.name.starts_with("valve:") || report.findings.iter().any(|f| f.persona == p.name)
+        })
+        .collect();
+    let rules: Vec<Value> = described.iter().map(|p| rule(p)).collect();
     // The most severe first when not all fit; the kept ones in report order.
     let mut kept: Vec<&Finding> = report.findings.iter().collect();
     let dropped = kept.len().saturating_sub(MAX_RESULTS) + report.summary.truncated;
@@ -211,7 +220,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let results: Vec<Value> = kept
         .into_iter()
         .map(|f| {
-            let index = report.personas.iter().position(|p| p.name == f.persona);
+            let index = described.iter().position(|p| p.name == f.persona);
             result(f, index)
         })
         .collect();

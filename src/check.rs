@@ -16,6 +16,7 @@ use crate::config::{self, BASELINE_PATH, CONFIG_PATHS};
 use crate::error::{Error, Result};
 use crate::finding::{
     BySeverity, ChangeKind, Finding, PolicyInfo, Report, Skip, SkipReason, Summary,
+    SuppressionRecord,
 };
 use crate::git::{self, Change, Content, Repo, Staged};
 use crate::ruleset::{Matchers, Ruleset};
@@ -776,6 +777,9 @@ fn finish(
     })
 }
 
+/// The most `valve:ignore` markers a report lists (SPEC §9: bounded).
+const MAX_MARKERS: usize = 10_000;
+
 /// The most of a CODEOWNERS file read, as GitHub ignores a larger one.
 const MAX_CODEOWNERS: u64 = 3 * 1024 * 1024;
 
@@ -949,6 +953,19 @@ impl Tally {
         }
     }
 
+    /// Keeps a document's markers, at most `MAX_MARKERS` of the run (the
+    /// first by path and line), and its warnings, at most as many.
+    fn add_markers(&mut self, markers: Vec<SuppressionRecord>, warnings: Vec<String>) {
+        self.markers.extend(markers);
+        if self.markers.len() >= 2 * MAX_MARKERS {
+            self.markers
+                .sort_by(|a, b| (a.file.as_bytes(), a.line).cmp(&(b.file.as_bytes(), b.line)));
+            self.markers.truncate(MAX_MARKERS);
+        }
+        let room = MAX_MARKERS.saturating_sub(self.warnings.len());
+        self.warnings.extend(warnings.into_iter().take(room));
+    }
+
     fn shrink(&mut self) {
         if self.findings.len() > self.limit {
             self.findings
@@ -985,8 +1002,7 @@ impl Tally {
         self.too_large += other.too_large;
         self.changed += other.changed;
         self.introduced.extend(other.introduced);
-        self.markers.extend(other.markers);
-        self.warnings.extend(other.warnings);
+        self.add_markers(other.markers, other.warnings);
         if self.findings.len() >= 2 * self.limit {
             self.shrink();
         }
@@ -1004,8 +1020,7 @@ impl Tally {
         self.baselined += other.baselined;
         self.skipped.extend(other.skipped);
         self.suppressed += other.suppressed;
-        self.markers.extend(other.markers);
-        self.warnings.extend(other.warnings);
+        self.add_markers(other.markers, other.warnings);
         if self.findings.len() >= 2 * self.limit {
             self.shrink();
         }
@@ -1257,8 +1272,7 @@ fn judge(
         return Err(e);
     }
     tally.suppressed += scanned.suppressed;
-    tally.markers.extend(scanned.markers);
-    tally.warnings.extend(scanned.warnings);
+    tally.add_markers(scanned.markers, scanned.warnings);
     if let Some(Staged::Differs(index)) = &change.staged {
         if ledger.has_leftovers() {
             let mut offer = Offer::new(tally, gate);

@@ -324,6 +324,9 @@ pub fn scan(
     out
 }
 
+/// The most marker lines of one file that are read (SPEC §9: bounded).
+const MAX_MARKER_LINES: usize = 1_000;
+
 /// The `valve:ignore` markers of one document, by line, parsed once, with
 /// the personas each silenced.
 struct Markers {
@@ -339,6 +342,10 @@ impl Markers {
     fn find(index: &LineIndex, content: &[u8]) -> Markers {
         let mut lines: Vec<LineMarks> = Vec::new();
         for at in memchr::memmem::find_iter(content, crate::suppress::MARKER.as_bytes()) {
+            // Bounded: a file of nothing but markers costs no more than this.
+            if lines.len() >= MAX_MARKER_LINES {
+                break;
+            }
             let line = index.line_of(at);
             if lines.last().is_some_and(|l| l.line == line) {
                 continue;

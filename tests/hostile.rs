@@ -259,6 +259,31 @@ fn a_multi_megabyte_line_of_matches_is_linear_and_bounded() {
 }
 
 #[test]
+fn files_of_nothing_but_markers_give_a_bounded_report() {
+    // 20 files of 100,000 marker lines each, some broken, some naming no
+    // persona: the markers read and listed stay bounded (SPEC §9, §11).
+    let f = repo(EVERY_A);
+    let body =
+        "a valve:ignore[Nobody] reason=\"x\" until=2020-01-01 valve:ignore[\n".repeat(100_000);
+    for i in 0..20 {
+        f.write(&format!("m{i}.txt"), &body);
+    }
+    let out = run(
+        &f,
+        "2,000,000 marker lines",
+        &["check", "--all", "--format", "json"],
+    );
+    let mut faults = Faults::default();
+    if let Some(r) = report(&mut faults, &out) {
+        let listed = r["suppressions"].as_array().map_or(0, Vec::len);
+        faults.expect(listed <= 10_000, || format!("{listed} markers listed"));
+        let warned = r["warnings"].as_array().map_or(0, Vec::len);
+        faults.expect(warned <= 10_000, || format!("{warned} warnings"));
+    }
+    faults.done();
+}
+
+#[test]
 fn a_file_where_every_line_matches_gives_a_bounded_report() {
     const LINES: u64 = 5 << 20; // "a\n" each: 10 MiB
     let f = repo(&format!("max_file_size: 16MiB\n{EVERY_A}"));

@@ -130,6 +130,19 @@ fn a_bare_repository_reads_extended_files_from_the_head_tree() {
     );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(secrets_on(&r, "leak.txt"), "{r}");
+    // Commands other than check read the config from HEAD's tree too.
+    let out = f
+        .valve_in(&target, &["personas", "--color", "never"])
+        .output()
+        .expect("valve runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("Secrets  [critical]"), "{text}");
 }
 
 #[test]
@@ -284,5 +297,46 @@ fn a_config_of_extends_alone_needs_no_personas() {
         .write("policies/shared.yml", SHARED)
         .write("leak.txt", &format!("{KEY}\n"));
     let r = f.json(&["--all"]);
+    assert!(secrets_on(&r, "leak.txt"), "{r}");
+}
+
+#[test]
+fn a_config_named_by_flag_extends_relative_to_the_root() {
+    let f = repo();
+    f.write("ci/valve.yml", "extends: [policies/shared.yml]\n")
+        .commit("ci config");
+    f.write("policies/shared.yml", &format!("{SHARED}# {KEY}\n"))
+        .write("leak.txt", &format!("{KEY}\n"));
+    let r = f.json(&["--worktree", "--config", "ci/valve.yml"]);
+    assert!(secrets_on(&r, "leak.txt"), "{r}");
+    assert!(!secrets_on(&r, "policies/shared.yml"), "{r}");
+    assert_eq!(
+        r["summary"]["policy"]["files"],
+        serde_json::json!(["policies/shared.yml"]),
+        "{r}"
+    );
+    // From a subfolder, the entry is still relative to the root.
+    std::fs::create_dir_all(f.path().join("ci/deep")).expect("mkdir");
+    let out = f
+        .valve_in(
+            &f.path().join("ci/deep"),
+            &[
+                "check",
+                "--format",
+                "json",
+                "--all",
+                "--config",
+                "../valve.yml",
+            ],
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(secrets_on(&r, "leak.txt"), "{r}");
 }

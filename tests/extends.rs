@@ -340,3 +340,27 @@ fn a_config_named_by_flag_extends_relative_to_the_root() {
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(secrets_on(&r, "leak.txt"), "{r}");
 }
+
+#[test]
+fn a_pr_cannot_hide_a_file_by_extending_it() {
+    let f = repo();
+    f.git(&["checkout", "-q", "-b", "pr"]);
+    // Valid YAML of the extended shape holding a key: the head's own file.
+    f.config(&ROOT.replace("[policies/shared.yml]", "[policies/shared.yml, leak.yml]"))
+        .write("leak.yml", &format!("# {KEY}\npersonas: {{}}\n"))
+        .commit("hide");
+    for policy in ["both", "base"] {
+        let r = f.json(&["--base", "main", "--head", "pr", "--policy", policy]);
+        assert!(secrets_on(&r, "leak.yml"), "{policy}: {r}");
+    }
+    // Judged by the head's policy alone, it is an own file.
+    let r = f.json(&["--base", "main", "--head", "pr", "--policy", "head"]);
+    assert!(!secrets_on(&r, "leak.yml"), "head: {r}");
+    let skipped = r["skipped"].as_array().expect("skipped");
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["file"] == "leak.yml" && s["reason"] == "own_file"),
+        "{r}"
+    );
+}

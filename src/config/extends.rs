@@ -91,6 +91,8 @@ struct Walk<'r> {
     personas: Vec<(RawPersona, usize)>,
     files: Vec<String>,
     issues: Vec<ConfigIssue>,
+    /// Files read so far (one extended twice counts twice).
+    reads: usize,
     /// The files being expanded, outermost first (a cycle returns to one).
     stack: Vec<String>,
 }
@@ -146,7 +148,7 @@ impl Walk<'_> {
                 );
                 continue;
             }
-            if self.files.len() >= MAX_FILES {
+            if self.reads >= MAX_FILES {
                 self.at(
                     from,
                     entry.span,
@@ -180,7 +182,10 @@ impl Walk<'_> {
                     continue;
                 }
             };
-            self.files.push(rel.clone());
+            self.reads += 1;
+            if !self.files.contains(&rel) {
+                self.files.push(rel.clone());
+            }
             let source = match super::source_from_bytes(bytes, &shown) {
                 Ok(source) => source,
                 Err(Error::Config(e)) => {
@@ -214,6 +219,7 @@ pub fn expand(source: &Source, self_rel: Option<&str>, reader: &Reader<'_>) -> R
         personas: Vec::new(),
         files: Vec::new(),
         issues,
+        reads: 0,
         stack: self_rel.map(str::to_string).into_iter().collect(),
     };
     let extends = std::mem::take(&mut raw.extends);
@@ -348,7 +354,8 @@ mod tests {
             &[("a.yml", "personas: {A: {}}\n")],
             &format!("extends: [{wide}]\n"),
         );
-        assert_eq!(e.files.len(), MAX_FILES);
-        assert_eq!(e.issues.len(), 8);
+        assert_eq!(e.files, ["a.yml"]);
+        assert_eq!(e.issues.len(), 40 - MAX_FILES);
+        assert_eq!(e.raw.personas.len(), 1);
     }
 }

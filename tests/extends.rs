@@ -364,3 +364,12 @@ fn a_pr_cannot_hide_a_file_by_extending_it() {
         "{r}"
     );
 }
+
+#[test]
+fn an_extended_file_that_is_not_utf8_is_an_error_in_it() {
+    let f = Fixture::new();
+    f.config("extends: [shared.yml]\n")
+        .write_bytes("shared.yml", b"personas:\n  A:\n    message: caf\xe9\n");
+    let err = config_error(&f, &["check", "--all", "--color", "never"]);
+    assert_at(&err, "shared.yml:3:17", &["is not UTF-8"]);
+}

@@ -121,7 +121,7 @@ pub fn workspace(cwd: &Path, config: Option<&Path>, head: Option<&str>) -> Resul
             for candidate in CONFIG_PATHS {
                 if let Some(bytes) = r.own_file_at(rev, candidate, crate::ownfile::MAX_INPUT)? {
                     let source = config::source_from_bytes(bytes, &format!("{rev}:{candidate}"))?;
-                    let rules = Ruleset::from_source(&source)?;
+                    let rules = Ruleset::load_revision(r, &source, rev, rev, candidate)?;
                     return Ok(Workspace {
                         repo,
                         root,
@@ -136,7 +136,7 @@ pub fn workspace(cwd: &Path, config: Option<&Path>, head: Option<&str>) -> Resul
         }
     }
     let (path, source) = config::load(&root, explicit.as_deref())?;
-    let rules = Ruleset::from_source(&source)?;
+    let rules = Ruleset::load_worktree(&source, &root, &path)?;
     Ok(Workspace {
         repo,
         root,
@@ -1111,9 +1111,11 @@ impl scan::Sink for Offer<'_, '_, '_> {
 }
 
 /// Whether `path` is one of valve's own files: never judged by triggers.
+/// The files the config extends are (SPEC §5).
 pub fn is_own_file(ws: &Workspace, path: &str) -> bool {
     CONFIG_PATHS.contains(&path)
         || path == BASELINE_PATH
+        || ws.rules.extended.iter().any(|f| f == path)
         || ws
             .config_path
             .strip_prefix(&ws.root)

@@ -206,8 +206,16 @@ pub struct ConfigErrors {
 
 impl ConfigErrors {
     /// Issues in file order, at most `MAX_ISSUES_LISTED` of them.
+    /// Issues of files the config extends (SPEC §12) follow its own, by
+    /// file name.
     pub fn new(path: &str, mut issues: Vec<ConfigIssue>) -> Self {
-        issues.sort_by_key(|i| i.span.offset());
+        issues.sort_by(|a, b| {
+            (a.src.name != path, &a.src.name, a.span.offset()).cmp(&(
+                b.src.name != path,
+                &b.src.name,
+                b.span.offset(),
+            ))
+        });
         let more = issues.len().saturating_sub(MAX_ISSUES_LISTED);
         issues.truncate(MAX_ISSUES_LISTED);
         let mut help =

@@ -99,6 +99,57 @@ pub fn read_own(root: &Path, rel: &str) -> Result<Option<Vec<u8>>> {
     read_regular(file, &path, "make it a regular file").map(Some)
 }
 
+/// Reads a file named by `extends` (SPEC §12): `rel`, a normalised
+/// repo-relative path, under `root`, each folder on the way a real folder
+/// and the file a regular file, never through a link. What is there
+/// instead comes back for a diagnostic at the entry; nothing of it is read.
+pub fn read_inside(root: &Path, rel: &str) -> Result<crate::config::extends::Fetched> {
+    use crate::config::extends::Fetched;
+    let mut path = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        path.push(part);
+        let last = i + 1 == parts.len();
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let what = if last {
+                    "a symlink".to_string()
+                } else {
+                    format!("under a symlink ({})", parts[..=i].join("/"))
+                };
+                return Ok(Fetched::Refused(what));
+            }
+            Ok(m) if !last && !m.is_dir() => return Ok(Fetched::Missing),
+            Ok(m) if last && !m.is_file() => {
+                return Ok(Fetched::Refused(describe(m.file_type()).to_string()));
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(Fetched::Missing);
+            }
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+    }
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Fetched::Missing),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Ok(Fetched::Refused("a symlink".to_string()));
+        }
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    read_regular(file, &path, "make it a regular file").map(Fetched::Bytes)
+}
+
 /// Whether an own file exists (as anything at all: a link counts).
 pub fn own_exists(root: &Path, rel: &str) -> bool {
     fs::symlink_metadata(root.join(rel)).is_ok()

@@ -72,9 +72,12 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
                 // The same policy twice would judge everything twice
                 // (every commit, with history personas) to the same
                 // report: the base's judges alone. What is compared is
-                // all a policy is: one config file's name and text (the
-                // baseline is the base's either way).
-                (Some(b), Some(h)) if b.text == h.text => (Some(b), None),
+                // all a policy is: the config file's name and text and
+                // the files it extends (the baseline is the base's
+                // either way).
+                (Some(b), Some(h)) if b.text == h.text && b.ws.rules.same_extended(&h.ws.rules) => {
+                    (Some(b), None)
+                }
                 (Some(b), Some(h)) => (Some(b), Some(h)),
                 // No config in the base: the head's alone; the head
                 // deleted it: the base's alone.
@@ -162,7 +165,7 @@ fn worktree_side(repo: &Repo, root: &Path) -> Result<Option<Side>> {
         Err(Error::ConfigMissing { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let rules = Ruleset::from_source(&source)?;
+    let rules = Ruleset::load_worktree(&source, root, &path)?;
     let file = path
         .strip_prefix(root)
         .unwrap_or(&path)
@@ -190,7 +193,7 @@ fn revision_side(repo: &Repo, root: &Path, rev: &str, name: &str) -> Result<Opti
         };
         let display = format!("{name}:{candidate}");
         let source = config::source_from_bytes(bytes, &display)?;
-        let rules = Ruleset::from_source(&source)?;
+        let rules = Ruleset::load_revision(repo, &source, rev, name, candidate)?;
         return Ok(Some(Side {
             text: (candidate.to_string(), source.text.clone()),
             ws: Workspace {

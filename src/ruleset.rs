@@ -5,6 +5,7 @@
 use globset::{Candidate, GlobSet, GlobSetBuilder};
 use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
+use crate::config::extends::{Expanded, Fetched, Reader};
 use crate::config::{self, BASELINE_PATH, CONFIG_PATHS, FailOn, RawConfig, Source, Validator};
 use crate::error::ConfigErrors;
 use crate::persona::{self, Persona, REGEX_SIZE_LIMIT};
@@ -49,8 +50,13 @@ pub struct Ruleset {
     pub warnings: Vec<String>,
     globs: GlobSet,
     owners: Vec<GlobOwner>,
-    /// The config text, for diagnostics found when compiling triggers.
-    source: Source,
+    /// The config text, then each file it extends (SPEC §12), for
+    /// diagnostics found when compiling triggers.
+    sources: Vec<Source>,
+    /// Per persona: the index in `sources` of the file it was written in.
+    origin: Vec<usize>,
+    /// The files the config extends, repo-relative: valve's own files.
+    pub extended: Vec<String>,
 }
 
 /// Every trigger compiled: one regex each, and one `RegexSet` of them all so
@@ -106,16 +112,31 @@ pub type Takers = Vec<usize>;
 impl Ruleset {
     /// Compiles a validated config; bad globs and regexes are all reported.
     pub fn compile(raw: &RawConfig, source: &Source) -> Result<Ruleset, ConfigErrors> {
-        Ruleset::compile_with(raw, source, Vec::new())
+        let expanded = Expanded {
+            raw: raw.clone(),
+            sources: vec![source.clone()],
+            origin: vec![0; raw.personas.len()],
+            files: Vec::new(),
+            issues: Vec::new(),
+        };
+        Ruleset::compile_with(expanded)
     }
 
-    /// Compiles, adding pattern errors to those validation already found.
-    fn compile_with(
-        raw: &RawConfig,
-        source: &Source,
-        issues: Vec<crate::error::ConfigIssue>,
-    ) -> Result<Ruleset, ConfigErrors> {
-        let mut v = Validator::new(source, issues);
+    /// Compiles, adding pattern errors to those validation already found;
+    /// each persona's are reported in the file it was written in.
+    fn compile_with(expanded: Expanded) -> Result<Ruleset, ConfigErrors> {
+        let Expanded {
+            raw,
+            sources,
+            origin,
+            files,
+            issues,
+        } = expanded;
+        let mut vs: Vec<Validator> = sources
+            .iter()
+            .map(|s| Validator::new(s, Vec::new()))
+            .collect();
+        vs[0].issues = issues;
         let mut builder = GlobSetBuilder::new();
         let mut owners = Vec::new();
         let mut add = |globs: Vec<globset::Glob>, owner: GlobOwner| {
@@ -125,7 +146,7 @@ impl Ruleset {
             }
         };
         for (i, pattern) in raw.ignore.iter().enumerate() {
-            let globs = persona::compile_glob(&mut v, pattern);
+            let globs = persona::compile_glob(&mut vs[0], pattern);
             add(
                 globs,
                 GlobOwner {
@@ -137,8 +158,9 @@ impl Ruleset {
         }
         let mut personas = Vec::new();
         for (pi, rp) in raw.personas.iter().enumerate() {
+            let v = &mut vs[origin.get(pi).copied().unwrap_or(0)];
             for (i, pattern) in rp.filters.iter().enumerate() {
-                let globs = persona::compile_glob(&mut v, pattern);
+                let globs = persona::compile_glob(v, pattern);
                 add(
                     globs,
                     GlobOwner {
@@ -153,7 +175,7 @@ impl Ruleset {
                 (GlobRole::Require, &rp.require_changed),
             ] {
                 for (i, pattern) in patterns.iter().enumerate() {
-                    let globs = persona::compile_glob(&mut v, pattern);
+                    let globs = persona::compile_glob(v, pattern);
                     add(
                         globs,
                         GlobOwner {
@@ -165,7 +187,7 @@ impl Ruleset {
                 }
             }
             for (i, pattern) in rp.exclude.iter().enumerate() {
-                let globs = persona::compile_glob(&mut v, pattern);
+                let globs = persona::compile_glob(v, pattern);
                 add(
                     globs,
                     GlobOwner {
@@ -180,7 +202,7 @@ impl Ruleset {
         let globs = match builder.build() {
             Ok(g) => g,
             Err(e) => {
-                v.issue(
+                vs[0].issue(
                     miette::SourceSpan::new(0.into(), 0),
                     "globs could not be combined",
                     e.to_string(),
@@ -199,40 +221,51 @@ impl Ruleset {
             warnings: raw.warnings.clone(),
             globs,
             owners,
-            source: source.clone(),
+            sources: Vec::new(),
+            origin,
+            extended: files,
         };
-        if !v.issues.is_empty() {
+        let issues: Vec<_> = vs.into_iter().flat_map(|v| v.issues).collect();
+        let rules = Ruleset { sources, ..rules };
+        if !issues.is_empty() {
             // Report bad regexes in the same run as every other problem.
-            let mut issues = v.issues;
+            let mut issues = issues;
             if let Err(e) = rules.matchers() {
                 issues.extend(e.issues);
             }
-            return Err(ConfigErrors::new(&source.name, issues));
+            return Err(ConfigErrors::new(&rules.sources[0].name, issues));
         }
         Ok(rules)
     }
 
-    /// Compiles every trigger; bad ones are config errors at their span.
+    /// Compiles every trigger; bad ones are config errors at their span,
+    /// in the file the persona was written in.
     pub fn matchers(&self) -> Result<Matchers, ConfigErrors> {
-        let mut v = Validator::new(&self.source, Vec::new());
+        let mut vs: Vec<Validator> = self
+            .sources
+            .iter()
+            .map(|s| Validator::new(s, Vec::new()))
+            .collect();
         let mut regexes = Vec::with_capacity(self.personas.len());
         let mut base = Vec::with_capacity(self.personas.len());
         let mut patterns = Vec::new();
         let total: usize = self.personas.iter().map(|p| p.triggers.len()).sum();
         let mut budget = persona::Budget::new(total);
-        for p in &self.personas {
+        for (pi, p) in self.personas.iter().enumerate() {
+            let v = &mut vs[self.origin.get(pi).copied().unwrap_or(0)];
             base.push(patterns.len());
             let mut compiled = Vec::with_capacity(p.triggers.len());
             for t in &p.triggers {
-                if let Some(r) = persona::compile_trigger(&mut v, &p.name, t, &mut budget) {
+                if let Some(r) = persona::compile_trigger(v, &p.name, t, &mut budget) {
                     compiled.push(r);
                 }
                 patterns.push(t.pattern.as_str());
             }
             regexes.push(compiled);
         }
-        if !v.issues.is_empty() {
-            return Err(ConfigErrors::new(&self.source.name, v.issues));
+        let issues: Vec<_> = vs.into_iter().flat_map(|v| v.issues).collect();
+        if !issues.is_empty() {
+            return Err(ConfigErrors::new(&self.sources[0].name, issues));
         }
         // A set too big to compile only loses the shortcut, never
         // correctness; it is held to a quarter of the triggers' budget.
@@ -253,18 +286,96 @@ impl Ruleset {
             prefilter,
         })
     }
-    /// A hash of the config text, hex: which policy judged a report.
+
+    /// A hash of the config text and of every file it extends, hex: which
+    /// policy judged a report.
     pub fn digest(&self) -> String {
-        format!(
-            "{:016x}",
-            crate::shard::fnv1a64(self.source.text.as_bytes())
-        )
+        let mut bytes = Vec::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            if i > 0 {
+                bytes.push(0);
+                bytes.extend_from_slice(source.name.as_bytes());
+                bytes.push(0);
+            }
+            bytes.extend_from_slice(source.text.as_bytes());
+        }
+        format!("{:016x}", crate::shard::fnv1a64(&bytes))
     }
 
-    /// Parses and compiles config text in one step.
+    /// Whether both extend the same files with the same texts.
+    pub fn same_extended(&self, other: &Ruleset) -> bool {
+        self.extended == other.extended
+            && self.sources.len() == other.sources.len()
+            && self
+                .sources
+                .iter()
+                .zip(&other.sources)
+                .skip(1)
+                .all(|(a, b)| a.text == b.text)
+    }
+
+    /// Parses and compiles config text in one step; an `extends` entry is
+    /// a config error (there is no repository to read it from).
     pub fn from_source(source: &Source) -> Result<Ruleset, ConfigErrors> {
-        let (raw, issues) = config::parse_lenient(source);
-        Ruleset::compile_with(&raw, source, issues)
+        let nothing = |_: &str| Ok(Fetched::Refused("not readable here".to_string()));
+        let reader = Reader {
+            prefix: String::new(),
+            fetch: &nothing,
+        };
+        match config::extends::expand(source, None, &reader) {
+            Ok(expanded) => Ruleset::compile_with(expanded),
+            // The reader above fails no read.
+            Err(_) => {
+                let (raw, issues) = config::parse_lenient(source);
+                Ruleset::compile_with(Expanded {
+                    origin: vec![0; raw.personas.len()],
+                    raw,
+                    sources: vec![source.clone()],
+                    files: Vec::new(),
+                    issues,
+                })
+            }
+        }
+    }
+
+    /// Parses and compiles a config of the work tree at `root` with every
+    /// file it extends, read as own files (SPEC §12, §9).
+    pub fn load_worktree(
+        source: &Source,
+        root: &std::path::Path,
+        config_path: &std::path::Path,
+    ) -> crate::error::Result<Ruleset> {
+        let fetch = |rel: &str| crate::ownfile::read_inside(root, rel);
+        let reader = Reader {
+            prefix: String::new(),
+            fetch: &fetch,
+        };
+        let self_rel = config_path
+            .strip_prefix(root)
+            .ok()
+            .and_then(|p| p.to_str())
+            .map(str::to_string);
+        let expanded = config::extends::expand(source, self_rel.as_deref(), &reader)?;
+        Ok(Ruleset::compile_with(expanded)?)
+    }
+
+    /// Parses and compiles the config committed at `rev` (at `path`), its
+    /// extended files read from the same revision; `name` names the
+    /// revision in diagnostics.
+    pub fn load_revision(
+        repo: &crate::git::Repo,
+        source: &Source,
+        rev: &str,
+        name: &str,
+        path: &str,
+    ) -> crate::error::Result<Ruleset> {
+        let fetch = |rel: &str| repo.extended_file_at(rev, rel, crate::ownfile::MAX_INPUT);
+        let reader = Reader {
+            prefix: format!("{name}:"),
+            fetch: &fetch,
+        };
+        let expanded = config::extends::expand(source, Some(path), &reader)?;
+        Ok(Ruleset::compile_with(expanded)?)
     }
 
     /// The one glob-set pass for a path: the ignore pattern that removes
@@ -272,7 +383,9 @@ impl Ruleset {
     /// (pattern indices). Every question about a path is answered from this.
     fn path_hits(&self, path: &str, scratch: &mut Vec<usize>) -> PathHits {
         let mut out = PathHits {
-            own_file: CONFIG_PATHS.contains(&path) || path == BASELINE_PATH,
+            own_file: CONFIG_PATHS.contains(&path)
+                || path == BASELINE_PATH
+                || self.extended.iter().any(|f| f == path),
             ignore: None,
             personas: vec![(None, None); self.personas.len()],
         };

@@ -47,8 +47,16 @@ fn object<T>(table: &[Key<T>]) -> Json {
     }
     let required: Vec<&str> = table
         .iter()
-        .filter(|k| k.required.is_some())
+        .filter(|k| k.required.as_ref().is_some_and(|m| m.unless.is_none()))
         .map(|k| k.name)
+        .collect();
+    // A key required unless another is present: one of the two.
+    let either: Vec<Json> = table
+        .iter()
+        .filter_map(|k| {
+            let other = k.required.as_ref()?.unless?;
+            Some(json!({ "anyOf": [{ "required": [k.name] }, { "required": [other] }] }))
+        })
         .collect();
     let mut out = json!({
         "type": "object",
@@ -56,9 +64,12 @@ fn object<T>(table: &[Key<T>]) -> Json {
         "patternProperties": merge_key(),
         "additionalProperties": false,
     });
-    if !required.is_empty() {
-        if let Json::Object(m) = &mut out {
+    if let Json::Object(m) = &mut out {
+        if !required.is_empty() {
             m.insert("required".into(), json!(required));
+        }
+        if !either.is_empty() {
+            m.insert("allOf".into(), json!(either));
         }
     }
     out
@@ -159,6 +170,7 @@ fn text_item(item: Item) -> Json {
         // A blank glob is an error (persona.rs); the schema can see that.
         Item::Glob => json!({ "type": "string", "pattern": "\\S" }),
         Item::Regex | Item::Label => json!({ "type": "string" }),
+        Item::Path => json!({ "type": "string", "pattern": "^[^/]", "not": { "pattern": "://" } }),
     }
 }
 

@@ -519,6 +519,8 @@ impl Session<'_> {
             .filter_map(|p| self.relative(&root, p))
             .collect();
         let mut plan = classify(&rel, &self.config_rel, |p| self.ws.rules.is_ignored(p));
+        // A file the config extends is part of it (SPEC §12).
+        plan.reload |= rel.iter().any(|p| self.ws.rules.extended.contains(p));
         // The kernel dropped events (queue overflow): trust nothing, rescan.
         // A name that is not UTF-8 is shown escaped, not a path to open:
         // a full run reads it by its bytes.

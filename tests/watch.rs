@@ -461,3 +461,28 @@ fn a_work_tree_restored_to_head_keeps_the_staged_key_index_only() {
         vec![event("resolved", "src/b.txt", "index_only")]
     );
 }
+
+#[test]
+fn editing_an_extended_file_reloads_the_personas() {
+    let f = Fixture::new();
+    f.config("extends: [policies/shared.yml]\n")
+        .write(
+            "policies/shared.yml",
+            "personas:\n  Guardian:\n    triggers: ['AKIA[0-9A-Z]{16}']\n",
+        )
+        .write("src/a.txt", "clean\n")
+        .commit("init");
+    f.write("src/a.txt", "TODO here\n");
+    let mut w = Watch::start(&f, &[]);
+    f.write(
+        "policies/shared.yml",
+        "personas:\n  Todo:\n    triggers: ['TODO']\n",
+    );
+    let got = w.until(|e| e["type"] == "summary");
+    assert!(got.iter().any(|e| e["type"] == "reload"), "{got:#?}");
+    assert!(
+        got.iter()
+            .any(|e| e["type"] == "finding" && e["persona"] == "Todo"),
+        "{got:#?}"
+    );
+}

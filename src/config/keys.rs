@@ -136,6 +136,8 @@ pub enum Item {
     Glob,
     Regex,
     Label,
+    /// A repo-relative file path (`extends`).
+    Path,
 }
 
 /// What a key's value must be, and where a valid value goes.
@@ -187,6 +189,8 @@ pub struct Missing {
     pub title: &'static str,
     pub label: &'static str,
     pub help: Option<&'static str>,
+    /// Not required when this key of the same mapping is present.
+    pub unless: Option<&'static str>,
 }
 
 /// One key of a mapping in valve.yml.
@@ -249,11 +253,19 @@ pub static TOP_KEYS: &[Key<RawConfig>] = &[
         "Severities of valve's own findings about inline suppressions: unused (default info) and expired (default warning); never turns one off.",
         Value::Suppressions(|c, s| c.suppressions = s),
     ),
+    key(
+        "extends",
+        "Repository files (relative to the folder this config governs, no `..` out of it) whose personas come first, in order; a persona defined again later replaces the earlier one in place.",
+        Value::Texts(Item::Path, |c, v| c.extends = v),
+    ),
     Key {
         required: Some(Missing {
             title: "valve.yml declares no personas",
             label: "a `personas:` mapping is required",
-            help: Some("add `personas:` with at least one persona; `valve init` writes an example"),
+            help: Some(
+                "add `personas:` with at least one persona (or `extends:` naming files that have them); `valve init` writes an example",
+            ),
+            unless: Some("extends"),
         }),
         ..key(
             "personas",
@@ -467,6 +479,7 @@ pub static EXAMPLE_KEYS: &[Key<Example>] = &[
             title: "example without `path`",
             label: "needs a path",
             help: Some("add `path: some/file.ext`"),
+            unless: None,
         }),
         ..key(
             "path",

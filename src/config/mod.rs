@@ -7,6 +7,7 @@
 //! must be and which words they take is `keys.rs`'s table; this module
 //! walks the YAML tree by it.
 
+pub mod extends;
 pub mod keys;
 
 use std::path::{Path, PathBuf};
@@ -130,6 +131,8 @@ pub struct RawConfig {
     pub fail_on: FailOn,
     pub suppressions: SuppressionLevels,
     pub personas: Vec<RawPersona>,
+    /// `extends:` (SPEC §12): files whose personas come first, as written.
+    pub extends: Vec<Spanned<String>>,
     /// Accepted-but-ignored fields (the seed's `schedule`).
     pub warnings: Vec<String>,
 }
@@ -234,6 +237,38 @@ pub fn parse_lenient(source: &Source) -> (RawConfig, Vec<ConfigIssue>) {
     (raw, v.issues)
 }
 
+/// The top-level keys a file named by `extends` may set: it adds personas
+/// (and may extend further files); everything else belongs to the config
+/// that extends it (SPEC §12).
+pub const EXTENDED_KEYS: [&str; 3] = ["version", "extends", "personas"];
+
+/// Validates an extended file like a config, then refuses every top-level
+/// key but `EXTENDED_KEYS` at that key.
+pub fn parse_extended(source: &Source) -> (RawConfig, Vec<ConfigIssue>) {
+    let (raw, mut issues) = parse_lenient(source);
+    if let Ok(Some(Node::Map { entries, .. })) = yaml::parse(&source.text) {
+        let mut v = Validator::new(source, Vec::new());
+        for (key, _) in &entries {
+            if let Node::Scalar { value, .. } = key {
+                if keys::names(keys::TOP_KEYS).contains(&value.as_str())
+                    && !EXTENDED_KEYS.contains(&value.as_str())
+                {
+                    v.issue(
+                        key.span(),
+                        format!("`{value}` cannot be set in an extended file"),
+                        "only `personas` and `extends` are taken from a file named by `extends`",
+                        Some(format!(
+                            "set `{value}` in the config that extends this file"
+                        )),
+                    );
+                }
+            }
+        }
+        issues.extend(v.issues);
+    }
+    (raw, issues)
+}
+
 /// Collects issues while walking the tree.
 pub(crate) struct Validator<'a> {
     pub(crate) source: &'a Source,
@@ -283,6 +318,7 @@ impl Validator<'_> {
             fail_on: FailOn::default(),
             suppressions: SuppressionLevels::default(),
             personas: Vec::new(),
+            extends: Vec::new(),
             warnings: Vec::new(),
         };
         let root = match yaml::parse(&self.source.text) {
@@ -344,7 +380,8 @@ impl Validator<'_> {
             let Some(missing) = &key.required else {
                 continue;
             };
-            if !present.iter().any(|(name, _)| name == key.name) {
+            let has = |n: &str| present.iter().any(|(name, _)| name == n);
+            if !has(key.name) && !missing.unless.is_some_and(has) {
                 self.issue(
                     node.span(),
                     missing.title,

@@ -3,6 +3,7 @@
 //! policy file there must be a regular blob, never a link.
 
 use super::{BlobId, Repo, wrap};
+use crate::config::extends::Fetched;
 use crate::error::{Error, Result};
 
 impl Repo {
@@ -64,6 +65,25 @@ impl Repo {
     /// most `max` bytes, `None` when absent; a link, folder or submodule
     /// there is an error naming `rev:path`, and nothing of it is read.
     pub fn own_file_at(&self, rev: &str, path: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        match self.file_at(rev, path, max)? {
+            Fetched::Bytes(b) => Ok(Some(b)),
+            Fetched::Missing => Ok(None),
+            Fetched::Refused(what) => Err(Error::Refused {
+                message: format!("{rev}:{path} is {what}, not a regular file"),
+                help: Some(
+                    "valve reads its own files only as regular files: make it one".to_string(),
+                ),
+            }),
+        }
+    }
+
+    /// A file named by `extends` at a revision (SPEC §12): what is there,
+    /// for a diagnostic at the entry; only a regular blob is read.
+    pub fn extended_file_at(&self, rev: &str, path: &str, max: u64) -> Result<Fetched> {
+        self.file_at(rev, path, max)
+    }
+
+    fn file_at(&self, rev: &str, path: &str, max: u64) -> Result<Fetched> {
         let repo = self.local();
         let id = self.commit_id(&repo, rev)?;
         let tree = repo
@@ -74,7 +94,7 @@ impl Repo {
             .lookup_entry_by_path(path)
             .map_err(wrap("cannot read a tree"))?
         else {
-            return Ok(None);
+            return Ok(Fetched::Missing);
         };
         let mode = entry.mode();
         if !mode.is_blob() {
@@ -85,15 +105,10 @@ impl Repo {
             } else {
                 "a submodule"
             };
-            return Err(Error::Refused {
-                message: format!("{rev}:{path} is {what}, not a regular file"),
-                help: Some(
-                    "valve reads its own files only as regular files: make it one".to_string(),
-                ),
-            });
+            return Ok(Fetched::Refused(what.to_string()));
         }
         match self.blob_within(&repo, BlobId(entry.object_id()), path, max)? {
-            super::Sized::Bytes(b) => Ok(Some(b)),
+            super::Sized::Bytes(b) => Ok(Fetched::Bytes(b)),
             super::Sized::TooLarge => Err(Error::Refused {
                 message: format!("{rev}:{path} is larger than {max} bytes"),
                 help: Some(

@@ -16,7 +16,7 @@
 #
 # hyperfine when installed (apt install hyperfine): medians; without it, the
 # median of RUNS plain runs through bash. Peak RSS via GNU time (-f %M).
-# Env: RUNS (10), SIZES, VALVE (a built binary: skips the build),
+# Env: RUNS (10), SIZES, VALVE (a built binary: skips the build), NO_HYPERFINE=1,
 # WATCH_RUNS (20), IDLE_SECONDS (10).
 set -Eeuo pipefail
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -32,7 +32,7 @@ else
 fi
 [ -x "$valve" ] || { echo "bench: no valve binary at $valve" >&2; exit 2; }
 command -v rg >/dev/null || { echo "bench: rg (ripgrep) is needed: apt install ripgrep" >&2; exit 2; }
-have_hf=$(command -v hyperfine >/dev/null && echo 1 || echo 0)
+have_hf=$( [ -z "${NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null && echo 1 || echo 0)
 gnu_time=$( { [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; } && echo 1 || echo 0)
 
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
@@ -65,10 +65,10 @@ measure() {
       --export-json "$tmp/hf.json" "$@" >/dev/null 2>&1
     python3 -c 'import json,sys; [print(r["median"]) for r in json.load(open(sys.argv[1]))["results"]]' "$tmp/hf.json"
   else
-    local cmd i s e
+    local cmd s e
     for cmd in "$@"; do
-      for i in $(seq "$warmup"); do bash -c "$cmd" >/dev/null 2>&1 || true; done
-      for i in $(seq "$runs"); do
+      for _ in $(seq "$warmup"); do bash -c "$cmd" >/dev/null 2>&1 || true; done
+      for _ in $(seq "$runs"); do
         s=$(date +%s%N); bash -c "$cmd" >/dev/null 2>&1 || true; e=$(date +%s%N)
         echo $(( (e - s) / 1000 ))
       done | sort -n | awk '{ a[NR] = $1 } END { printf "%.6f\n", a[int((NR + 1) / 2)] / 1e6 }'
@@ -222,7 +222,8 @@ bench_repo() {
   [ "$nfiles" -ge 200000 ] && { all_runs=5; all_warmup=1; }
   # The union of every trigger, each in a group so flags stay scoped.
   pattern=$("$valve" personas | sed -n 's/^  trigger [0-9]*: *//p' | sed 's/.*/(?:&)/' | paste -sd'|')
-  local rg_all="rg --hidden -g '!.git' -n -e $(sq "$pattern") ."
+  local rg_all
+  rg_all="rg --hidden -g '!.git' -n -e $(sq "$pattern") ."
   local k
   k=$(awk -v n="$nfiles" 'BEGIN { printf (n >= 1000 ? "%.0fk" : "%d"), (n >= 1000 ? n / 1000 : n) }')
   echo "bench: $repo: $nfiles tracked files" >&2

@@ -248,21 +248,73 @@ pub(super) fn diff_commits(
     old: Option<gix::ObjectId>,
     new: gix::ObjectId,
 ) -> Result<Vec<Change>> {
-    let tree_of = |id: gix::ObjectId| -> Result<gix::Tree<'_>> {
+    let tree_of = |id: gix::ObjectId| -> Result<Vec<u8>> {
         repo.find_commit(id)
             .and_then(|c| c.tree())
+            .map(|t| t.detach().data)
             .map_err(wrap("cannot read a commit's tree"))
     };
-    let old_tree = old.map(tree_of).transpose()?;
+    let old_tree = old.map(tree_of).transpose()?.unwrap_or_default();
     let new_tree = tree_of(new)?;
-    // Without gix's rename tracker: renames are paired as git pairs them.
-    let options = gix::diff::Options::default().with_rewrites(None);
-    let diff = repo
-        .diff_tree_to_tree(old_tree.as_ref(), &new_tree, options)
-        .map_err(wrap("cannot diff the range"))?;
+    // The plain tree diff: `diff_tree_to_tree` would also read and hash the
+    // index to set up attributes that a tree-to-tree diff never uses (half
+    // of a large range's time). No rename tracker either: renames are
+    // paired as git pairs them.
+    let mut recorder = gix::diff::tree::Recorder::default();
+    gix::diff::tree(
+        gix::objs::TreeRefIter::from_bytes(&old_tree, repo.object_hash()),
+        gix::objs::TreeRefIter::from_bytes(&new_tree, repo.object_hash()),
+        gix::diff::tree::State::default(),
+        &repo.objects,
+        &mut recorder,
+    )
+    .map_err(|e| Error::git(format!("cannot diff the range: {e}"), None))?;
     let mut found = Found::default();
-    for change in diff {
-        found.push_tree(change);
+    for change in recorder.records {
+        found.push_tree(detached(change));
     }
     found.paired(repo)
+}
+
+/// A change of the plain tree diff in the shape of gix's rewrite-aware one.
+fn detached(change: gix::diff::tree::recorder::Change) -> gix::object::tree::diff::ChangeDetached {
+    use gix::diff::tree::recorder::Change as R;
+    use gix::object::tree::diff::ChangeDetached as C;
+    match change {
+        R::Addition {
+            entry_mode,
+            oid,
+            path,
+            relation,
+        } => C::Addition {
+            location: path,
+            relation,
+            entry_mode,
+            id: oid,
+        },
+        R::Deletion {
+            entry_mode,
+            oid,
+            path,
+            relation,
+        } => C::Deletion {
+            location: path,
+            relation,
+            entry_mode,
+            id: oid,
+        },
+        R::Modification {
+            previous_entry_mode,
+            previous_oid,
+            entry_mode,
+            oid,
+            path,
+        } => C::Modification {
+            location: path,
+            previous_entry_mode,
+            previous_id: previous_oid,
+            entry_mode,
+            id: oid,
+        },
+    }
 }

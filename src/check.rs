@@ -67,6 +67,8 @@ pub struct Options {
     pub today: crate::date::Date,
     /// False under `--no-inline-ignore` (SPEC §11).
     pub inline_ignore: bool,
+    /// SPEC §12 `--cache DIR` / `--cache-max SIZE`: the result cache.
+    pub cache: Option<crate::cache::Spec>,
 }
 
 /// `--policy`: which revision's config and baseline judge a `--base` range.
@@ -180,6 +182,15 @@ pub fn run(opts: &Options) -> Result<Report> {
 /// Triggers compile on a second thread while git lists the changes; the
 /// compile is always joined, so a bad regex is reported on every run.
 pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
+    let report = run_checked(ws, opts);
+    // SPEC §12: the cache is held to `--cache-max` once the run is done.
+    if let Some(spec) = &opts.cache {
+        crate::cache::evict(spec);
+    }
+    report
+}
+
+fn run_checked(ws: &Workspace, opts: &Options) -> Result<Report> {
     check_persona_names(opts, &[&ws.rules])?;
     if let Selection::Range { base, head } = &opts.selection {
         return crate::history::run_range_in(ws, opts, base.as_deref(), head);
@@ -237,6 +248,10 @@ pub(crate) fn facts<'a>(
             unused: own(ws.rules.suppressions.unused),
             expired: own(ws.rules.suppressions.expired),
         },
+        cache: opts
+            .cache
+            .as_ref()
+            .map(|spec| crate::cache::Cache::new(spec, &ws.rules)),
     }
 }
 

@@ -362,3 +362,17 @@ fn an_entry_moved_to_another_key_is_never_trusted() {
     assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
     assert_eq!(good, entries(cache.path()));
 }
+
+#[test]
+fn a_file_with_too_many_matches_is_not_cached() {
+    let f = Fixture::new();
+    f.config("personas:\n  Notes:\n    filters: [\"docs/**\"]\n    triggers: ['FIXME']\n");
+    f.write("docs/many.md", &"FIXME\n".repeat(100_001));
+    f.write("docs/few.md", &"FIXME\n".repeat(100_000));
+    f.stage(&["."]).commit("base");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+    assert_eq!(entries(cache.path()).len(), 1, "only the file at the cap");
+    assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+}

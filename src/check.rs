@@ -164,6 +164,15 @@ pub fn threshold(rules: &Ruleset, opts: &Options) -> (Context, Threshold, String
 
 /// Runs one check end to end.
 pub fn run(opts: &Options) -> Result<Report> {
+    let report = run_selected(opts);
+    // SPEC §12: the cache is held to `--cache-max` once the run is done.
+    if let Some(spec) = &opts.cache {
+        crate::cache::evict(spec);
+    }
+    report
+}
+
+fn run_selected(opts: &Options) -> Result<Report> {
     // A range is judged by the policy `--policy` names; a config the user
     // names with `--config` is theirs and judges alone.
     if let (Selection::Range { base, head }, None) = (&opts.selection, &opts.config) {
@@ -182,15 +191,6 @@ pub fn run(opts: &Options) -> Result<Report> {
 /// Triggers compile on a second thread while git lists the changes; the
 /// compile is always joined, so a bad regex is reported on every run.
 pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
-    let report = run_checked(ws, opts);
-    // SPEC §12: the cache is held to `--cache-max` once the run is done.
-    if let Some(spec) = &opts.cache {
-        crate::cache::evict(spec);
-    }
-    report
-}
-
-fn run_checked(ws: &Workspace, opts: &Options) -> Result<Report> {
     check_persona_names(opts, &[&ws.rules])?;
     if let Selection::Range { base, head } = &opts.selection {
         return crate::history::run_range_in(ws, opts, base.as_deref(), head);

@@ -257,6 +257,19 @@ fn a_tiny_cache_max_keeps_the_folder_under_it() {
         assert!(size <= 1024, "cache holds {size} bytes");
         assert!(size > 0, "the most recent entries stay");
     }
+    // In a range too.
+    f.git(&["checkout", "-q", "-b", "wide"]);
+    f.stage(&["."]).commit("more");
+    let mut cmd = f.valve(&["check", "--base", "main", "--cache-max", "1KiB", "--cache"]);
+    cmd.env_remove("VALVE_CACHE_DIR").arg(cache.path());
+    assert!(
+        cmd.output()
+            .expect("valve runs")
+            .status
+            .code()
+            .is_some_and(|c| c <= 1)
+    );
+    assert!(size_of(cache.path()) <= 1024);
     // Without the bound, the same run keeps far more.
     run(&f, &["--all"], Some(cache.path()));
     assert!(size_of(cache.path()) > 1024);

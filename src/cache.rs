@@ -153,9 +153,11 @@ impl<'c> Memo<'c> {
     pub fn open(cache: &'c Cache, rules: &Ruleset, content: &[u8]) -> Memo<'c> {
         let key = cache.key(content);
         let path = cache.path(&key);
-        let found = read_entry(&path, &key)
-            .and_then(|payload| decode(&payload, &shape(rules), content.len()))
-            .inspect(|_| touch(&path));
+        let found = read_entry(&path, &key).and_then(|(payload, used)| {
+            let personas = decode(&payload, &shape(rules), content.len())?;
+            touch(&path, used);
+            Some(personas)
+        });
         let (personas, dirty) = match found {
             Some(p) => (p, false),
             // Not there or not trusted: written again once filled.
@@ -226,8 +228,8 @@ impl<'c> Memo<'c> {
 }
 
 /// The payload of the entry at `path`, when its header and checksum are
-/// right and it is the entry of `key`.
-fn read_entry(path: &Path, key: &Key) -> Option<Vec<u8>> {
+/// right and it is the entry of `key`, with when it was last used.
+fn read_entry(path: &Path, key: &Key) -> Option<(Vec<u8>, Option<SystemTime>)> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
@@ -251,14 +253,13 @@ fn read_entry(path: &Path, key: &Key) -> Option<Vec<u8>> {
     if len != payload.len() as u64 || Sha256::digest(payload)[..] != bytes[52..84] {
         return None;
     }
-    Some(payload.to_vec())
+    Some((payload.to_vec(), meta.modified().ok()))
 }
 
-fn touch(path: &Path) {
+/// Marks an entry as just used (its recency for `evict`).
+fn touch(path: &Path, used: Option<SystemTime>) {
     let now = SystemTime::now();
-    let fresh = fs::symlink_metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
+    let fresh = used
         .and_then(|t| now.duration_since(t).ok())
         .is_some_and(|age| age < TOUCH_AFTER);
     if fresh {
@@ -504,7 +505,7 @@ mod tests {
         };
         memo.finish();
         let path = cache.path(&key);
-        let payload = read_entry(&path, &key);
+        let payload = read_entry(&path, &key).map(|(p, _)| p);
         assert_eq!(payload.as_deref(), Some(&encode(&sample(), 10)[..]));
         assert_eq!(read_entry(&path, &cache.key(b"other")), None);
         let mut bytes = fs::read(&path).unwrap_or_default();

@@ -45,6 +45,12 @@ use crate::ruleset::Ruleset;
 pub const ENV: &str = "VALVE_CACHE_DIR";
 /// `--cache-max` when not given: 256 MiB.
 pub const DEFAULT_MAX: u64 = 256 * 1024 * 1024;
+/// `--cache-min` when not given: 64 KiB. Reading an entry costs an open,
+/// a read and a checksum, about what searching a few dozen KiB costs, so a
+/// smaller file is searched each time rather than looked up (measured on a
+/// 20,000-file tree of 3 KiB files: a warm cache of every file was slower
+/// than none).
+pub const DEFAULT_MIN: u64 = 64 * 1024;
 /// Matches one entry may hold, over all its triggers: a file with more is
 /// not cached (it is searched each time, as without a cache).
 pub const MAX_MATCHES: usize = 100_000;
@@ -67,6 +73,8 @@ const STALE_TEMP: Duration = Duration::from_secs(3600);
 pub struct Spec {
     pub dir: PathBuf,
     pub max: u64,
+    /// Contents smaller than this are not cached.
+    pub min: u64,
 }
 
 /// The cache as one ruleset sees it: its folder and the ruleset's hash.
@@ -74,6 +82,7 @@ pub struct Spec {
 pub struct Cache {
     dir: PathBuf,
     rules: [u8; 32],
+    min: u64,
 }
 
 type Key = [u8; 32];
@@ -86,7 +95,13 @@ impl Cache {
         Cache {
             dir: spec.dir.clone(),
             rules: rules_hash(rules),
+            min: spec.min,
         }
+    }
+
+    /// Whether a content this long is worth caching (`--cache-min`).
+    pub fn takes(&self, content: &[u8]) -> bool {
+        content.len() as u64 >= self.min
     }
 
     fn key(&self, content: &[u8]) -> Key {
@@ -492,6 +507,7 @@ mod tests {
         let cache = Cache {
             dir: dir.path().to_path_buf(),
             rules: [7; 32],
+            min: 0,
         };
         let key = cache.key(b"content");
         let memo = Memo {

@@ -388,9 +388,13 @@ pub struct CheckArgs {
     /// first [default: 256MiB]
     #[arg(long, value_name = "SIZE", value_parser = parse_cache_max)]
     pub cache_max: Option<u64>,
+    /// Files smaller than SIZE are searched rather than looked up in the
+    /// --cache folder [default: 64KiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_cache_max)]
+    pub cache_min: Option<u64>,
 }
 
-/// `--cache-max`: a size as config's `max_file_size` reads it (`1KiB`, `256MiB`).
+/// `--cache-max`, `--cache-min`: a size as config's `max_file_size` reads it (`1KiB`, `256MiB`).
 fn parse_cache_max(s: &str) -> Result<u64, String> {
     crate::config::parse_size(s.trim())
         .ok_or_else(|| format!("`{s}` is not a size: write e.g. 512MiB, 1GiB or 1048576"))
@@ -404,6 +408,7 @@ impl CheckArgs {
         Some(crate::cache::Spec {
             dir: PathBuf::from(dir),
             max: self.cache_max.unwrap_or(crate::cache::DEFAULT_MAX),
+            min: self.cache_min.unwrap_or(crate::cache::DEFAULT_MIN),
         })
     }
 

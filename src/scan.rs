@@ -179,7 +179,7 @@ pub fn scan(
             continue;
         }
         if memo.is_none() {
-            if let Some(cache) = &facts.cache {
+            if let Some(cache) = facts.cache.as_ref().filter(|c| c.takes(content)) {
                 memo = Some(crate::cache::Memo::open(cache, rules, content));
             }
         }

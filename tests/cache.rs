@@ -82,7 +82,8 @@ fn run(f: &Fixture, args: &[&str], cache: Option<&Path>) -> Value {
     let mut cmd = f.valve(&all);
     cmd.env_remove("VALVE_CACHE_DIR");
     if let Some(dir) = cache {
-        cmd.arg("--cache").arg(dir);
+        // Every file is cached, however small (the default skips < 64KiB).
+        cmd.args(["--cache-min", "0", "--cache"]).arg(dir);
     }
     let out = cmd.output().expect("valve runs");
     assert!(
@@ -245,7 +246,16 @@ fn a_tiny_cache_max_keeps_the_folder_under_it() {
     let cache = tempfile::tempdir().expect("temp dir");
     let plain = run(&f, &["--all"], None);
     for _ in 0..2 {
-        let mut cmd = f.valve(&["check", "--format", "json", "--all", "--cache-max", "1KiB"]);
+        let mut cmd = f.valve(&[
+            "check",
+            "--format",
+            "json",
+            "--all",
+            "--cache-max",
+            "1KiB",
+            "--cache-min",
+            "0",
+        ]);
         cmd.env_remove("VALVE_CACHE_DIR")
             .arg("--cache")
             .arg(cache.path());
@@ -260,7 +270,16 @@ fn a_tiny_cache_max_keeps_the_folder_under_it() {
     // In a range too.
     f.git(&["checkout", "-q", "-b", "wide"]);
     f.stage(&["."]).commit("more");
-    let mut cmd = f.valve(&["check", "--base", "main", "--cache-max", "1KiB", "--cache"]);
+    let mut cmd = f.valve(&[
+        "check",
+        "--base",
+        "main",
+        "--cache-max",
+        "1KiB",
+        "--cache-min",
+        "0",
+        "--cache",
+    ]);
     cmd.env_remove("VALVE_CACHE_DIR").arg(cache.path());
     assert!(
         cmd.output()
@@ -282,7 +301,7 @@ fn valve_cache_dir_names_the_cache_and_the_flag_wins() {
     let from_flag = tempfile::tempdir().expect("temp dir");
     let plain = run(&f, &["--all"], None);
     let out = f
-        .valve(&["check", "--format", "json", "--all"])
+        .valve(&["check", "--format", "json", "--all", "--cache-min", "0"])
         .env("VALVE_CACHE_DIR", from_env.path())
         .output()
         .expect("valve runs");
@@ -292,7 +311,15 @@ fn valve_cache_dir_names_the_cache_and_the_flag_wins() {
     );
     assert!(!entries(from_env.path()).is_empty());
     let out = f
-        .valve(&["check", "--format", "json", "--all", "--cache"])
+        .valve(&[
+            "check",
+            "--format",
+            "json",
+            "--all",
+            "--cache-min",
+            "0",
+            "--cache",
+        ])
         .arg(from_flag.path())
         .env("VALVE_CACHE_DIR", from_env.path().join("unused"))
         .output()
@@ -388,4 +415,28 @@ fn a_file_with_too_many_matches_is_not_cached() {
     assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
     assert_eq!(entries(cache.path()).len(), 1, "only the file at the cap");
     assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+}
+
+#[test]
+fn small_files_are_searched_not_cached_by_default() {
+    let f = Fixture::new();
+    f.config("personas:\n  Notes:\n    filters: [\"docs/**\"]\n    triggers: ['FIXME']\n");
+    f.write("docs/small.md", &"FIXME\n".repeat(10));
+    f.write("docs/big.md", &"FIXME and more text\n".repeat(4000));
+    f.stage(&["."]).commit("base");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    for _ in 0..2 {
+        let out = f
+            .valve(&["check", "--format", "json", "--all", "--cache"])
+            .arg(cache.path())
+            .env_remove("VALVE_CACHE_DIR")
+            .output()
+            .expect("valve runs");
+        assert_eq!(
+            plain,
+            comparable(serde_json::from_slice(&out.stdout).expect("json"))
+        );
+        assert_eq!(entries(cache.path()).len(), 1, "only the 80 KB file");
+    }
 }

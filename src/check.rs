@@ -68,6 +68,8 @@ pub struct Options {
     pub today: crate::date::Date,
     /// False under `--no-inline-ignore` (SPEC §11).
     pub inline_ignore: bool,
+    /// SPEC §12 `--cache DIR` / `--cache-max SIZE`: the result cache.
+    pub cache: Option<crate::cache::Spec>,
 }
 
 /// `--policy`: which revision's config and baseline judge a `--base` range.
@@ -163,6 +165,15 @@ pub fn threshold(rules: &Ruleset, opts: &Options) -> (Context, Threshold, String
 
 /// Runs one check end to end.
 pub fn run(opts: &Options) -> Result<Report> {
+    let report = run_selected(opts);
+    // SPEC §12: the cache is held to `--cache-max` once the run is done.
+    if let Some(spec) = &opts.cache {
+        crate::cache::evict(spec);
+    }
+    report
+}
+
+fn run_selected(opts: &Options) -> Result<Report> {
     // A range is judged by the policy `--policy` names; a config the user
     // names with `--config` is theirs and judges alone.
     if let (Selection::Range { base, head }, None) = (&opts.selection, &opts.config) {
@@ -238,6 +249,10 @@ pub(crate) fn facts<'a>(
             unused: own(ws.rules.suppressions.unused),
             expired: own(ws.rules.suppressions.expired),
         },
+        cache: opts
+            .cache
+            .as_ref()
+            .map(|spec| crate::cache::Cache::new(spec, &ws.rules)),
     }
 }
 

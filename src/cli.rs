@@ -380,9 +380,38 @@ pub struct CheckArgs {
     /// shards' json reports with `valve merge`
     #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
     pub shard: Option<crate::shard::Shard>,
+    /// Keep the raw trigger matches of each file content in DIR, so an
+    /// unchanged file is not searched again (speed only: results are the same)
+    #[arg(long, value_name = "DIR", env = crate::cache::ENV, value_hint = clap::ValueHint::DirPath, value_parser = clap::builder::ValueParser::os_string())]
+    pub cache: Option<std::ffi::OsString>,
+    /// Largest size of the --cache folder; least recently used entries go
+    /// first [default: 256MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_cache_max)]
+    pub cache_max: Option<u64>,
+    /// Files smaller than SIZE are searched rather than looked up in the
+    /// --cache folder [default: 64KiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_cache_max)]
+    pub cache_min: Option<u64>,
+}
+
+/// `--cache-max`, `--cache-min`: a size as config's `max_file_size` reads it (`1KiB`, `256MiB`).
+fn parse_cache_max(s: &str) -> Result<u64, String> {
+    crate::config::parse_size(s.trim())
+        .ok_or_else(|| format!("`{s}` is not a size: write e.g. 512MiB, 1GiB or 1048576"))
 }
 
 impl CheckArgs {
+    /// The result cache asked for (SPEC §12); an empty `VALVE_CACHE_DIR`
+    /// asks for none.
+    pub fn cache_spec(&self) -> Option<crate::cache::Spec> {
+        let dir = self.cache.clone().filter(|d| !d.is_empty())?;
+        Some(crate::cache::Spec {
+            dir: PathBuf::from(dir),
+            max: self.cache_max.unwrap_or(crate::cache::DEFAULT_MAX),
+            min: self.cache_min.unwrap_or(crate::cache::DEFAULT_MIN),
+        })
+    }
+
     pub fn baseline(&self) -> BaselineChoice {
         match (&self.baseline, self.no_baseline) {
             (_, true) => BaselineChoice::Off,

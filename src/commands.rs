@@ -115,6 +115,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 shard: None,
                 today: today()?,
                 inline_ignore: true,
+                cache: None,
             };
             let head = match &opts.selection {
                 Selection::Range { head, .. } => Some(head.as_str()),
@@ -212,6 +213,7 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         shard: args.shard,
         today: today()?,
         inline_ignore: !args.no_inline_ignore,
+        cache: args.cache_spec(),
     };
     let mut report = check::run(&opts)?;
     let json = crate::render::Format::Json;
@@ -938,6 +940,7 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
             unused: None,
             expired: None,
         },
+        cache: None,
     };
     let mut failures = Vec::new();
     let mut passed = 0;

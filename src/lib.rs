@@ -4,6 +4,7 @@
 //! and CI are thin layers over it. This file lists the modules and maps a
 //! command's outcome to an exit code; it holds no logic of its own.
 
+pub mod cache;
 pub mod changeset;
 pub mod check;
 pub mod cli;

@@ -36,6 +36,8 @@ pub struct RunFacts<'a> {
     pub commit: Option<&'a str>,
     /// How inline suppressions are judged in this run (SPEC §11).
     pub waivers: Waivers,
+    /// The result cache of this ruleset (SPEC §12), if one was asked for.
+    pub cache: Option<crate::cache::Cache>,
 }
 
 /// The run's rules for `valve:ignore` markers (SPEC §11).
@@ -142,6 +144,9 @@ pub fn scan(
     let mut prefiltered = false;
     let mut markers: Option<Markers> = None;
     let mut searched = false;
+    // SPEC §12: the raw matches of this content, when cached; opened at
+    // the first persona that searches it.
+    let mut memo: Option<crate::cache::Memo<'_>> = None;
     for &pi in takers {
         let persona = &rules.personas[pi];
         if !persona.wants(doc.kind) {
@@ -173,32 +178,67 @@ pub fn scan(
         if doc.binary && !persona.scan_binary {
             continue;
         }
-        if !prefiltered {
+        if memo.is_none() {
+            if let Some(cache) = facts.cache.as_ref().filter(|c| c.takes(content)) {
+                memo = Some(crate::cache::Memo::open(cache, rules, content));
+            }
+        }
+        let cached = memo.as_mut().and_then(|m| m.take(pi));
+        // With a cache and no entry for this persona yet, what matching
+        // finds is recorded, before scope and suppression.
+        let recording = memo.is_some() && cached.is_none();
+        let mut fresh: Vec<crate::cache::Ranges> = Vec::new();
+        if cached.is_none() && !prefiltered {
             candidates = facts.matchers.candidates(content);
             prefiltered = true;
         }
         searched = true;
         for ti in 0..persona.triggers.len() {
-            if !facts.matchers.may_match(candidates.as_ref(), pi, ti) {
+            let listed = cached
+                .as_ref()
+                .map(|c| c.get(ti).map_or(&[][..], Vec::as_slice));
+            let regex = match listed {
+                Some(_) => None,
+                None => {
+                    let regex = facts
+                        .matchers
+                        .regex(pi, ti)
+                        .filter(|_| facts.matchers.may_match(candidates.as_ref(), pi, ti));
+                    if regex.is_none() {
+                        if recording {
+                            fresh.push(Vec::new());
+                        }
+                        continue;
+                    }
+                    regex
+                }
+            };
+            if listed.is_some_and(<[_]>::is_empty) {
                 continue;
             }
-            let Some(regex) = facts.matchers.regex(pi, ti) else {
-                continue;
-            };
             let index = lines.get_or_insert_with(|| LineIndex::new(content, doc.binary));
             // Matches come in order: positions and line facts are computed
             // incrementally, so many matches on one line stay linear.
             let mut starts = Cursor::default();
             let mut ends = Cursor::default();
             let mut line_facts: Option<LineFacts> = None;
-            for m in regex.find_iter(content) {
-                let start_line = index.line_of(m.start());
+            let found: Box<dyn Iterator<Item = (usize, usize)>> = match (listed, regex) {
+                (Some(l), _) => Box::new(l.iter().copied()),
+                (None, Some(r)) => Box::new(r.find_iter(content).map(|m| (m.start(), m.end()))),
+                (None, None) => Box::new(std::iter::empty()),
+            };
+            let mut record = recording.then(Vec::new);
+            for (m_start, m_end) in found {
+                if let Some(list) = record.as_mut() {
+                    if memo.as_mut().is_some_and(|m| m.room_for_one()) {
+                        list.push((m_start, m_end));
+                    } else {
+                        record = None;
+                    }
+                }
+                let start_line = index.line_of(m_start);
                 // An empty match at a line end still belongs to that line.
-                let last_byte = if m.end() > m.start() {
-                    m.end() - 1
-                } else {
-                    m.start()
-                };
+                let last_byte = if m_end > m_start { m_end - 1 } else { m_start };
                 let end_line_incl = index.line_of(last_byte);
                 let counts = persona.scope == Scope::File
                     || doc.every_line_counts
@@ -229,9 +269,9 @@ pub fn scan(
                     persona.enforce_after,
                 ));
                 let redact = persona.redact || facts.redact_all;
-                let column = starts.column(index, content, m.start());
+                let column = starts.column(index, content, m_start);
                 let (end_line, end_col) =
-                    (index.line_of(m.end()), ends.column(index, content, m.end()));
+                    (index.line_of(m_end), ends.column(index, content, m_end));
                 if sink.wants_fingerprints() {
                     facts_of_line.fingerprint(index, content, &persona.name, doc.path);
                 }
@@ -254,10 +294,9 @@ pub fn scan(
                 let matched = if redact {
                     "REDACTED".to_string()
                 } else {
+                    let text = &content[m_start..m_end];
                     truncate_chars(
-                        &String::from_utf8_lossy(
-                            &m.as_bytes()[..m.len().min(4 * MATCH_TEXT_LIMIT)],
-                        ),
+                        &String::from_utf8_lossy(&text[..text.len().min(4 * MATCH_TEXT_LIMIT)]),
                         MATCH_TEXT_LIMIT,
                     )
                 };
@@ -292,10 +331,22 @@ pub fn scan(
                     can_ignore: persona.allow_ignore,
                     snippet: facts
                         .snippets
-                        .then(|| snippet(content, index, m.start(), m.end(), redact)),
+                        .then(|| snippet(content, index, m_start, m_end, redact)),
                 });
             }
+            if recording {
+                fresh.push(record.unwrap_or_default());
+            }
         }
+        if let Some(m) = memo.as_mut() {
+            match cached {
+                Some(c) => m.put(pi, c),
+                None => m.record(pi, fresh),
+            }
+        }
+    }
+    if let Some(m) = memo {
+        m.finish();
     }
     if searched {
         if let Some(content) = doc.content {

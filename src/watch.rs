@@ -632,6 +632,7 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         shard: None,
         today: crate::commands::today()?,
         inline_ignore: true,
+        cache: None,
     };
     let root = ws.root.clone();
     let git_dir = ws

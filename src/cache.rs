@@ -1,0 +1,538 @@
+//! The result cache (SPEC §12): per file content and ruleset, the raw
+//! trigger matches, so that an unchanged file is not searched again.
+//!
+//! What is kept is only what matching gives — per (persona, trigger) the
+//! byte ranges `find_iter` returns — before scope, suppression and
+//! baseline. Everything after matching runs exactly as without a cache, so
+//! a cache changes speed, never a result.
+//!
+//! **Key.** SHA-256 over the ruleset's hash, the content's length and the
+//! content's bytes. The ruleset hash covers the cache format, valve's
+//! version (the regex engine is part of it), `max_file_size`, and per
+//! persona its position, `binary` setting and trigger patterns in order.
+//! SHA-256 is collision resistant: a hostile author cannot make a content
+//! whose key is that of another content (a non-cryptographic hash such as
+//! FNV would let them craft one and borrow a clean file's matches), and
+//! accidental collisions are out of reach (2^-128 for 2^64 entries).
+//!
+//! **Entries.** One file per key, `DIR/ab/cdef…` (the key in hex, fanned
+//! out by its first two digits): a header with a magic, the format
+//! version, the key again, the payload's length and SHA-256 checksum, then
+//! the payload. An entry that is truncated, corrupt, of another version or
+//! of another key (a file renamed into place) is ignored and rewritten:
+//! never trusted, never an error. Offsets are checked against the content
+//! before they are used. Writes go to a temporary file in the same folder,
+//! renamed into place (no fsync: a torn entry after a crash fails its
+//! checksum). Failures to read or write the cache are silent: the run is
+//! judged as without one.
+//!
+//! **Bound.** After a run, `evict` keeps the folder at most `--cache-max`
+//! bytes, removing the least recently used entries first (an entry's
+//! modification time is its recency: a hit touches it).
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::ruleset::Ruleset;
+
+/// The environment variable naming the cache folder (`--cache` wins).
+pub const ENV: &str = "VALVE_CACHE_DIR";
+/// `--cache-max` when not given: 256 MiB.
+pub const DEFAULT_MAX: u64 = 256 * 1024 * 1024;
+/// `--cache-min` when not given: 64 KiB. Reading an entry costs an open,
+/// a read and a checksum, about what searching a few dozen KiB costs, so a
+/// smaller file is searched each time rather than looked up (measured on a
+/// 20,000-file tree of 3 KiB files: a warm cache of every file was slower
+/// than none).
+pub const DEFAULT_MIN: u64 = 64 * 1024;
+/// Matches one entry may hold, over all its triggers: a file with more is
+/// not cached (it is searched each time, as without a cache).
+pub const MAX_MATCHES: usize = 100_000;
+
+const MAGIC: &[u8; 8] = b"valve\0rc";
+const VERSION: u32 = 1;
+/// magic, version, key, payload length, payload checksum.
+const HEADER: usize = 8 + 4 + 32 + 8 + 32;
+/// Largest entry read: what [`MAX_MATCHES`] ranges and per-trigger counts
+/// can take, with room; anything bigger is not an entry of ours.
+const MAX_ENTRY: u64 = 64 * 1024 * 1024;
+/// A hit touches an entry only when its recency is older than this, so a
+/// warm run does not rewrite every entry's time.
+const TOUCH_AFTER: Duration = Duration::from_secs(60);
+/// A temporary file left this long by a run that died is removed.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+/// `--cache DIR` / `--cache-max SIZE` as the command line gave them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub dir: PathBuf,
+    pub max: u64,
+    /// Contents smaller than this are not cached.
+    pub min: u64,
+}
+
+/// The cache as one ruleset sees it: its folder and the ruleset's hash.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+    rules: [u8; 32],
+    min: u64,
+}
+
+type Key = [u8; 32];
+
+/// Byte ranges of one trigger's matches, in order.
+pub type Ranges = Vec<(usize, usize)>;
+
+impl Cache {
+    pub fn new(spec: &Spec, rules: &Ruleset) -> Cache {
+        Cache {
+            dir: spec.dir.clone(),
+            rules: rules_hash(rules),
+            min: spec.min,
+        }
+    }
+
+    /// Whether a content this long is worth caching (`--cache-min`).
+    pub fn takes(&self, content: &[u8]) -> bool {
+        content.len() as u64 >= self.min
+    }
+
+    fn key(&self, content: &[u8]) -> Key {
+        let mut h = Sha256::new();
+        h.update(self.rules);
+        h.update((content.len() as u64).to_le_bytes());
+        h.update(content);
+        h.finalize().into()
+    }
+
+    fn path(&self, key: &Key) -> PathBuf {
+        let hex = hex(key);
+        self.dir.join(&hex[..2]).join(&hex[2..])
+    }
+}
+
+/// The hash of everything in a ruleset that decides raw matches.
+fn rules_hash(rules: &Ruleset) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(MAGIC);
+    field(&VERSION.to_le_bytes());
+    field(env!("CARGO_PKG_VERSION").as_bytes());
+    field(&rules.max_file_size.to_le_bytes());
+    field(&(rules.personas.len() as u64).to_le_bytes());
+    for p in &rules.personas {
+        field(&[u8::from(p.scan_binary)]);
+        field(&(p.triggers.len() as u64).to_le_bytes());
+        for t in &p.triggers {
+            field(t.pattern.as_bytes());
+        }
+    }
+    h.finalize().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// One document's entry while it is scanned: what was found in the cache,
+/// what this run adds, and whether it must be written back.
+pub struct Memo<'c> {
+    cache: &'c Cache,
+    key: Key,
+    /// Per persona, the ranges of each of its triggers, when known.
+    personas: Vec<Option<Vec<Ranges>>>,
+    dirty: bool,
+    /// Ranges this entry may still take before it is too big to keep.
+    room: usize,
+    overflow: bool,
+    content_len: usize,
+}
+
+impl<'c> Memo<'c> {
+    /// Looks `content` up; a missing or untrustworthy entry gives an empty
+    /// memo (to be filled and written).
+    pub fn open(cache: &'c Cache, rules: &Ruleset, content: &[u8]) -> Memo<'c> {
+        let key = cache.key(content);
+        let path = cache.path(&key);
+        let found = read_entry(&path, &key).and_then(|(payload, used)| {
+            let personas = decode(&payload, &shape(rules), content.len())?;
+            touch(&path, used);
+            Some(personas)
+        });
+        let (personas, dirty) = match found {
+            Some(p) => (p, false),
+            // Not there or not trusted: written again once filled.
+            None => (vec![None; rules.personas.len()], true),
+        };
+        let used: usize = personas
+            .iter()
+            .flatten()
+            .flat_map(|ts| ts.iter().map(Vec::len))
+            .sum();
+        Memo {
+            cache,
+            key,
+            personas,
+            dirty,
+            room: MAX_MATCHES.saturating_sub(used),
+            overflow: false,
+            content_len: content.len(),
+        }
+    }
+
+    /// Takes persona `pi`'s known ranges (give them back with `put`).
+    pub fn take(&mut self, pi: usize) -> Option<Vec<Ranges>> {
+        self.personas.get_mut(pi).and_then(Option::take)
+    }
+
+    /// Gives back ranges that `take` gave.
+    pub fn put(&mut self, pi: usize, ranges: Vec<Ranges>) {
+        if let Some(slot) = self.personas.get_mut(pi) {
+            *slot = Some(ranges);
+        }
+    }
+
+    /// Adds a persona's freshly found ranges.
+    pub fn record(&mut self, pi: usize, ranges: Vec<Ranges>) {
+        if !self.overflow {
+            self.put(pi, ranges);
+            self.dirty = true;
+        }
+    }
+
+    /// Whether one more range fits; false from the first that does not,
+    /// and the entry is then not written at all.
+    pub fn room_for_one(&mut self) -> bool {
+        if self.room == 0 {
+            self.overflow = true;
+            return false;
+        }
+        self.room -= 1;
+        true
+    }
+
+    /// Writes the entry back when this run added to it.
+    pub fn finish(self) {
+        if !self.dirty || self.overflow {
+            return;
+        }
+        let payload = encode(&self.personas, self.content_len);
+        let mut bytes = Vec::with_capacity(HEADER + payload.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&VERSION.to_le_bytes());
+        bytes.extend_from_slice(&self.key);
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&Sha256::digest(&payload));
+        bytes.extend_from_slice(&payload);
+        let _ = write_atomic(&self.cache.path(&self.key), &bytes);
+    }
+}
+
+/// The payload of the entry at `path`, when its header and checksum are
+/// right and it is the entry of `key`, with when it was last used.
+fn read_entry(path: &Path, key: &Key) -> Option<(Vec<u8>, Option<SystemTime>)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > MAX_ENTRY || meta.len() < HEADER as u64 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_ENTRY).read_to_end(&mut bytes).ok()?;
+    if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+        return None;
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
+    if version != VERSION || &bytes[12..44] != key {
+        return None;
+    }
+    let len = u64::from_le_bytes(bytes[44..52].try_into().ok()?);
+    let payload = &bytes[HEADER..];
+    if len != payload.len() as u64 || Sha256::digest(payload)[..] != bytes[52..84] {
+        return None;
+    }
+    Some((payload.to_vec(), meta.modified().ok()))
+}
+
+/// Marks an entry as just used (its recency for `evict`).
+fn touch(path: &Path, used: Option<SystemTime>) {
+    let now = SystemTime::now();
+    let fresh = used
+        .and_then(|t| now.duration_since(t).ok())
+        .is_some_and(|age| age < TOUCH_AFTER);
+    if fresh {
+        return;
+    }
+    if let Ok(file) = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+    {
+        let _ = file.set_modified(now);
+    }
+}
+
+fn encode(personas: &[Option<Vec<Ranges>>], content_len: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(content_len as u64).to_le_bytes());
+    out.extend_from_slice(&(personas.len() as u32).to_le_bytes());
+    for p in personas {
+        match p {
+            None => out.push(0),
+            Some(triggers) => {
+                out.push(1);
+                out.extend_from_slice(&(triggers.len() as u32).to_le_bytes());
+                for ranges in triggers {
+                    out.extend_from_slice(&(ranges.len() as u32).to_le_bytes());
+                    for &(s, e) in ranges {
+                        out.extend_from_slice(&(s as u64).to_le_bytes());
+                        out.extend_from_slice(&(e as u64).to_le_bytes());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Triggers per persona: what an entry's payload must fit.
+fn shape(rules: &Ruleset) -> Vec<usize> {
+    rules.personas.iter().map(|p| p.triggers.len()).collect()
+}
+
+/// Reads a payload back, checking it fits this ruleset and content: the
+/// persona and trigger counts, and ranges in order inside the content.
+fn decode(bytes: &[u8], shape: &[usize], content_len: usize) -> Option<Vec<Option<Vec<Ranges>>>> {
+    let mut r = Reader { bytes, at: 0 };
+    if r.u64()? != content_len as u64 || r.u32()? as usize != shape.len() {
+        return None;
+    }
+    let mut personas = Vec::with_capacity(shape.len());
+    let mut total = 0usize;
+    for &count in shape {
+        match r.u8()? {
+            0 => personas.push(None),
+            1 => {
+                if r.u32()? as usize != count {
+                    return None;
+                }
+                let mut triggers = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let n = r.u32()? as usize;
+                    total = total.checked_add(n)?;
+                    if total > MAX_MATCHES {
+                        return None;
+                    }
+                    let mut ranges = Vec::with_capacity(n);
+                    let mut last_end = 0usize;
+                    for _ in 0..n {
+                        let s = usize::try_from(r.u64()?).ok()?;
+                        let e = usize::try_from(r.u64()?).ok()?;
+                        if s < last_end || e < s || e > content_len {
+                            return None;
+                        }
+                        last_end = e;
+                        ranges.push((s, e));
+                    }
+                    triggers.push(ranges);
+                }
+                personas.push(Some(triggers));
+            }
+            _ => return None,
+        }
+    }
+    (r.at == bytes.len()).then_some(personas)
+}
+
+struct Reader<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let end = self.at.checked_add(n)?;
+        let out = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(out)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)?.try_into().ok().map(u32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)?.try_into().ok().map(u64::from_le_bytes)
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+const TEMP_MARK: &str = ".valve-tmp-";
+
+/// A temporary file in the entry's folder, renamed into place.
+fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        "{TEMP_MARK}{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Keeps the cache folder at most `spec.max` bytes: least recently used
+/// entries go first. Only valve's fan-out folders (two hex digits) are
+/// looked into, so a mistaken `--cache` naming a folder of the user's
+/// removes nothing else of it. Errors are ignored.
+pub fn evict(spec: &Spec) {
+    let Ok(top) = fs::read_dir(&spec.dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    let mut entries: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
+    let mut total = 0u64;
+    for sub in top.flatten() {
+        let name = sub.file_name();
+        let is_fan = name.len() == 2
+            && name
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !is_fan || !sub.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(files) = fs::read_dir(sub.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let Ok(meta) = f.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let time = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            if f.file_name().to_string_lossy().starts_with(TEMP_MARK) {
+                // Another run may be writing it; only an old one is left over.
+                if now.duration_since(time).is_ok_and(|age| age > STALE_TEMP) {
+                    let _ = fs::remove_file(f.path());
+                }
+                continue;
+            }
+            total = total.saturating_add(meta.len());
+            entries.push((time, meta.len(), f.path()));
+        }
+    }
+    if total <= spec.max {
+        return;
+    }
+    entries.sort_by_key(|e| e.0);
+    for (_, len, path) in entries {
+        if total <= spec.max {
+            break;
+        }
+        if fs::remove_file(&path).is_ok() {
+            total -= len;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<Option<Vec<Ranges>>> {
+        vec![None, Some(vec![vec![(0, 3), (5, 9)], vec![]])]
+    }
+
+    #[test]
+    fn a_payload_round_trips() {
+        let bytes = encode(&sample(), 10);
+        assert_eq!(decode(&bytes, &[1, 2], 10), Some(sample()));
+    }
+
+    #[test]
+    fn a_payload_of_another_shape_or_content_is_refused() {
+        let bytes = encode(&sample(), 10);
+        assert_eq!(decode(&bytes, &[1, 3], 10), None);
+        assert_eq!(decode(&bytes, &[1, 2, 1], 10), None);
+        // Ranges past the content's end are never used.
+        assert_eq!(decode(&bytes, &[1, 2], 8), None);
+        assert_eq!(decode(&bytes[..bytes.len() - 1], &[1, 2], 10), None);
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert_eq!(decode(&extra, &[1, 2], 10), None);
+    }
+
+    #[test]
+    fn ranges_out_of_order_are_refused() {
+        let bytes = encode(&[Some(vec![vec![(5, 9), (0, 3)]])], 10);
+        assert_eq!(decode(&bytes, &[1], 10), None);
+        let bytes = encode(&[Some(vec![vec![(4, 2)]])], 10);
+        assert_eq!(decode(&bytes, &[1], 10), None);
+    }
+
+    #[test]
+    fn an_entry_is_read_back_only_with_its_key_and_checksum() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let cache = Cache {
+            dir: dir.path().to_path_buf(),
+            rules: [7; 32],
+            min: 0,
+        };
+        let key = cache.key(b"content");
+        let memo = Memo {
+            cache: &cache,
+            key,
+            personas: sample(),
+            dirty: true,
+            room: MAX_MATCHES,
+            overflow: false,
+            content_len: 10,
+        };
+        memo.finish();
+        let path = cache.path(&key);
+        let payload = read_entry(&path, &key).map(|(p, _)| p);
+        assert_eq!(payload.as_deref(), Some(&encode(&sample(), 10)[..]));
+        assert_eq!(read_entry(&path, &cache.key(b"other")), None);
+        let mut bytes = fs::read(&path).unwrap_or_default();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        fs::write(&path, &bytes).ok();
+        assert_eq!(read_entry(&path, &key), None);
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
+    }
+}

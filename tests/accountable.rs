@@ -541,3 +541,33 @@ fn baseline_counts_distinct_entries_and_keeps_path_only_findings_to_whole_files(
         .collect();
     assert_eq!(personas, ["Guardian", "Debris"]);
 }
+
+#[test]
+fn a_range_judges_the_markers_it_adds_under_both_policies() {
+    let f = repo(CONFIG);
+    f.git(&["checkout", "-q", "-b", "topic"]);
+    f.write(
+        "src/a.ts",
+        &format!("k = {KEY} // valve:ignore[Guardian] reason=\"fixture\" until=2027-03-31\n"),
+    )
+    .write("new/b.txt", "TODO\n")
+    .commit("waive");
+    let (before, code) = json_on(&f, "2027-01-15", &["--base", "main"]);
+    assert_eq!(code, 0, "{before}");
+    assert_eq!(before["summary"]["suppressions_new"], 1);
+    assert_eq!(
+        before["suppressions"][0]["used"],
+        serde_json::json!(["Guardian"])
+    );
+    assert_eq!(before["findings"][0]["persona"], "Rollout");
+    assert_eq!(before["findings"][0]["blocking"], false);
+    let (after, code) = json_on(&f, "2027-04-01", &["--base", "main"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        personas(&after),
+        ["Rollout", "Guardian", "valve:expired-suppression"]
+    );
+    // The rollout has begun: it blocks too (with the key and the marker).
+    assert_eq!(after["summary"]["blocking"], 2);
+    assert_eq!(after["findings"][0]["blocking"], true);
+}

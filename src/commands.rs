@@ -216,6 +216,10 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         cache: args.cache_spec(),
     };
     let mut report = check::run(&opts)?;
+    // Under `--no-inline-ignore` no marker would help: no hint offers one.
+    for f in &mut report.findings {
+        f.can_ignore &= opts.inline_ignore;
+    }
     let json = crate::render::Format::Json;
     if args.format == json || args.report.iter().any(|(f, _)| *f == json) {
         report.changeset = Some(changeset_of(&opts, &report));

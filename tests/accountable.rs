@@ -218,6 +218,16 @@ fn no_inline_ignore_voids_every_marker_and_lists_them_as_not_applied() {
     assert_eq!(void["suppressions"][0]["used"], serde_json::json!([]));
     assert_eq!(void["summary"]["suppressions_unused"], 0);
     assert_eq!(report["suppressions"][0]["applied"], true);
+    // No hint offers a marker that this run would void.
+    let human = f
+        .valve(&["check", "--worktree", "--no-inline-ignore"])
+        .env("VALVE_TODAY", "2027-01-01")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("blocked"), "{text}");
+    assert!(!text.contains("add `// valve:ignore"), "{text}");
+    assert!(!text.contains("silence a line"), "{text}");
 }
 
 #[test]

@@ -14,7 +14,8 @@ use std::process::Command as Std;
 
 use common::{Fixture, hits};
 
-const SECRETS: &str = "personas:\n  Every: {}\n  Secret:\n    triggers: ['SECRET']\n    severity: error\n";
+const SECRETS: &str =
+    "personas:\n  Every: {}\n  Secret:\n    triggers: ['SECRET']\n    severity: error\n";
 
 fn write_raw(f: &Fixture, name: &[u8], content: &str) {
     std::fs::write(f.path().join(OsStr::from_bytes(name)), content).expect("write");
@@ -190,7 +191,13 @@ fn an_unedited_crlf_file_is_not_modified_even_when_it_is_looked_at() {
         .expect("findings")
         .iter()
         .filter(|x| x["persona"] == "Every")
-        .map(|x| (x["change"].clone(), x["old_file"].clone(), x["file"].clone()))
+        .map(|x| {
+            (
+                x["change"].clone(),
+                x["old_file"].clone(),
+                x["file"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         renamed,
@@ -215,10 +222,7 @@ fn gitattributes_text_and_eol_decide_as_for_git_add() {
     f.write("a.txt", "one\r\ntwo\r\n");
     f.write("b.bin", "one\r\ntwo\r\n");
     f.git(&["rm", "-q", "--cached", "a.txt", "b.bin"]);
-    assert_eq!(
-        git_add_all_in_a_copy(&f),
-        ["M b.bin".to_string()].into()
-    );
+    assert_eq!(git_add_all_in_a_copy(&f), ["M b.bin".to_string()].into());
     assert_eq!(listed(&f), ["b.bin".to_string()].into());
 }
 
@@ -237,7 +241,14 @@ fn a_filter_attribute_runs_nothing() {
     f.git(&["-c", "filter.evil.clean=cat", "add", "-A"]);
     f.git(&["-c", "filter.evil.clean=cat", "commit", "-q", "-m", "base"]);
     f.write("a.txt", "one\r\ntwo\r\n");
-    f.git(&["-c", "filter.evil.clean=cat", "rm", "-q", "--cached", "a.txt"]);
+    f.git(&[
+        "-c",
+        "filter.evil.clean=cat",
+        "rm",
+        "-q",
+        "--cached",
+        "a.txt",
+    ]);
     assert_eq!(listed(&f), ["a.txt".to_string()].into());
     assert!(!marker.exists(), "valve ran a filter driver");
 }
@@ -246,8 +257,12 @@ fn a_filter_attribute_runs_nothing() {
 /// deleted on `main`.
 fn conflicted() -> Fixture {
     let f = Fixture::new();
-    f.config("personas:\n  Every: {}\n  Markers:\n    triggers: ['^<<<<<<<']\n    severity: error\n");
-    f.write("a.txt", "base\n").write("d.txt", "base\n").write("k.txt", "kept\n");
+    f.config(
+        "personas:\n  Every: {}\n  Markers:\n    triggers: ['^<<<<<<<']\n    severity: error\n",
+    );
+    f.write("a.txt", "base\n")
+        .write("d.txt", "base\n")
+        .write("k.txt", "kept\n");
     f.commit("base");
     f.git(&["checkout", "-q", "-b", "side"]);
     f.write("a.txt", "side\n").write("d.txt", "side\n");
@@ -269,11 +284,17 @@ fn conflicted() -> Fixture {
 #[test]
 fn staged_during_an_unresolved_merge_is_exit_2_naming_the_paths() {
     let f = conflicted();
-    let out = f.valve(&["check", "--staged"]).output().expect("valve runs");
+    let out = f
+        .valve(&["check", "--staged"])
+        .output()
+        .expect("valve runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("unmerged"), "{stderr}");
-    assert!(stderr.contains("a.txt") && stderr.contains("d.txt"), "{stderr}");
+    assert!(
+        stderr.contains("a.txt") && stderr.contains("d.txt"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -287,7 +308,10 @@ fn worktree_during_an_unresolved_merge_judges_the_files_as_they_are() {
         listed(&f),
         ["a.txt".to_string(), "d.txt".to_string()].into()
     );
-    let out = f.valve(&["check", "--worktree"]).output().expect("valve runs");
+    let out = f
+        .valve(&["check", "--worktree"])
+        .output()
+        .expect("valve runs");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("<<<<<<<"));
 }

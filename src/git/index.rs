@@ -19,6 +19,7 @@ use std::path::Path;
 use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
 use gix::index::entry::Flags;
 
+use super::located::{Entries, Located};
 use super::{Change, Found, Repo, unreadable, wrap};
 use crate::error::{Error, Result};
 
@@ -37,20 +38,34 @@ impl Repo {
     pub fn staged(&self) -> Result<Vec<Change>> {
         self.needs_refs("--staged")?;
         let repo = self.local();
-        let index = read_index(&repo)?;
-        let unmerged = unmerged_paths(&index);
-        if !unmerged.is_empty() {
-            return Err(Error::git(
+        let found = match located_index(&repo)? {
+            Some(index) => {
+                refuse_unmerged(&index.unmerged)?;
+                index_diff(&repo, &index, self.workdir.as_deref())?
+            }
+            None => {
+                let index = read_index(&repo)?;
+                refuse_unmerged(&unmerged_paths(&index))?;
+                index_diff(&repo, &index, self.workdir.as_deref())?
+            }
+        };
+        found.paired(&repo)
+    }
+}
+
+/// Exit 2 naming the unmerged paths, if there are any.
+fn refuse_unmerged(unmerged: &[BString]) -> Result<()> {
+    if !unmerged.is_empty() {
+        return Err(Error::git(
                 format!(
                     "the merge is unresolved: {} unmerged path(s): {}",
                     unmerged.len(),
-                    listed(&unmerged)
+                    listed(unmerged)
                 ),
                 Some("resolve the conflicts and `git add` the files (git refuses to commit until then); `valve check --worktree` judges the files as they are now".to_string()),
             ));
-        }
-        index_diff(&repo, &index, self.workdir.as_deref())?.paired(&repo)
     }
+    Ok(())
 }
 
 /// At most ten names, then how many more.
@@ -94,7 +109,7 @@ pub(super) fn head_tree(repo: &gix::Repository) -> Result<Option<gix::ObjectId>>
 /// with a conflict stage are the caller's to handle.
 pub(super) fn index_diff(
     repo: &gix::Repository,
-    index: &gix::index::State,
+    index: &impl Entries,
     workdir: Option<&Path>,
 ) -> Result<Found> {
     let mut regions = Vec::new();
@@ -102,7 +117,7 @@ pub(super) fn index_diff(
         repo,
         index,
         head_tree(repo)?,
-        index.tree(),
+        index.cache_tree(),
         BString::default(),
         &mut regions,
     )?;
@@ -141,28 +156,20 @@ struct Region {
     deep: bool,
 }
 
-/// The sparse directory entry at `prefix` (a path ending in `/`), if the
-/// index has one there.
-fn sparse_dir<'a>(index: &'a gix::index::State, prefix: &BStr) -> Option<&'a gix::index::Entry> {
-    index
-        .entry_by_path(prefix)
-        .filter(|e| e.mode == gix::index::entry::Mode::DIR)
-}
-
 /// Walks `HEAD`'s trees alongside the index's cache-tree and records the
 /// directories that are not provably equal. A sparse directory entry ends
 /// the walk: it equals `HEAD`'s tree or its whole tree is a deep region.
 fn dirty_regions(
     repo: &gix::Repository,
-    index: &gix::index::State,
+    index: &impl Entries,
     head: Option<gix::ObjectId>,
     cache: Option<&gix::index::extension::Tree>,
     prefix: BString,
     out: &mut Vec<Region>,
 ) -> Result<()> {
     if !prefix.is_empty() {
-        if let Some(dir) = sparse_dir(index, prefix.as_bstr()) {
-            if head != Some(dir.id) {
+        if let Some(dir) = index.sparse_dir(prefix.as_bstr()) {
+            if head != Some(dir) {
                 out.push(Region {
                     prefix,
                     head,
@@ -208,13 +215,10 @@ fn dirty_regions(
     }
     // Directories that exist only in the index (new ones) have neither a
     // HEAD tree nor, until the next write-tree, a cache-tree node.
-    let range = index
-        .prefixed_entries_range(prefix.as_bstr())
-        .unwrap_or(0..0);
-    let entries = &index.entries()[range];
-    let mut i = 0;
-    while i < entries.len() {
-        let path = entries[i].path(index);
+    let range = index.prefixed(prefix.as_bstr());
+    let mut i = range.start;
+    while i < range.end {
+        let path = index.path(i);
         match path[prefix.len()..].find_byte(b'/') {
             Some(slash) => {
                 let dir = &path[..prefix.len() + slash + 1];
@@ -222,7 +226,7 @@ fn dirty_regions(
                     .entry(dir[prefix.len()..dir.len() - 1].to_vec())
                     .or_default();
                 // Entries are sorted: skip this directory's run in one search.
-                i += entries[i..].partition_point(|e| e.path(index).starts_with(dir));
+                i = index.first_where(i, range.end, |p| !p.starts_with(dir));
             }
             None => i += 1,
         }
@@ -240,7 +244,7 @@ fn dirty_regions(
 /// a sparse directory entry stands for its tree's files.
 fn region_states(
     repo: &gix::Repository,
-    index: &gix::index::State,
+    index: &impl Entries,
     regions: &[Region],
 ) -> Result<(gix::index::State, gix::index::State)> {
     let mut lhs = gix::index::State::new(repo.object_hash());
@@ -250,19 +254,19 @@ fn region_states(
         if let Some(id) = region.head {
             push_tree(repo, id, prefix, deep, Flags::empty(), &mut lhs)?;
         }
-        let range = index.prefixed_entries_range(prefix).unwrap_or(0..0);
-        for entry in &index.entries()[range] {
-            let path = entry.path(index);
+        for i in index.prefixed(prefix) {
+            let path = index.path(i);
             if !deep && path[prefix.len()..].contains(&b'/') {
                 continue;
             }
+            let entry = index.entry(i);
             if entry.mode == gix::index::entry::Mode::DIR {
                 // A sparse directory in a deep region (a shallow region
                 // never holds one directly: one ends where one starts).
                 push_tree(repo, entry.id, path, true, Flags::empty(), &mut rhs)?;
                 continue;
             }
-            rhs.dangerously_push_entry(entry.stat, entry.id, entry.flags, entry.mode, path);
+            rhs.dangerously_push_entry(Default::default(), entry.id, entry.flags, entry.mode, path);
         }
     }
     lhs.sort_entries();
@@ -322,20 +326,8 @@ fn push_tree(
 /// verifies it on its own next write.
 pub(super) fn read_index(repo: &gix::Repository) -> Result<gix::index::State> {
     let path = repo.index_path();
-    // `GIT_INDEX_FILE` may name anything: a FIFO would block the open
-    // forever, a device never end (SPEC §9).
-    match std::fs::metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(gix::index::State::new(repo.object_hash()));
-        }
-        Err(e) => return Err(Error::io(&path, e)),
-        Ok(m) if !m.is_file() => {
-            return Err(Error::git(
-                format!("the index {} is not a regular file", path.display()),
-                Some("check GIT_INDEX_FILE: it must name an index file git wrote".to_string()),
-            ));
-        }
-        Ok(_) => {}
+    if !index_exists(&path)? {
+        return Ok(gix::index::State::new(repo.object_hash()));
     }
     let options = gix::index::decode::Options {
         thread_limit: Some(1),
@@ -349,6 +341,32 @@ pub(super) fn read_index(repo: &gix::Repository) -> Result<gix::index::State> {
                 Some("if a git command crashed, `git status` repairs a stale index".to_string()),
             )
         })
+}
+
+/// Whether the index file exists; one that is not a regular file is an
+/// error: `GIT_INDEX_FILE` may name anything, and a FIFO would block the
+/// open forever, a device never end (SPEC §9).
+fn index_exists(path: &Path) -> Result<bool> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
+        Ok(m) if !m.is_file() => Err(Error::git(
+            format!("the index {} is not a regular file", path.display()),
+            Some("check GIT_INDEX_FILE: it must name an index file git wrote".to_string()),
+        )),
+        Ok(_) => Ok(true),
+    }
+}
+
+/// The index with its entries located (`located.rs`), or `None` when it
+/// is to be read whole.
+fn located_index(repo: &gix::Repository) -> Result<Option<Located>> {
+    let path = repo.index_path();
+    if !index_exists(&path)? {
+        return Ok(None);
+    }
+    let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(Located::new(data, repo.object_hash()))
 }
 
 /// The index as git sees it when it looks at the work tree: in a sparse

@@ -32,6 +32,7 @@ mod format;
 mod index;
 mod inert;
 mod listing;
+mod located;
 mod probe;
 mod quarantine;
 mod range;

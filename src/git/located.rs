@@ -1,0 +1,424 @@
+//! The index for `--staged`, read only as far as the diff needs it.
+//!
+//! Decoding every entry of a large index is most of `--staged`'s own time,
+//! yet the cache-tree already says which directories may differ from
+//! `HEAD`. For an index of version 2 or 3 (what git writes unless told
+//! otherwise) the entries are only located here: one pass over the file
+//! finds where each entry and its path lie and which are unmerged, and an
+//! entry's id, mode and flags are decoded when the diff asks for them.
+//! Any other index (version 4, a split index, an extension valve does not
+//! know, anything malformed) is read whole by gix, which also gives the
+//! errors their words.
+//!
+//! The layout read here is git's documented index format: a 12-byte header
+//! (`DIRC`, version, entry count), entries of 40 bytes of stat data, the
+//! object id, 16 bits of flags (assume-valid, extended, stage, path length
+//! up to 0xFFF), 16 more with the extended bit (version 3: skip-worktree,
+//! intent-to-add), the path and 1–8 NULs to a multiple of 8; then
+//! extensions (4-byte signature, 32-bit size) and the checksum.
+
+use std::ops::Range;
+
+use gix::bstr::{BStr, ByteSlice};
+use gix::index::entry::{Flags, Mode};
+
+/// What the diff reads of one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub(super) id: gix::ObjectId,
+    pub(super) mode: Mode,
+    pub(super) flags: Flags,
+}
+
+/// Sorted index entries, however they were read.
+pub(super) trait Entries {
+    fn count(&self) -> usize;
+    fn path(&self, i: usize) -> &BStr;
+    fn entry(&self, i: usize) -> Entry;
+    fn cache_tree(&self) -> Option<&gix::index::extension::Tree>;
+
+    /// The entries whose path starts with `prefix`.
+    fn prefixed(&self, prefix: &BStr) -> Range<usize> {
+        let start = self.first_where(0, self.count(), |p| p >= prefix);
+        let end = self.first_where(start, self.count(), |p| !p.starts_with(prefix));
+        start..end
+    }
+
+    /// The first index in `from..to` at which `test` holds, for a `test`
+    /// that is false and then true along the sorted paths.
+    fn first_where(&self, mut from: usize, mut to: usize, test: impl Fn(&BStr) -> bool) -> usize {
+        while from < to {
+            let mid = from + (to - from) / 2;
+            if test(self.path(mid)) {
+                to = mid;
+            } else {
+                from = mid + 1;
+            }
+        }
+        from
+    }
+
+    /// The sparse directory entry at `prefix` (ending in `/`), if any.
+    fn sparse_dir(&self, prefix: &BStr) -> Option<gix::ObjectId> {
+        let i = self.first_where(0, self.count(), |p| p >= prefix);
+        (i < self.count() && self.path(i) == prefix)
+            .then(|| self.entry(i))
+            .filter(|e| e.mode == Mode::DIR)
+            .map(|e| e.id)
+    }
+}
+
+impl Entries for gix::index::State {
+    fn count(&self) -> usize {
+        self.entries().len()
+    }
+
+    fn path(&self, i: usize) -> &BStr {
+        self.entries()[i].path(self)
+    }
+
+    fn entry(&self, i: usize) -> Entry {
+        let e = &self.entries()[i];
+        Entry {
+            id: e.id,
+            mode: e.mode,
+            flags: e.flags,
+        }
+    }
+
+    fn cache_tree(&self) -> Option<&gix::index::extension::Tree> {
+        self.tree()
+    }
+
+    fn prefixed(&self, prefix: &BStr) -> Range<usize> {
+        self.prefixed_entries_range(prefix).unwrap_or(0..0)
+    }
+}
+
+/// A version 2 or 3 index file with its entries located.
+pub(super) struct Located {
+    data: Vec<u8>,
+    hash: gix::hash::Kind,
+    /// Per entry: where it starts and where its path lies.
+    entries: Vec<Spot>,
+    tree: Option<gix::index::extension::Tree>,
+    /// The paths with a conflict stage, each once.
+    pub(super) unmerged: Vec<gix::bstr::BString>,
+}
+
+#[derive(Clone, Copy)]
+struct Spot {
+    start: u32,
+    path: u32,
+    len: u32,
+}
+
+fn u16_at(data: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Bytes of stat data before an entry's object id.
+const STAT: usize = 40;
+
+impl Located {
+    /// Locates the entries of `data`, or `None` for anything but a
+    /// well-formed version 2 or 3 index without a split index or an
+    /// extension git marks as required that valve does not know.
+    pub(super) fn new(data: Vec<u8>, hash: gix::hash::Kind) -> Option<Located> {
+        let hash_len = hash.len_in_bytes();
+        if data.get(..4)? != b"DIRC" || data.len() > u32::MAX as usize {
+            return None;
+        }
+        let version = u32_at(&data, 4)?;
+        if version != 2 && version != 3 {
+            return None;
+        }
+        let count = u32_at(&data, 8)? as usize;
+        let end = data.len().checked_sub(hash_len)?;
+        // Every entry takes at least 8 bytes past its fixed part.
+        if count > end / (STAT + hash_len + 8) {
+            return None;
+        }
+        let mut entries = Vec::with_capacity(count);
+        let mut unmerged: Vec<gix::bstr::BString> = Vec::new();
+        let mut pos = 12;
+        for _ in 0..count {
+            let flags = u16_at(&data, pos + STAT + hash_len)?;
+            let mut path = pos + STAT + hash_len + 2;
+            if flags & 0x4000 != 0 {
+                if version < 3 {
+                    return None;
+                }
+                path += 2;
+            }
+            let len = match usize::from(flags & 0x0fff) {
+                0x0fff => data.get(path..end)?.find_byte(0)?,
+                len => len,
+            };
+            if data.get(path + len) != Some(&0) {
+                return None;
+            }
+            let next = pos + ((path - pos + len + 8) & !7);
+            if next > end {
+                return None;
+            }
+            let name = &data[path..path + len];
+            // git writes entries sorted by path (then stage); an index that
+            // is not is for gix to report.
+            if let Some(last) = entries.last() {
+                let last: &Spot = last;
+                let before = &data[last.path as usize..(last.path + last.len) as usize];
+                if before > name {
+                    return None;
+                }
+            }
+            if flags & 0x3000 != 0 && unmerged.last().is_none_or(|last| last.as_slice() != name) {
+                unmerged.push(name.into());
+            }
+            entries.push(Spot {
+                start: pos as u32,
+                path: path as u32,
+                len: len as u32,
+            });
+            pos = next;
+        }
+        let mut tree = None;
+        while pos < end {
+            let signature = data.get(pos..pos + 4)?;
+            let size = u32_at(&data, pos + 4)? as usize;
+            let body = data.get(pos + 8..(pos + 8).checked_add(size)?)?;
+            if pos + 8 + size > end {
+                return None;
+            }
+            match signature {
+                b"TREE" => tree = Some(gix::index::extension::tree::decode(body, hash, None)?),
+                // A sparse index: its directory entries are read as entries.
+                b"sdir" => {}
+                // Optional extensions (upper-case first letter) can be skipped.
+                s if s[0].is_ascii_uppercase() => {}
+                // `link` (a split index) and anything required and unknown.
+                _ => return None,
+            }
+            pos += 8 + size;
+        }
+        if pos != end {
+            return None;
+        }
+        Some(Located {
+            data,
+            hash,
+            entries,
+            tree,
+            unmerged,
+        })
+    }
+}
+
+impl Entries for Located {
+    fn count(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn path(&self, i: usize) -> &BStr {
+        let s = self.entries[i];
+        self.data[s.path as usize..(s.path + s.len) as usize].as_bstr()
+    }
+
+    fn entry(&self, i: usize) -> Entry {
+        let start = self.entries[i].start as usize;
+        let hash_len = self.hash.len_in_bytes();
+        let at = |offset: usize| start + offset;
+        let mode = u32_at(&self.data, at(24)).unwrap_or(0);
+        let id = gix::ObjectId::from_bytes_or_panic(&self.data[at(STAT)..at(STAT + hash_len)]);
+        let flags = u16_at(&self.data, at(STAT + hash_len)).unwrap_or(0);
+        let extended = if flags & 0x4000 != 0 {
+            u16_at(&self.data, at(STAT + hash_len + 2)).unwrap_or(0)
+        } else {
+            0
+        };
+        Entry {
+            id,
+            mode: Mode::from_bits_retain(mode),
+            flags: Flags::from_bits_retain(u32::from(flags) | (u32::from(extended) << 16)),
+        }
+    }
+
+    fn cache_tree(&self) -> Option<&gix::index::extension::Tree> {
+        self.tree.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = try_git(dir, args);
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn try_git(dir: &Path, args: &[&str]) -> std::process::Output {
+        Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_INDEX_FILE")
+            .output()
+            .expect("git runs")
+    }
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
+    /// Located entries read exactly what gix decodes, entry by entry.
+    fn same_as_gix(dir: &Path, hash: gix::hash::Kind) -> Option<Located> {
+        let path = dir.join(".git/index");
+        let full =
+            gix::index::File::at(&path, hash, true, Default::default()).expect("gix reads it");
+        let located = Located::new(std::fs::read(&path).expect("read"), hash)?;
+        assert_eq!(located.count(), full.entries().len());
+        for (i, e) in full.entries().iter().enumerate() {
+            assert_eq!(located.path(i), e.path(&full), "path {i}");
+            let mine = located.entry(i);
+            assert_eq!((mine.id, mine.mode), (e.id, e.mode), "{}", e.path(&full));
+            let persisted = Flags::STAGE_MASK
+                | Flags::ASSUME_VALID
+                | Flags::EXTENDED
+                | Flags::SKIP_WORKTREE
+                | Flags::INTENT_TO_ADD;
+            assert_eq!(
+                mine.flags & persisted,
+                e.flags & persisted,
+                "{}",
+                e.path(&full)
+            );
+        }
+        assert_eq!(located.cache_tree(), full.tree());
+        Some(located)
+    }
+
+    fn tricky(dir: &Path, init: &[&str]) {
+        let mut args = vec!["init", "-q", "-b", "main"];
+        args.extend(init);
+        git(dir, &args);
+        write(dir, "a.txt", "a\n");
+        write(dir, "d/b.txt", "b\n");
+        write(dir, "d/e/exec.sh", "#!/bin/sh\n");
+        std::os::unix::fs::symlink("a.txt", dir.join("link")).expect("symlink");
+        git(dir, &["add", "-A"]);
+        git(dir, &["update-index", "--chmod=+x", "d/e/exec.sh"]);
+        git(dir, &["commit", "-q", "-m", "base"]);
+        // Extended flags: intent-to-add and skip-worktree (version 3).
+        write(dir, "new.txt", "new\n");
+        git(dir, &["add", "-N", "new.txt"]);
+        git(dir, &["update-index", "--skip-worktree", "d/b.txt"]);
+        git(dir, &["update-index", "--assume-unchanged", "a.txt"]);
+        write(dir, "z.txt", "z\n");
+        git(dir, &["add", "z.txt"]);
+    }
+
+    #[test]
+    fn located_entries_equal_gix_on_sha1_and_sha256() {
+        for (init, hash) in [
+            (&[][..], gix::hash::Kind::Sha1),
+            (&["--object-format=sha256"][..], gix::hash::Kind::Sha256),
+        ] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            tricky(dir.path(), init);
+            let located = same_as_gix(dir.path(), hash).expect("a v3 index is located");
+            assert!(located.unmerged.is_empty());
+            assert!(located.cache_tree().is_some());
+        }
+    }
+
+    #[test]
+    fn a_path_longer_than_the_length_field_is_located() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        tricky(dir.path(), &[]);
+        // In the index only: the file system refuses such a path.
+        let blob = git(dir.path(), &["hash-object", "-w", "a.txt"]);
+        let long = format!("{}/f.txt", vec!["x".repeat(200); 22].join("/"));
+        let info = format!("100644,{},{long}", blob.trim());
+        git(dir.path(), &["update-index", "--add", "--cacheinfo", &info]);
+        let data = std::fs::read(dir.path().join(".git/index")).expect("read");
+        let located = Located::new(data, gix::hash::Kind::Sha1).expect("located");
+        let listed = git(dir.path(), &["ls-files", "-s"]);
+        assert_eq!(listed.lines().count(), located.count());
+        for (i, line) in listed.lines().enumerate() {
+            let (meta, path) = line.split_once('\t').expect("ls-files line");
+            let e = located.entry(i);
+            assert_eq!(located.path(i), path);
+            assert_eq!(meta, format!("{:06o} {} 0", e.mode.bits(), e.id), "{path}");
+        }
+    }
+
+    #[test]
+    fn unmerged_paths_are_found_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        write(d, "c.txt", "base\n");
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "base"]);
+        git(d, &["checkout", "-q", "-b", "side"]);
+        write(d, "c.txt", "side\n");
+        git(d, &["commit", "-q", "-am", "side"]);
+        git(d, &["checkout", "-q", "main"]);
+        write(d, "c.txt", "main\n");
+        git(d, &["commit", "-q", "-am", "main"]);
+        assert!(!try_git(d, &["merge", "side"]).status.success());
+        let located = same_as_gix(d, gix::hash::Kind::Sha1).expect("located");
+        assert_eq!(located.unmerged, vec![gix::bstr::BString::from("c.txt")]);
+    }
+
+    #[test]
+    fn other_indexes_are_left_to_gix() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        tricky(dir.path(), &[]);
+        git(dir.path(), &["update-index", "--index-version", "4"]);
+        assert!(same_as_gix(dir.path(), gix::hash::Kind::Sha1).is_none());
+        git(dir.path(), &["update-index", "--index-version", "2"]);
+        git(dir.path(), &["update-index", "--split-index"]);
+        assert!(same_as_gix(dir.path(), gix::hash::Kind::Sha1).is_none());
+    }
+
+    #[test]
+    fn malformed_indexes_are_left_to_gix() {
+        let hash = gix::hash::Kind::Sha1;
+        assert!(Located::new(Vec::new(), hash).is_none());
+        assert!(Located::new(b"DIRC\0\0\0\x02\xff\xff\xff\xff".to_vec(), hash).is_none());
+        let dir = tempfile::tempdir().expect("temp dir");
+        tricky(dir.path(), &[]);
+        let data = std::fs::read(dir.path().join(".git/index")).expect("read");
+        for cut in [13, 70, 100, data.len() / 2, data.len() - 21] {
+            assert!(
+                Located::new(data[..cut].to_vec(), hash).is_none(),
+                "cut at {cut}"
+            );
+        }
+        // Two entries swapped out of order.
+        let mut swapped = data.clone();
+        let name = swapped
+            .windows(5)
+            .position(|w| w == b"a.txt")
+            .expect("a.txt");
+        swapped[name] = b'z';
+        assert!(Located::new(swapped, hash).is_none());
+    }
+}

@@ -392,7 +392,7 @@ impl Gate {
     /// Whether a finding blocks: at or above the threshold, and its
     /// persona's `enforce_after` reached (SPEC §11).
     fn blocks(&self, severity: Severity, from: Option<crate::date::Date>) -> bool {
-        self.threshold.blocks(severity) && from.is_none_or(|d| self.today >= d)
+        self.threshold.blocks_on(severity, from, self.today)
     }
 
     fn judges(&self, persona: usize) -> bool {

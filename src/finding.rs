@@ -216,7 +216,7 @@ impl Finding {
     /// Whether it blocks under `threshold` on `today`: severe enough, and
     /// its persona's `enforce_after` reached (SPEC §11).
     pub fn blocks_under(&self, threshold: Threshold, today: crate::date::Date) -> bool {
-        threshold.blocks(self.severity) && self.enforced_from.is_none_or(|d| today >= d)
+        threshold.blocks_on(self.severity, self.enforced_from, today)
     }
 
     /// The commit id as human and markdown output show it: 7 characters,
@@ -260,6 +260,17 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Every reason, in the order human output lists them.
+    pub const ALL: [SkipReason; 7] = [
+        SkipReason::Binary,
+        SkipReason::TooLarge,
+        SkipReason::Submodule,
+        SkipReason::Symlink,
+        SkipReason::Special,
+        SkipReason::OwnFile,
+        SkipReason::Vanished,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::Binary => "binary",

@@ -269,7 +269,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Read> {
     }
     let mut skipped = Vec::new();
     for s in doc.skipped {
-        let reason = SKIP_REASONS
+        let reason = SkipReason::ALL
             .iter()
             .copied()
             .find(|r| r.as_str() == s.reason)
@@ -375,24 +375,6 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Read> {
     })
 }
 
-const SKIP_REASONS: [SkipReason; 7] = [
-    SkipReason::Binary,
-    SkipReason::TooLarge,
-    SkipReason::Submodule,
-    SkipReason::Symlink,
-    SkipReason::Special,
-    SkipReason::OwnFile,
-    SkipReason::Vanished,
-];
-
-/// Lower is stricter.
-fn rank(t: Threshold) -> u8 {
-    match t {
-        Threshold::AtLeast(s) => s as u8,
-        Threshold::Never => u8::MAX,
-    }
-}
-
 /// Whether the reports are the shards `1..=N` of one matrix, each once:
 /// then they partition the changed files and their counts add up.
 fn are_shards(reads: &[Read]) -> bool {
@@ -435,7 +417,7 @@ fn merge(reads: Vec<Read>, today: Date) -> Result<Report> {
     let shards = are_shards(&reads);
     let strictest = reads
         .iter()
-        .min_by_key(|r| rank(r.threshold))
+        .min_by_key(|r| r.threshold.strictness())
         .map(|r| (r.threshold, r.report.summary.fail_on_source.clone()))
         .unwrap_or((
             Threshold::AtLeast(Severity::Error),

@@ -219,7 +219,10 @@ fn stricter(sides: &[&Side], opts: &Options) -> (Threshold, String) {
         } else {
             format!("{from} ({})", side.name)
         };
-        if best.as_ref().is_none_or(|(b, _)| rank(t) < rank(*b)) {
+        if best
+            .as_ref()
+            .is_none_or(|(b, _)| t.strictness() < b.strictness())
+        {
             best = Some((t, from));
         }
     }
@@ -227,14 +230,6 @@ fn stricter(sides: &[&Side], opts: &Options) -> (Threshold, String) {
         Threshold::AtLeast(Severity::Error),
         "the default".to_string(),
     ))
-}
-
-/// Lower is stricter.
-fn rank(t: Threshold) -> u8 {
-    match t {
-        Threshold::AtLeast(s) => s as u8,
-        Threshold::Never => u8::MAX,
-    }
 }
 
 /// Identity of a finding across the two policies: the same persona firing

@@ -77,6 +77,25 @@ impl Threshold {
         Severity::parse(word).map(Threshold::AtLeast)
     }
 
+    /// Lower is stricter: what "the strictest threshold" compares.
+    pub fn strictness(self) -> u8 {
+        match self {
+            Threshold::AtLeast(s) => s as u8,
+            Threshold::Never => u8::MAX,
+        }
+    }
+
+    /// Whether a finding of `severity` blocks; with SPEC §11's
+    /// `enforce_after`, only from that date on `today`.
+    pub fn blocks_on(
+        self,
+        severity: Severity,
+        enforced_from: Option<crate::date::Date>,
+        today: crate::date::Date,
+    ) -> bool {
+        self.blocks(severity) && enforced_from.is_none_or(|d| today >= d)
+    }
+
     pub fn blocks(self, severity: Severity) -> bool {
         match self {
             Threshold::AtLeast(min) => severity >= min,

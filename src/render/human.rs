@@ -558,15 +558,7 @@ fn table(p: &Painter<'_>, report: &Report, out: &mut String) {
 }
 
 fn skips(p: &Painter<'_>, report: &Report, out: &mut String) {
-    for reason in [
-        SkipReason::Binary,
-        SkipReason::TooLarge,
-        SkipReason::Submodule,
-        SkipReason::Symlink,
-        SkipReason::Special,
-        SkipReason::OwnFile,
-        SkipReason::Vanished,
-    ] {
+    for reason in SkipReason::ALL {
         let files: Vec<&str> = report
             .skipped
             .iter()

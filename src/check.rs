@@ -207,7 +207,16 @@ pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
             .map_err(|_| Error::usage("compiling the triggers failed unexpectedly", None))??;
         match listed {
             None => stream(ws, opts, &matchers, started),
-            Some(changes) => evaluate(ws, opts, &matchers, changes?, started),
+            Some(changes) => {
+                let changes = changes?;
+                match with_nested(ws, opts, &changes)? {
+                    Some(nested) => {
+                        let matchers = nested.rules.matchers()?;
+                        evaluate(&nested, opts, &matchers, changes, started)
+                    }
+                    None => evaluate(ws, opts, &matchers, changes, started),
+                }
+            }
         }
     })
 }
@@ -219,7 +228,27 @@ pub fn run_in_with(ws: &Workspace, opts: &Options, matchers: &Matchers) -> Resul
         return stream(ws, opts, matchers, started);
     }
     let changes = changeset::changes(&opts.selection, ws.repo.as_ref(), &ws.root, &opts.cwd)?;
-    evaluate(ws, opts, matchers, changes, started)
+    match with_nested(ws, opts, &changes)? {
+        Some(nested) => {
+            let matchers = nested.rules.matchers()?;
+            evaluate(&nested, opts, &matchers, changes, started)
+        }
+        None => evaluate(ws, opts, matchers, changes, started),
+    }
+}
+
+/// The workspace with the nested configs above `changes` (SPEC §12), when
+/// there are any; a config given with `--config` judges alone.
+pub fn with_nested(
+    ws: &Workspace,
+    opts: &Options,
+    changes: &[Change],
+) -> Result<Option<Workspace>> {
+    if opts.config.is_some() {
+        return Ok(None);
+    }
+    let view = crate::nested::view_of(&opts.selection, changes);
+    crate::nested::extend(ws, &view, changes)
 }
 
 pub(crate) fn facts<'a>(
@@ -441,6 +470,26 @@ pub fn useful_threads(n: usize) -> usize {
 /// `--all`: files are judged on the walker's threads as they are found;
 /// no list of the tree is ever held.
 fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant) -> Result<Report> {
+    // Nested configs (SPEC §12) must be known before the first file is
+    // judged: a walk that reads no file finds them first.
+    let found = match opts.config {
+        Some(_) => Vec::new(),
+        None => crate::nested::walked(ws, opts.threads.map(useful_threads))?,
+    };
+    let view = crate::nested::View::Worktree { listed: true };
+    if let Some(nested) = crate::nested::extend(ws, &view, &found)? {
+        let matchers = nested.rules.matchers()?;
+        return stream_in(&nested, opts, &matchers, started);
+    }
+    stream_in(ws, opts, matchers, started)
+}
+
+fn stream_in(
+    ws: &Workspace,
+    opts: &Options,
+    matchers: &Matchers,
+    started: Instant,
+) -> Result<Report> {
     let gate = Gate::new(ws, opts)?;
     let (repo_display, timestamp) = run_facts(ws);
     let facts = facts(opts, ws, matchers, &repo_display, timestamp);
@@ -1128,7 +1177,7 @@ impl scan::Sink for Offer<'_, '_, '_> {
 /// Whether `path` is one of valve's own files: never judged by triggers.
 /// The files the config extends are (SPEC §5).
 pub fn is_own_file(ws: &Workspace, path: &str) -> bool {
-    CONFIG_PATHS.contains(&path)
+    config::is_config_path(path)
         || path == BASELINE_PATH
         || ws.rules.extended.iter().any(|f| f == path)
         || ws

@@ -361,8 +361,17 @@ fn watch_command(g: &crate::cli::Global, args: &crate::cli::WatchArgs) -> Result
     }
 }
 
+/// The workspace with every nested config of the work tree (SPEC §12),
+/// unless `--config` names the one config to use.
+fn with_every_nested(g: &crate::cli::Global, ws: check::Workspace) -> Result<check::Workspace> {
+    match g.config {
+        Some(_) => Ok(ws),
+        None => crate::nested::for_commands(ws, &cwd()?),
+    }
+}
+
 fn personas(g: &crate::cli::Global) -> Result<u8> {
-    let ws = check::workspace(&cwd()?, g.config.as_deref(), None)?;
+    let ws = with_every_nested(g, check::workspace(&cwd()?, g.config.as_deref(), None)?)?;
     // A bad trigger is a config error here too.
     ws.rules.matchers()?;
     emit(|out| {
@@ -511,8 +520,10 @@ fn persona_lines(p: &crate::persona::Persona) -> Vec<String> {
 fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
     let cwd = cwd()?;
     let ws = check::workspace(&cwd, g.config.as_deref(), None)?;
-    ws.rules.matchers()?;
     let root = ws.root.canonicalize().unwrap_or(ws.root.clone());
+    // Every nested config's personas are listed, those outside theirs too.
+    let ws = with_every_nested(g, ws)?;
+    ws.rules.matchers()?;
     let mut hits = Vec::new();
     // Every line is built first: reading git's ignore rules may fail, and
     // that is an error (exit 2), not a broken pipe.
@@ -560,6 +571,10 @@ fn explain(g: &crate::cli::Global, paths: &[PathBuf]) -> Result<u8> {
                 (Some(f), Some(x)) => {
                     format!("  skips  {name}: filter `{f}` matches but exclude `{x}` removes it")
                 }
+                (None, _) if !rel.starts_with(ws.rules.folder_of(v.persona)) => format!(
+                    "  skips  {name}: outside its folder `{}`",
+                    terminal(ws.rules.folder_of(v.persona))
+                ),
                 (None, _) => format!("  skips  {name}: no filter matches"),
             });
         }
@@ -927,7 +942,7 @@ fn doctor(g: &crate::cli::Global) -> Result<u8> {
 }
 
 fn test(g: &crate::cli::Global) -> Result<u8> {
-    let ws = check::workspace(&cwd()?, g.config.as_deref(), None)?;
+    let ws = with_every_nested(g, check::workspace(&cwd()?, g.config.as_deref(), None)?)?;
     let rules = &ws.rules;
     let matchers = rules.matchers()?;
     let facts = RunFacts {
@@ -957,12 +972,15 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
             .map(|e| (e, true))
             .chain(p.examples.quiet.iter().map(|e| (e, false)));
         for (example, should_fire) in cases {
-            let verdict = rules.verdicts(&example.path, &mut hits).swap_remove(pi);
+            // A nested persona's example paths are relative to its folder,
+            // as its globs are (SPEC §12).
+            let path = format!("{}{}", rules.folder_of(pi), example.path);
+            let verdict = rules.verdicts(&path, &mut hits).swap_remove(pi);
             let mut fired = Fired::default();
             let mut silenced = 0;
             if verdict.takes {
                 let doc = Document {
-                    path: &example.path,
+                    path: &path,
                     old_path: None,
                     kind: ChangeKind::Added,
                     content: Some(example.content.as_bytes()),

@@ -20,6 +20,7 @@ pub mod hint;
 pub mod history;
 pub mod hook;
 pub mod merge;
+pub mod nested;
 pub mod owners;
 pub mod ownfile;
 pub mod persona;

@@ -21,7 +21,7 @@ use crate::check::{self, BaselineChoice, Gate, Options, PolicyMode, Workspace};
 use crate::config::{self, BASELINE_PATH, CONFIG_PATHS};
 use crate::error::{Error, Result};
 use crate::finding::{BySeverity, Finding, PersonaInfo, Report};
-use crate::git::Repo;
+use crate::git::{Change, Repo};
 use crate::history::{RangeSide, judge_range};
 use crate::ruleset::Ruleset;
 use crate::severity::{Severity, Threshold};
@@ -63,6 +63,19 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
         // The empty tree holds no policy.
         None => Ok(None),
     };
+    let changes = changeset::changes(&opts.selection, Some(&repo), &root, &opts.cwd)?;
+    // Each side's nested configs (SPEC §12) come from its own revision.
+    let head_name = format!("head {}", short(&repo, head));
+    let head_side = || with_nested(head_side()?, head, &head_name, &changes);
+    let base_side = || match &merge_base {
+        Some(mb) => with_nested(
+            base_side()?,
+            mb,
+            &format!("merge base {}", &mb[..7]),
+            &changes,
+        ),
+        None => Ok(None),
+    };
     let (first, second) = match opts.policy {
         PolicyMode::Head => (head_side()?, None),
         PolicyMode::Base => (base_side()?, None),
@@ -101,7 +114,6 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
             looked_for: PathBuf::from(looked),
         });
     };
-    let changes = changeset::changes(&opts.selection, Some(&repo), &root, &opts.cwd)?;
     // The base's baseline when the base judges; the head's only with
     // `--policy head`.
     let baseline = match &opts.baseline {
@@ -150,6 +162,23 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
     report.base_commit = merge_base;
     report.summary.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// A side with the nested configs its revision holds above `changes`.
+fn with_nested(
+    side: Option<Side>,
+    rev: &str,
+    name: &str,
+    changes: &[Change],
+) -> Result<Option<Side>> {
+    let Some(mut side) = side else {
+        return Ok(None);
+    };
+    let view = crate::nested::View::Tree { rev, name };
+    if let Some(ws) = crate::nested::extend(&side.ws, &view, changes)? {
+        side.ws = ws;
+    }
+    Ok(Some(side))
 }
 
 fn short(repo: &Repo, rev: &str) -> String {

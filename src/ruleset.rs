@@ -6,7 +6,7 @@ use globset::{Candidate, GlobSet, GlobSetBuilder};
 use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
 use crate::config::extends::{Expanded, Fetched, Reader};
-use crate::config::{self, BASELINE_PATH, CONFIG_PATHS, FailOn, RawConfig, Source, Validator};
+use crate::config::{self, BASELINE_PATH, FailOn, RawConfig, Source, Validator};
 use crate::error::ConfigErrors;
 use crate::persona::{self, Persona, REGEX_SIZE_LIMIT};
 use crate::severity::{Context, Severity, Threshold};
@@ -38,7 +38,7 @@ pub struct Verdict {
     pub takes: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Ruleset {
     pub personas: Vec<Persona>,
     pub ignore: Vec<String>,
@@ -57,6 +57,32 @@ pub struct Ruleset {
     origin: Vec<usize>,
     /// The files the config extends, repo-relative: valve's own files.
     pub extended: Vec<String>,
+    /// Nested configs (SPEC §12), sorted by folder.
+    scopes: Vec<Scope>,
+    /// Per persona: 0 for the root config's, `k + 1` for `scopes[k]`'s.
+    scope_of: Vec<usize>,
+}
+
+/// A nested config: the folder it governs and its own glob set, matched
+/// against paths relative to that folder.
+#[derive(Debug, Clone)]
+struct Scope {
+    /// Repo-relative, with its trailing `/`: `packages/web/`.
+    dir: String,
+    /// The config file, repo-relative (`packages/web/.sage/valve.yml`).
+    path: String,
+    globs: GlobSet,
+    owners: Vec<GlobOwner>,
+    ignore: Vec<String>,
+}
+
+/// A nested config found for a run, with every file it extends.
+pub struct Nested {
+    /// The folder it governs, repo-relative with a trailing `/`.
+    pub dir: String,
+    /// The config file, repo-relative.
+    pub path: String,
+    pub expanded: Expanded,
 }
 
 /// Every trigger compiled: one regex each, and one `RegexSet` of them all so
@@ -98,6 +124,9 @@ struct PathHits {
     ignore: Option<usize>,
     /// Per persona: (first filter, first exclude) that matched.
     personas: Vec<(Option<usize>, Option<usize>)>,
+    /// Per nested scope: `None` when the path is outside its folder, else
+    /// the scope's `ignore` pattern that hides the path from its personas.
+    scopes: Vec<Option<Option<usize>>>,
 }
 
 impl PathHits {
@@ -137,80 +166,7 @@ impl Ruleset {
             .map(|s| Validator::new(s, Vec::new()))
             .collect();
         vs[0].issues = issues;
-        let mut builder = GlobSetBuilder::new();
-        let mut owners = Vec::new();
-        let mut add = |globs: Vec<globset::Glob>, owner: GlobOwner| {
-            for g in globs {
-                builder.add(g);
-                owners.push(owner);
-            }
-        };
-        for (i, pattern) in raw.ignore.iter().enumerate() {
-            let globs = persona::compile_glob(&mut vs[0], pattern);
-            add(
-                globs,
-                GlobOwner {
-                    persona: usize::MAX,
-                    role: GlobRole::Ignore,
-                    pattern: i,
-                },
-            );
-        }
-        let mut personas = Vec::new();
-        for (pi, rp) in raw.personas.iter().enumerate() {
-            let v = &mut vs[origin.get(pi).copied().unwrap_or(0)];
-            for (i, pattern) in rp.filters.iter().enumerate() {
-                let globs = persona::compile_glob(v, pattern);
-                add(
-                    globs,
-                    GlobOwner {
-                        persona: pi,
-                        role: GlobRole::Filter,
-                        pattern: i,
-                    },
-                );
-            }
-            for (role, patterns) in [
-                (GlobRole::When, &rp.when_changed),
-                (GlobRole::Require, &rp.require_changed),
-            ] {
-                for (i, pattern) in patterns.iter().enumerate() {
-                    let globs = persona::compile_glob(v, pattern);
-                    add(
-                        globs,
-                        GlobOwner {
-                            persona: pi,
-                            role,
-                            pattern: i,
-                        },
-                    );
-                }
-            }
-            for (i, pattern) in rp.exclude.iter().enumerate() {
-                let globs = persona::compile_glob(v, pattern);
-                add(
-                    globs,
-                    GlobOwner {
-                        persona: pi,
-                        role: GlobRole::Exclude,
-                        pattern: i,
-                    },
-                );
-            }
-            personas.push(persona::compile(rp));
-        }
-        let globs = match builder.build() {
-            Ok(g) => g,
-            Err(e) => {
-                vs[0].issue(
-                    miette::SourceSpan::new(0.into(), 0),
-                    "globs could not be combined",
-                    e.to_string(),
-                    None,
-                );
-                GlobSet::empty()
-            }
-        };
+        let (globs, owners, personas) = glob_index(&mut vs, &raw, &origin, 0);
         let rules = Ruleset {
             personas,
             ignore: raw.ignore.iter().map(|s| s.value.clone()).collect(),
@@ -222,8 +178,10 @@ impl Ruleset {
             globs,
             owners,
             sources: Vec::new(),
+            scope_of: vec![0; origin.len()],
             origin,
             extended: files,
+            scopes: Vec::new(),
         };
         let issues: Vec<_> = vs.into_iter().flat_map(|v| v.issues).collect();
         let rules = Ruleset { sources, ..rules };
@@ -233,9 +191,74 @@ impl Ruleset {
             if let Err(e) = rules.matchers() {
                 issues.extend(e.issues);
             }
-            return Err(ConfigErrors::new(&rules.sources[0].name, issues));
+            return Err(errors(&rules.sources, issues));
         }
         Ok(rules)
+    }
+
+    /// Adds nested configs (SPEC §12): each one's personas, named
+    /// `D/:Name`, judge the paths under its folder `D/` with globs relative
+    /// to it, after the root's, in folder order. Every problem of every
+    /// nested config is reported, each in its file.
+    pub fn add_nested(&mut self, mut nested: Vec<Nested>) -> Result<(), ConfigErrors> {
+        nested.sort_by(|a, b| a.dir.cmp(&b.dir));
+        let mut issues = Vec::new();
+        for n in nested {
+            let Expanded {
+                raw,
+                sources,
+                origin,
+                files,
+                issues: found,
+            } = n.expanded;
+            let offset = self.sources.len();
+            let first = self.personas.len();
+            let mut vs: Vec<Validator> = sources
+                .iter()
+                .map(|s| Validator::new(s, Vec::new()))
+                .collect();
+            vs[0].issues = found;
+            vs[0].issues.extend(config::nested_issues(&sources[0]));
+            let (globs, owners, personas) = glob_index(&mut vs, &raw, &origin, first);
+            issues.extend(vs.into_iter().flat_map(|v| v.issues));
+            let scope = self.scopes.len() + 1;
+            for mut p in personas {
+                p.name = format!("{}:{}", n.dir, p.name);
+                self.personas.push(p);
+                self.scope_of.push(scope);
+            }
+            self.origin.extend(origin.iter().map(|o| o + offset));
+            self.sources.extend(sources);
+            self.extended.extend(files);
+            self.scopes.push(Scope {
+                dir: n.dir,
+                path: n.path,
+                globs,
+                owners,
+                ignore: raw.ignore.iter().map(|s| s.value.clone()).collect(),
+            });
+        }
+        if !issues.is_empty() {
+            if let Err(e) = self.matchers() {
+                issues.extend(e.issues);
+            }
+            return Err(errors(&self.sources, issues));
+        }
+        Ok(())
+    }
+
+    /// The folder persona `pi` governs: `D/` for a nested config's, `""`
+    /// for the root's.
+    pub fn folder_of(&self, pi: usize) -> &str {
+        match self.scope_of.get(pi).copied().unwrap_or(0) {
+            0 => "",
+            k => &self.scopes[k - 1].dir,
+        }
+    }
+
+    /// The nested configs in use, repo-relative.
+    pub fn nested_paths(&self) -> impl Iterator<Item = &str> {
+        self.scopes.iter().map(|s| s.path.as_str())
     }
 
     /// Compiles every trigger; bad ones are config errors at their span,
@@ -265,7 +288,7 @@ impl Ruleset {
         }
         let issues: Vec<_> = vs.into_iter().flat_map(|v| v.issues).collect();
         if !issues.is_empty() {
-            return Err(ConfigErrors::new(&self.sources[0].name, issues));
+            return Err(errors(&self.sources, issues));
         }
         // A set too big to compile only loses the shortcut, never
         // correctness; it is held to a quarter of the triggers' budget.
@@ -302,9 +325,11 @@ impl Ruleset {
         format!("{:016x}", crate::shard::fnv1a64(&bytes))
     }
 
-    /// Whether both extend the same files with the same texts.
+    /// Whether both extend the same files and have the same nested configs,
+    /// with the same texts.
     pub fn same_extended(&self, other: &Ruleset) -> bool {
         self.extended == other.extended
+            && self.nested_paths().eq(other.nested_paths())
             && self.sources.len() == other.sources.len()
             && self
                 .sources
@@ -320,6 +345,7 @@ impl Ruleset {
         let nothing = |_: &str| Ok(Fetched::Refused("not readable here".to_string()));
         let reader = Reader {
             prefix: String::new(),
+            dir: String::new(),
             fetch: &nothing,
         };
         match config::extends::expand(source, None, &reader) {
@@ -348,6 +374,7 @@ impl Ruleset {
         let fetch = |rel: &str| crate::ownfile::read_inside(root, rel);
         let reader = Reader {
             prefix: String::new(),
+            dir: String::new(),
             fetch: &fetch,
         };
         let self_rel = config_path
@@ -372,6 +399,7 @@ impl Ruleset {
         let fetch = |rel: &str| repo.extended_file_at(rev, rel, crate::ownfile::MAX_INPUT);
         let reader = Reader {
             prefix: format!("{name}:"),
+            dir: String::new(),
             fetch: &fetch,
         };
         let expanded = config::extends::expand(source, Some(path), &reader)?;
@@ -383,56 +411,96 @@ impl Ruleset {
     /// (pattern indices). Every question about a path is answered from this.
     fn path_hits(&self, path: &str, scratch: &mut Vec<usize>) -> PathHits {
         let mut out = PathHits {
-            own_file: CONFIG_PATHS.contains(&path)
+            own_file: config::is_config_path(path)
                 || path == BASELINE_PATH
                 || self.extended.iter().any(|f| f == path),
             ignore: None,
             personas: vec![(None, None); self.personas.len()],
+            scopes: vec![None; self.scopes.len()],
+        };
+        let mut record = |owners: &[GlobOwner], hits: &[usize], ignore: &mut Option<usize>| {
+            for &h in hits {
+                let owner = owners[h];
+                match owner.role {
+                    GlobRole::Ignore => {
+                        ignore.get_or_insert(owner.pattern);
+                    }
+                    GlobRole::Filter => {
+                        out.personas[owner.persona].0.get_or_insert(owner.pattern);
+                    }
+                    GlobRole::Exclude => {
+                        out.personas[owner.persona].1.get_or_insert(owner.pattern);
+                    }
+                    // Asked apart, by `change_rule_hits`.
+                    GlobRole::When | GlobRole::Require => {}
+                }
+            }
         };
         scratch.clear();
         self.globs
             .matches_candidate_into(&Candidate::new(path), scratch);
-        for &h in scratch.iter() {
-            let owner = self.owners[h];
-            match owner.role {
-                GlobRole::Ignore => {
-                    out.ignore.get_or_insert(owner.pattern);
-                }
-                GlobRole::Filter => {
-                    out.personas[owner.persona].0.get_or_insert(owner.pattern);
-                }
-                GlobRole::Exclude => {
-                    out.personas[owner.persona].1.get_or_insert(owner.pattern);
-                }
-                // Asked apart, by `change_rule_hits`.
-                GlobRole::When | GlobRole::Require => {}
-            }
+        record(&self.owners, scratch, &mut out.ignore);
+        for (k, scope) in self.scopes.iter().enumerate() {
+            let Some(rest) = path.strip_prefix(scope.dir.as_str()) else {
+                continue;
+            };
+            scratch.clear();
+            scope
+                .globs
+                .matches_candidate_into(&Candidate::new(rest), scratch);
+            let mut ignore = None;
+            record(&scope.owners, scratch, &mut ignore);
+            out.scopes[k] = Some(ignore);
         }
         out
     }
 
-    fn takes(&self, persona: usize, hit: (Option<usize>, Option<usize>)) -> bool {
+    /// Whether persona `persona` judges a path of these hits: inside its
+    /// config's folder and not hidden by that config's `ignore`, a filter
+    /// matches (or it has none) and no exclude does.
+    fn takes(&self, persona: usize, hits: &PathHits) -> bool {
         let p = &self.personas[persona];
-        !p.is_change_rule() && (p.filters.is_empty() || hit.0.is_some()) && hit.1.is_none()
+        let hit = hits.personas[persona];
+        let in_scope = match self.scope_of.get(persona).copied().unwrap_or(0) {
+            0 => true,
+            k => matches!(hits.scopes.get(k - 1), Some(Some(None))),
+        };
+        in_scope
+            && !p.is_change_rule()
+            && (p.filters.is_empty() || hit.0.is_some())
+            && hit.1.is_none()
     }
 
     /// Which change rules' `when_changed` and `require_changed` globs match
-    /// `path` (persona positions, each list ascending).
+    /// `path` (persona positions, each list ascending); a nested config's
+    /// rules see the paths under its folder, relative to it.
     pub fn change_rule_hits(
         &self,
         path: &str,
         scratch: &mut Vec<usize>,
     ) -> (Vec<usize>, Vec<usize>) {
         let (mut when, mut require) = (Vec::new(), Vec::new());
+        let mut record = |owners: &[GlobOwner], hits: &[usize]| {
+            for &h in hits {
+                let owner = owners[h];
+                match owner.role {
+                    GlobRole::When => when.push(owner.persona),
+                    GlobRole::Require => require.push(owner.persona),
+                    _ => {}
+                }
+            }
+        };
         scratch.clear();
         self.globs
             .matches_candidate_into(&Candidate::new(path), scratch);
-        for &h in scratch.iter() {
-            let owner = self.owners[h];
-            match owner.role {
-                GlobRole::When => when.push(owner.persona),
-                GlobRole::Require => require.push(owner.persona),
-                _ => {}
+        record(&self.owners, scratch);
+        for scope in &self.scopes {
+            if let Some(rest) = path.strip_prefix(scope.dir.as_str()) {
+                scratch.clear();
+                scope
+                    .globs
+                    .matches_candidate_into(&Candidate::new(rest), scratch);
+                record(&scope.owners, scratch);
             }
         }
         for list in [&mut when, &mut require] {
@@ -448,12 +516,14 @@ impl Ruleset {
     }
 
     fn taking(&self, hits: &PathHits) -> Takers {
-        hits.personas
-            .iter()
-            .enumerate()
-            .filter(|&(i, &hit)| self.takes(i, hit))
-            .map(|(i, _)| i)
+        (0..self.personas.len())
+            .filter(|&i| self.takes(i, hits))
             .collect()
+    }
+
+    /// Whether the root config's `ignore` hides `path`.
+    pub fn ignore_hides(&self, path: &str) -> bool {
+        self.path_hits(path, &mut Vec::new()).ignore.is_some()
     }
 
     /// valve's own files and the config's `ignore` are never evaluated.
@@ -483,15 +553,27 @@ impl Ruleset {
             .enumerate()
             .map(|(i, &hit)| {
                 let p = &self.personas[i];
+                let scope = self.scope_of.get(i).copied().unwrap_or(0);
+                let outside = scope > 0 && hits.scopes.get(scope - 1) == Some(&None);
+                // A nested config's `ignore` hides the path from its own
+                // personas: shown as what removed it.
+                let hidden = scope
+                    .checked_sub(1)
+                    .and_then(|k| hits.scopes.get(k).copied().flatten().flatten())
+                    .map(|x| {
+                        let s = &self.scopes[scope - 1];
+                        format!("{} (`ignore` in {})", s.ignore[x], s.path)
+                    });
                 Verdict {
                     persona: i,
                     filter: match hit.0 {
+                        _ if outside => None,
                         Some(f) => Some(p.filters[f].clone()),
                         None if p.filters.is_empty() => Some("(no filters: every path)".into()),
                         None => None,
                     },
-                    exclude: hit.1.map(|x| p.exclude[x].clone()),
-                    takes: self.takes(i, hit),
+                    exclude: hidden.or_else(|| hit.1.map(|x| p.exclude[x].clone())),
+                    takes: self.takes(i, &hits),
                 }
             })
             .collect()
@@ -577,6 +659,87 @@ impl Ruleset {
         }
         (Threshold::AtLeast(Severity::Error), "the default".into())
     }
+}
+
+/// One config's glob index: its `ignore` patterns, and each persona's
+/// filters, change-rule globs and excludes, in one `GlobSet`; with the
+/// compiled personas. Persona `pi` of `raw` is `first + pi` of the ruleset;
+/// each pattern's problems go to the validator of the file it was written in.
+fn glob_index(
+    vs: &mut [Validator],
+    raw: &RawConfig,
+    origin: &[usize],
+    first: usize,
+) -> (GlobSet, Vec<GlobOwner>, Vec<Persona>) {
+    let mut builder = GlobSetBuilder::new();
+    let mut owners = Vec::new();
+    let mut add = |globs: Vec<globset::Glob>, owner: GlobOwner| {
+        for g in globs {
+            builder.add(g);
+            owners.push(owner);
+        }
+    };
+    for (i, pattern) in raw.ignore.iter().enumerate() {
+        let globs = persona::compile_glob(&mut vs[0], pattern);
+        let owner = GlobOwner {
+            persona: usize::MAX,
+            role: GlobRole::Ignore,
+            pattern: i,
+        };
+        add(globs, owner);
+    }
+    let mut personas = Vec::new();
+    for (pi, rp) in raw.personas.iter().enumerate() {
+        let v = &mut vs[origin.get(pi).copied().unwrap_or(0)];
+        let persona = first + pi;
+        for (role, patterns) in [
+            (GlobRole::Filter, &rp.filters),
+            (GlobRole::When, &rp.when_changed),
+            (GlobRole::Require, &rp.require_changed),
+            (GlobRole::Exclude, &rp.exclude),
+        ] {
+            for (i, pattern) in patterns.iter().enumerate() {
+                let globs = persona::compile_glob(v, pattern);
+                let owner = GlobOwner {
+                    persona,
+                    role,
+                    pattern: i,
+                };
+                add(globs, owner);
+            }
+        }
+        personas.push(persona::compile(rp));
+    }
+    let globs = match builder.build() {
+        Ok(g) => g,
+        Err(e) => {
+            vs[0].issue(
+                miette::SourceSpan::new(0.into(), 0),
+                "globs could not be combined",
+                e.to_string(),
+                None,
+            );
+            GlobSet::empty()
+        }
+    };
+    (globs, owners, personas)
+}
+
+/// Config errors named after the file they are in: the root config when
+/// any is there, else the first file with one (an extended or nested
+/// config), so the header never names a file without errors.
+fn errors(sources: &[Source], issues: Vec<crate::error::ConfigIssue>) -> ConfigErrors {
+    let root = &sources[0].name;
+    let name = if issues.iter().any(|i| &i.src.name == root) {
+        root.clone()
+    } else {
+        issues
+            .iter()
+            .map(|i| i.src.name.clone())
+            .min()
+            .unwrap_or_else(|| root.clone())
+    };
+    ConfigErrors::new(&name, issues)
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ pub struct Reader<'a> {
     /// Put before a repo-relative path to name it in diagnostics
     /// (empty for the work tree, `base:` for a revision).
     pub prefix: String,
+    /// The folder the config governs, repo-relative with a trailing `/`
+    /// (empty for the root config): entries are relative to it.
+    pub dir: String,
     pub fetch: &'a dyn Fn(&str) -> Result<Fetched>,
 }
 
@@ -55,8 +58,10 @@ pub struct Expanded {
     pub issues: Vec<ConfigIssue>,
 }
 
-/// Why an `extends` entry is refused before anything is read.
-fn normalise(entry: &str) -> std::result::Result<String, &'static str> {
+/// The repo-relative file an `extends` entry names, relative to `dir` (the
+/// folder the config governs, `""` or `D/`), or why it is refused before
+/// anything is read.
+fn normalise(dir: &str, entry: &str) -> std::result::Result<String, &'static str> {
     if entry.trim().is_empty() {
         return Err("is empty");
     }
@@ -67,7 +72,7 @@ fn normalise(entry: &str) -> std::result::Result<String, &'static str> {
         return Err("is an absolute path");
     }
     let mut parts: Vec<&str> = Vec::new();
-    for part in entry.split('/') {
+    for part in dir.split('/').chain(entry.split('/')) {
         match part {
             "" | "." => {}
             ".." => {
@@ -114,7 +119,7 @@ impl Walk<'_> {
 
     fn include(&mut self, from: usize, extends: &[Spanned<String>], depth: usize) -> Result<()> {
         for entry in extends {
-            let rel = match normalise(&entry.value) {
+            let rel = match normalise(&self.reader.dir, &entry.value) {
                 Ok(rel) => rel,
                 Err(why) => {
                     self.at(
@@ -247,17 +252,35 @@ mod tests {
     #[test]
     fn entries_stay_inside_the_repository() {
         assert_eq!(
-            normalise("policies/base.yml"),
+            normalise("", "policies/base.yml"),
             Ok("policies/base.yml".into())
         );
-        assert_eq!(normalise("./a//b/../c.yml"), Ok("a/c.yml".into()));
-        assert_eq!(normalise("../x.yml"), Err("leaves the repository"));
-        assert_eq!(normalise("a/../../x.yml"), Err("leaves the repository"));
-        assert_eq!(normalise("/etc/passwd"), Err("is an absolute path"));
-        assert_eq!(normalise("https://example.com/a.yml"), Err("is a URL"));
-        assert_eq!(normalise(" "), Err("is empty"));
-        assert_eq!(normalise("a/.."), Err("names a folder, not a file"));
-        assert_eq!(normalise(".git/config"), Err("is inside .git"));
+        assert_eq!(normalise("", "./a//b/../c.yml"), Ok("a/c.yml".into()));
+        assert_eq!(normalise("", "../x.yml"), Err("leaves the repository"));
+        assert_eq!(normalise("", "a/../../x.yml"), Err("leaves the repository"));
+        assert_eq!(normalise("", "/etc/passwd"), Err("is an absolute path"));
+        assert_eq!(normalise("", "https://example.com/a.yml"), Err("is a URL"));
+        assert_eq!(normalise("", " "), Err("is empty"));
+        assert_eq!(normalise("", "a/.."), Err("names a folder, not a file"));
+        assert_eq!(normalise("", ".git/config"), Err("is inside .git"));
+        // A nested config's entries are relative to its folder, and may
+        // climb out of it but not out of the repository.
+        assert_eq!(
+            normalise("packages/web/", "lint.yml"),
+            Ok("packages/web/lint.yml".into())
+        );
+        assert_eq!(
+            normalise("packages/web/", "../../policies/a.yml"),
+            Ok("policies/a.yml".into())
+        );
+        assert_eq!(
+            normalise("packages/web/", "../../../a.yml"),
+            Err("leaves the repository")
+        );
+        assert_eq!(
+            normalise("packages/web/", "/etc/passwd"),
+            Err("is an absolute path")
+        );
     }
 
     fn run(files: &[(&str, &str)], root: &str) -> Expanded {
@@ -273,6 +296,7 @@ mod tests {
         };
         let reader = Reader {
             prefix: String::new(),
+            dir: String::new(),
             fetch: &fetch,
         };
         let source = Source {

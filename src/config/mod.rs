@@ -246,27 +246,66 @@ pub const EXTENDED_KEYS: [&str; 3] = ["version", "extends", "personas"];
 /// key but `EXTENDED_KEYS` at that key.
 pub fn parse_extended(source: &Source) -> (RawConfig, Vec<ConfigIssue>) {
     let (raw, mut issues) = parse_lenient(source);
-    if let Ok(Some(Node::Map { entries, .. })) = yaml::parse(&source.text) {
-        let mut v = Validator::new(source, Vec::new());
-        for (key, _) in &entries {
-            if let Node::Scalar { value, .. } = key {
-                if keys::names(keys::TOP_KEYS).contains(&value.as_str())
-                    && !EXTENDED_KEYS.contains(&value.as_str())
-                {
-                    v.issue(
-                        key.span(),
-                        format!("`{value}` cannot be set in an extended file"),
-                        "only `personas` and `extends` are taken from a file named by `extends`",
-                        Some(format!(
-                            "set `{value}` in the config that extends this file"
-                        )),
-                    );
-                }
+    issues.extend(refuse_top_keys(
+        source,
+        |key| !EXTENDED_KEYS.contains(&key),
+        "cannot be set in an extended file",
+        "only `personas` and `extends` are taken from a file named by `extends`",
+        "in the config that extends this file",
+    ));
+    (raw, issues)
+}
+
+/// The keys only the root config may set (SPEC §12): they govern the
+/// whole run, not one folder.
+pub const ROOT_ONLY_KEYS: [&str; 4] = ["fail_on", "max_file_size", "max_findings", "suppressions"];
+
+/// A nested config's issues beyond a config's: each root-only key it sets,
+/// at that key.
+pub fn nested_issues(source: &Source) -> Vec<ConfigIssue> {
+    refuse_top_keys(
+        source,
+        |key| ROOT_ONLY_KEYS.contains(&key),
+        "cannot be set in a nested config",
+        "it governs the whole run, so only the root config sets it",
+        "in the root .sage/valve.yml",
+    )
+}
+
+/// An issue at each known top-level key of `source` that `refused` names.
+fn refuse_top_keys(
+    source: &Source,
+    refused: impl Fn(&str) -> bool,
+    title: &str,
+    label: &str,
+    set_it: &str,
+) -> Vec<ConfigIssue> {
+    let Ok(Some(Node::Map { entries, .. })) = yaml::parse(&source.text) else {
+        return Vec::new();
+    };
+    let mut v = Validator::new(source, Vec::new());
+    for (key, _) in &entries {
+        if let Node::Scalar { value, .. } = key {
+            if keys::names(keys::TOP_KEYS).contains(&value.as_str()) && refused(value) {
+                v.issue(
+                    key.span(),
+                    format!("`{value}` {title}"),
+                    label,
+                    Some(format!("set `{value}` {set_it}")),
+                );
             }
         }
-        issues.extend(v.issues);
     }
-    (raw, issues)
+    v.issues
+}
+
+/// Whether `path` (repo-relative) is a valve config: the root's or a
+/// nested one's (`D/.sage/valve.yml`, SPEC §12).
+pub fn is_config_path(path: &str) -> bool {
+    CONFIG_PATHS.iter().any(|c| {
+        path.strip_suffix(c)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('/'))
+    })
 }
 
 /// Collects issues while walking the tree.

@@ -96,7 +96,20 @@ impl Repo {
         else {
             return Ok(Fetched::Missing);
         };
-        let mode = entry.mode();
+        self.entry_file(&repo, rev, path, entry.mode(), entry.object_id(), max)
+    }
+
+    /// What a tree entry holds, as an own file: only a regular blob within
+    /// `max` bytes is read.
+    fn entry_file(
+        &self,
+        repo: &gix::Repository,
+        rev: &str,
+        path: &str,
+        mode: gix::object::tree::EntryMode,
+        id: gix::ObjectId,
+        max: u64,
+    ) -> Result<Fetched> {
         if !mode.is_blob() {
             let what = if mode.is_link() {
                 "a symlink"
@@ -107,7 +120,7 @@ impl Repo {
             };
             return Ok(Fetched::Refused(what.to_string()));
         }
-        match self.blob_within(&repo, BlobId(entry.object_id()), path, max)? {
+        match self.blob_within(repo, BlobId(id), path, max)? {
             super::Sized::Bytes(b) => Ok(Fetched::Bytes(b)),
             super::Sized::TooLarge => Err(Error::Refused {
                 message: format!("{rev}:{path} is larger than {max} bytes"),
@@ -117,4 +130,83 @@ impl Repo {
             }),
         }
     }
+
+    /// The nested configs (SPEC §12) that `rev`'s tree holds in the folders
+    /// `dirs` (repo-relative, each with a trailing `/`): per folder that has
+    /// one, its path and what is there (`valve.yml` before `valve.yaml`).
+    /// Each folder's tree is read once, through its parent's.
+    pub fn configs_at(
+        &self,
+        rev: &str,
+        dirs: &[String],
+        max: u64,
+    ) -> Result<Vec<(String, Fetched)>> {
+        let repo = self.local();
+        let id = self.commit_id(&repo, rev)?;
+        let root = repo
+            .find_commit(id)
+            .and_then(|c| c.tree())
+            .map_err(wrap("cannot read a commit's tree"))?
+            .id;
+        let mut trees: std::collections::HashMap<String, Option<gix::ObjectId>> =
+            std::collections::HashMap::new();
+        trees.insert(String::new(), Some(root));
+        let mut out = Vec::new();
+        for dir in dirs {
+            let Some(tree) = tree_of(&repo, &mut trees, dir)? else {
+                continue;
+            };
+            let Some(sage) = child(&repo, tree, ".sage")?.filter(|(m, _)| m.is_tree()) else {
+                continue;
+            };
+            for name in ["valve.yml", "valve.yaml"] {
+                if let Some((mode, id)) = child(&repo, sage.1, name)? {
+                    let path = format!("{dir}.sage/{name}");
+                    let fetched = self.entry_file(&repo, rev, &path, mode, id, max)?;
+                    out.push((path, fetched));
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The tree of folder `dir` (`a/b/`), through its parents' (memoised in
+/// `trees`); `None` when the revision has no such folder.
+fn tree_of(
+    repo: &gix::Repository,
+    trees: &mut std::collections::HashMap<String, Option<gix::ObjectId>>,
+    dir: &str,
+) -> Result<Option<gix::ObjectId>> {
+    if let Some(known) = trees.get(dir) {
+        return Ok(*known);
+    }
+    let inner = dir.strip_suffix('/').unwrap_or(dir);
+    let (parent, name) = match inner.rfind('/') {
+        Some(i) => (&dir[..=i], &inner[i + 1..]),
+        None => ("", inner),
+    };
+    let found = match tree_of(repo, trees, parent)? {
+        Some(parent) => child(repo, parent, name)?
+            .filter(|(mode, _)| mode.is_tree())
+            .map(|(_, id)| id),
+        None => None,
+    };
+    trees.insert(dir.to_string(), found);
+    Ok(found)
+}
+
+/// The entry `name` of tree `tree`: its mode and object.
+fn child(
+    repo: &gix::Repository,
+    tree: gix::ObjectId,
+    name: &str,
+) -> Result<Option<(gix::object::tree::EntryMode, gix::ObjectId)>> {
+    let tree = repo
+        .find_tree(tree)
+        .map_err(|e| super::unreadable(repo, "a tree", name.as_bytes(), &tree, e))?;
+    Ok(tree
+        .find_entry(name.as_bytes())
+        .map(|e| (e.mode(), e.object_id())))
 }

@@ -913,6 +913,35 @@ fn write_tree(root: &Path, rng: &mut Rng, count: usize, written: &mut Vec<Vec<u8
     }
 }
 
+/// Sometimes nested configs (SPEC §12) in folders above the written files:
+/// random configs (root-only keys, bad globs and all), or a link.
+fn nested_configs(root: &Path, rng: &mut Rng, files: &[Vec<u8>]) {
+    if !rng.chance(25) || files.is_empty() {
+        return;
+    }
+    for _ in 0..rng.range(1, 3) {
+        let file = &files[rng.below(files.len())];
+        let Some(slash) = file.iter().rposition(|&b| b == b'/') else {
+            continue;
+        };
+        let dir = root.join(Path::new(std::ffi::OsStr::from_bytes(&file[..slash])));
+        let sage = dir.join(".sage");
+        if std::fs::create_dir_all(&sage).is_err() {
+            continue;
+        }
+        let path = sage.join(if rng.chance(80) {
+            "valve.yml"
+        } else {
+            "valve.yaml"
+        });
+        if rng.chance(5) {
+            let _ = std::os::unix::fs::symlink("/dev/zero", &path);
+        } else {
+            let _ = std::fs::write(&path, config(rng));
+        }
+    }
+}
+
 fn git(dir: &Path, args: &[&str]) -> bool {
     let mut cmd = std::process::Command::new("git");
     hermetic(&mut cmd);
@@ -995,6 +1024,7 @@ fn build(seed: u64) -> Case {
         }
         let n = rng.range(0, 10);
         write_tree(&root, &mut rng, n, &mut files);
+        nested_configs(&root, &mut rng, &files);
         if rng.chance(80)
             && git(&root, &["add", "-A"])
             && git(&root, &["commit", "-q", "--no-verify", "-m", "one"])
@@ -1038,6 +1068,7 @@ fn build(seed: u64) -> Case {
     } else {
         let n = rng.range(0, 10);
         write_tree(&root, &mut rng, n, &mut files);
+        nested_configs(&root, &mut rng, &files);
     }
     Case {
         dir,

@@ -465,3 +465,22 @@ fn personas_and_test_see_nested_configs_with_examples_relative_to_the_folder() {
         "{text}"
     );
 }
+
+#[test]
+fn a_marker_names_a_nested_persona_by_its_full_name() {
+    let f = repo();
+    f.write(
+        "packages/web/a.js",
+        "console.log(1) // valve:ignore[packages/web/:NoConsole] reason=\"demo\"\nconsole.log(2) // valve:ignore[NoConsole]\n",
+    );
+    // The short name is no persona: it silences nothing and is reported.
+    let r = f.json(&["--worktree"]);
+    let at = |p: &str| (p.to_string(), "packages/web/a.js".to_string(), Some(2));
+    assert_eq!(
+        hits(&r),
+        vec![at(NO_CONSOLE), at("valve:unused-suppression")]
+    );
+    assert_eq!(r["summary"]["suppressed"], 1, "{}", r["summary"]);
+    let warnings = r["warnings"].to_string();
+    assert!(warnings.contains("NoConsole"), "{warnings}");
+}

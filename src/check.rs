@@ -320,6 +320,8 @@ pub struct Gate {
     narrowed: bool,
     shard: Option<crate::shard::Shard>,
     today: crate::date::Date,
+    /// `--base`: CODEOWNERS is read from the judged revision (SPEC §11).
+    owners_at: Option<String>,
 }
 
 /// The personas `--persona` and `--min-severity` leave judging, by config
@@ -381,6 +383,10 @@ impl Gate {
             narrowed: judged.is_some(),
             shard: opts.shard,
             today: opts.today,
+            owners_at: match &opts.selection {
+                Selection::Range { head, .. } => Some(head.clone()),
+                _ => None,
+            },
             baseline,
             whole: opts.selection.is_whole_files()
                 || changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()),
@@ -785,7 +791,7 @@ fn finish(
     let truncated = truncated + findings.len().saturating_sub(limit);
     findings.truncate(limit);
     let mut owner_warnings = Vec::new();
-    assign_owners(ws, &mut findings, &mut owner_warnings);
+    assign_owners(ws, gate, &mut findings, &mut owner_warnings);
     let mut warnings = rules.warnings.clone();
     for w in marker_warnings.into_iter().chain(owner_warnings) {
         if !warnings.contains(&w) {
@@ -851,16 +857,24 @@ const MAX_CODEOWNERS: u64 = 3 * 1024 * 1024;
 /// by the repository's CODEOWNERS (read only when there is a finding:
 /// from the work tree, or `HEAD`'s tree in a bare repository). A line
 /// valve cannot parse is a warning naming it.
-fn assign_owners(ws: &Workspace, findings: &mut [Finding], warnings: &mut Vec<String>) {
+fn assign_owners(
+    ws: &Workspace,
+    gate: &Gate,
+    findings: &mut [Finding],
+    warnings: &mut Vec<String>,
+) {
     if findings.is_empty() {
         return;
     }
-    let bare = ws.repo.as_ref().filter(|r| r.is_bare());
+    // A range's owners are its head's; a bare repository's, HEAD's.
+    let revision = match (&ws.repo, &gate.owners_at) {
+        (Some(repo), Some(rev)) => Some((repo, rev.as_str())),
+        (Some(repo), None) if repo.is_bare() => Some((repo, "HEAD")),
+        _ => None,
+    };
     let located = crate::owners::locate(|path| -> Result<Option<Vec<u8>>> {
-        if let Some(repo) = bare {
-            return Ok(repo
-                .own_file_at("HEAD", path, MAX_CODEOWNERS)
-                .unwrap_or(None));
+        if let Some((repo, rev)) = revision {
+            return Ok(repo.own_file_at(rev, path, MAX_CODEOWNERS).unwrap_or(None));
         }
         // Not there, a link, a folder or too large: as GitHub, no file.
         Ok(

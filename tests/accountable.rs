@@ -581,3 +581,25 @@ fn a_range_judges_the_markers_it_adds_under_both_policies() {
     assert_eq!(after["summary"]["blocking"], 2);
     assert_eq!(after["findings"][0]["blocking"], true);
 }
+
+#[test]
+fn a_range_takes_its_owners_from_the_head_revision() {
+    let f = Fixture::new();
+    f.config(
+        "personas:\n  Guardian:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n",
+    )
+    .write(".github/CODEOWNERS", "* @org/old\n")
+    .commit("init");
+    f.git(&["checkout", "-q", "-b", "feature"]);
+    f.write(".github/CODEOWNERS", "* @org/new\n")
+        .write("src/a.rs", &format!("{KEY}\n"))
+        .commit("head");
+    f.git(&["checkout", "-q", "main"]);
+    // The work tree has the old owners; the judged revision the new ones.
+    let report = f.json(&["--base", "main", "--head", "feature"]);
+    assert_eq!(
+        report["findings"][0]["owners"],
+        serde_json::json!(["@org/new"]),
+        "{report}"
+    );
+}

@@ -327,7 +327,10 @@ fn root_only_keys_are_errors_at_the_key_of_the_nested_file() {
     }
     f.stage(&["packages/web/.sage/valve.yml", "packages/web/a.js"]);
     let err = config_error(&f, &["check", "--staged"]);
-    assert!(err.contains("[packages/web/.sage/valve.yml:1:1]"), "--staged: {err}");
+    assert!(
+        err.contains("[packages/web/.sage/valve.yml:1:1]"),
+        "--staged: {err}"
+    );
     f.commit("bad nested");
     f.write("packages/web/b.js", "x\n").commit("more");
     let err = config_error(&f, &["check", "--base", "HEAD~1", "--policy", "head"]);

@@ -497,7 +497,17 @@ fn report_markers(
                 Vec::new()
             };
             for (name, near) in names {
+                // A nested persona's short name: its full `D/:Name`.
+                let nested = || {
+                    let tail = format!(":{name}");
+                    known
+                        .iter()
+                        .find(|k| k.ends_with(&tail))
+                        .map(|k| k.to_string())
+                };
                 let hint = near
+                    .map(|n| n.to_string())
+                    .or_else(nested)
                     .map(|n| format!("; did you mean {n}?"))
                     .unwrap_or_default();
                 out.warnings.push(format!(

@@ -488,5 +488,8 @@ fn a_marker_names_a_nested_persona_by_its_full_name() {
     );
     assert_eq!(r["summary"]["suppressed"], 1, "{}", r["summary"]);
     let warnings = r["warnings"].to_string();
-    assert!(warnings.contains("NoConsole"), "{warnings}");
+    assert!(
+        warnings.contains("valve:ignore[NoConsole] names no persona of the config; did you mean packages/web/:NoConsole?"),
+        "{warnings}"
+    );
 }

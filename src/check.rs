@@ -192,8 +192,8 @@ fn run_selected(opts: &Options) -> Result<Report> {
 /// Triggers compile on a second thread while git lists the changes; the
 /// compile is always joined, so a bad regex is reported on every run.
 pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
-    check_persona_names(opts, &[&ws.rules])?;
     if let Selection::Range { base, head } = &opts.selection {
+        check_persona_names(opts, &[&ws.rules])?;
         return crate::history::run_range_in(ws, opts, base.as_deref(), head);
     }
     let started = Instant::now();
@@ -211,10 +211,14 @@ pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
                 let changes = changes?;
                 match with_nested(ws, opts, &changes)? {
                     Some(nested) => {
+                        check_persona_names(opts, &[&nested.rules])?;
                         let matchers = nested.rules.matchers()?;
                         evaluate(&nested, opts, &matchers, changes, started)
                     }
-                    None => evaluate(ws, opts, &matchers, changes, started),
+                    None => {
+                        check_persona_names(opts, &[&ws.rules])?;
+                        evaluate(ws, opts, &matchers, changes, started)
+                    }
                 }
             }
         }
@@ -230,10 +234,14 @@ pub fn run_in_with(ws: &Workspace, opts: &Options, matchers: &Matchers) -> Resul
     let changes = changeset::changes(&opts.selection, ws.repo.as_ref(), &ws.root, &opts.cwd)?;
     match with_nested(ws, opts, &changes)? {
         Some(nested) => {
+            check_persona_names(opts, &[&nested.rules])?;
             let matchers = nested.rules.matchers()?;
             evaluate(&nested, opts, &matchers, changes, started)
         }
-        None => evaluate(ws, opts, matchers, changes, started),
+        None => {
+            check_persona_names(opts, &[&ws.rules])?;
+            evaluate(ws, opts, matchers, changes, started)
+        }
     }
 }
 
@@ -350,7 +358,10 @@ pub fn check_persona_names(opts: &Options, rulesets: &[&Ruleset]) -> Result<()> 
         if known.contains(&name.as_str()) {
             continue;
         }
-        let help = match crate::config::did_you_mean(name, &known) {
+        // A nested persona's short name: its full `D/:Name`.
+        let tail = format!(":{name}");
+        let nested = || known.iter().copied().find(|k| k.ends_with(&tail));
+        let help = match crate::config::did_you_mean(name, &known).or_else(nested) {
             Some(near) => format!("did you mean `--persona {near}`? `valve personas` lists them"),
             None => "`valve personas` lists the personas of this config".to_string(),
         };
@@ -484,9 +495,11 @@ fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant)
     };
     let view = crate::nested::View::Worktree { listed: true };
     if let Some(nested) = crate::nested::extend(ws, &view, &found)? {
+        check_persona_names(opts, &[&nested.rules])?;
         let matchers = nested.rules.matchers()?;
         return stream_in(&nested, opts, &matchers, started);
     }
+    check_persona_names(opts, &[&ws.rules])?;
     stream_in(ws, opts, matchers, started)
 }
 

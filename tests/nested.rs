@@ -493,3 +493,28 @@ fn a_marker_names_a_nested_persona_by_its_full_name() {
         "{warnings}"
     );
 }
+
+#[test]
+fn persona_narrows_to_a_nested_persona_by_its_full_name() {
+    let f = repo();
+    write_cases(&f);
+    for args in [vec!["--worktree"], vec!["--all"], vec!["packages"]] {
+        let mut all = args.clone();
+        all.extend(["--persona", NO_CONSOLE]);
+        let r = f.json(&all);
+        assert!(
+            who(&r).iter().all(|(p, _)| p == NO_CONSOLE) && who(&r).len() == 2,
+            "{args:?}: {r}"
+        );
+    }
+    let out = f
+        .valve(&["check", "--worktree", "--persona", "NoConsole"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("did you mean `--persona packages/web/:NoConsole`?"),
+        "{err}"
+    );
+}

@@ -85,16 +85,20 @@ pub fn extend(ws: &Workspace, view: &View<'_>, changes: &[Change]) -> Result<Opt
 /// files it extends.
 pub fn find(ws: &Workspace, view: &View<'_>, changes: &[Change]) -> Result<Vec<Nested>> {
     let candidates: Vec<(String, Fetched)> = match view {
-        View::Worktree { listed: true } => changes
-            .iter()
-            .filter(|c| is_nested_config(&c.path) && c.kind != ChangeKind::Deleted)
-            .map(|c| {
-                Ok((
-                    c.path.clone(),
-                    crate::ownfile::read_inside(&ws.root, &c.path)?,
-                ))
-            })
-            .collect::<Result<_>>()?,
+        View::Worktree { listed: true } => {
+            let mut found = Vec::new();
+            for c in changes.iter().filter(|c| c.kind != ChangeKind::Deleted) {
+                if is_nested_config(&c.path) {
+                    let fetched = crate::ownfile::read_inside(&ws.root, &c.path)?;
+                    found.push((c.path.clone(), fetched));
+                } else if c.path.ends_with("/.sage") && matches!(c.new, Content::Symlink(_)) {
+                    // A linked `.sage` folder is listed as the link itself.
+                    let what = "under a symlinked .sage folder".to_string();
+                    found.push((format!("{}/valve.yml", c.path), Fetched::Refused(what)));
+                }
+            }
+            found
+        }
         View::Worktree { listed: false } => {
             let dirs = folders(change_paths(changes));
             on_disk(ws, &dirs)?
@@ -173,8 +177,18 @@ fn on_disk(ws: &Workspace, dirs: &[String]) -> Result<Vec<(String, Fetched)>> {
     for dir in dirs {
         // One lstat a folder: most have no `.sage` at all.
         let sage = ws.root.join(dir).join(".sage");
-        if !std::fs::symlink_metadata(&sage).is_ok_and(|m| m.is_dir()) {
-            continue;
+        match std::fs::symlink_metadata(&sage) {
+            Ok(m) if m.is_dir() => {}
+            // As for the root's: a linked `.sage` is refused, never followed.
+            Ok(m) if m.file_type().is_symlink() => {
+                let path = format!("{dir}{}", CONFIG_PATHS[0]);
+                found.push((
+                    path,
+                    Fetched::Refused("under a symlinked .sage folder".into()),
+                ));
+                continue;
+            }
+            _ => continue,
         }
         for name in CONFIG_PATHS {
             let path = format!("{dir}{name}");
@@ -304,7 +318,9 @@ pub fn walked(ws: &Workspace, threads: Option<usize>) -> Result<Vec<Change>> {
         threads,
         Vec::new,
         |found: &mut Vec<Change>, change| {
-            if is_nested_config(&change.path) {
+            let linked_sage =
+                change.path.ends_with("/.sage") && matches!(change.new, Content::Symlink(_));
+            if is_nested_config(&change.path) || linked_sage {
                 found.push(change);
             }
         },

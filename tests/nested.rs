@@ -518,3 +518,41 @@ fn persona_narrows_to_a_nested_persona_by_its_full_name() {
         "{err}"
     );
 }
+
+#[test]
+fn a_linked_nested_config_or_sage_folder_is_refused_in_every_mode() {
+    let f = repo();
+    std::fs::create_dir_all(f.path().join("elsewhere")).expect("mkdir");
+    f.write("elsewhere/valve.yml", "personas: {}\n")
+        .write("lib/a.js", "x\n");
+    std::os::unix::fs::symlink("../elsewhere", f.path().join("lib/.sage")).expect("link");
+    for args in [
+        vec!["check", "--worktree"],
+        vec!["check", "--all"],
+        vec!["check", "lib/a.js"],
+    ] {
+        let err = config_error(&f, &args);
+        assert!(
+            err.contains("lib/.sage/valve.yml is under a symlinked .sage folder"),
+            "{args:?}: {err}"
+        );
+    }
+    f.commit("linked");
+    f.write("lib/b.js", "x\n").commit("more");
+    let err = config_error(&f, &["check", "--base", "HEAD~1"]);
+    assert!(
+        err.contains("lib/.sage/valve.yml is under a symlinked .sage folder"),
+        "{err}"
+    );
+    // A linked config file in a real `.sage` folder too.
+    std::fs::remove_file(f.path().join("lib/.sage")).expect("rm");
+    std::fs::create_dir_all(f.path().join("api/.sage")).expect("mkdir");
+    std::os::unix::fs::symlink("/etc/passwd", f.path().join("api/.sage/valve.yml")).expect("link");
+    f.write("api/x.js", "x\n");
+    let err = config_error(&f, &["check", "--worktree"]);
+    assert!(err.contains("api/.sage/valve.yml is a symlink"), "{err}");
+    assert!(
+        !err.contains("root:"),
+        "nothing of the target is printed: {err}"
+    );
+}

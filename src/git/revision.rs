@@ -156,11 +156,18 @@ impl Repo {
             let Some(tree) = tree_of(&repo, &mut trees, dir)? else {
                 continue;
             };
-            let Some(sage) = child(&repo, tree, ".sage")?.filter(|(m, _)| m.is_tree()) else {
-                continue;
+            let sage = match child(&repo, tree, ".sage")? {
+                Some((mode, id)) if mode.is_tree() => id,
+                // As for the root's: a linked `.sage` is refused.
+                Some((mode, _)) if mode.is_link() => {
+                    let what = "under a symlinked .sage folder".to_string();
+                    out.push((format!("{dir}.sage/valve.yml"), Fetched::Refused(what)));
+                    continue;
+                }
+                _ => continue,
             };
             for name in ["valve.yml", "valve.yaml"] {
-                if let Some((mode, id)) = child(&repo, sage.1, name)? {
+                if let Some((mode, id)) = child(&repo, sage, name)? {
                     let path = format!("{dir}.sage/{name}");
                     let fetched = self.entry_file(&repo, rev, &path, mode, id, max)?;
                     out.push((path, fetched));

@@ -556,3 +556,24 @@ fn a_linked_nested_config_or_sage_folder_is_refused_in_every_mode() {
         "nothing of the target is printed: {err}"
     );
 }
+
+#[test]
+fn the_result_cache_never_answers_for_a_different_set_of_nested_configs() {
+    let f = repo();
+    write_cases(&f);
+    let cache = tempfile::tempdir().expect("tmp");
+    let dir = cache.path().to_string_lossy().into_owned();
+    let cached = |f: &Fixture| f.json(&["--all", "--cache", &dir, "--cache-min", "0"]);
+    assert_eq!(who(&cached(&f)), expected(), "cold");
+    assert_eq!(who(&cached(&f)), expected(), "warm");
+    // A new nested config: the same contents are judged again.
+    f.write(
+        "packages/web/lib/.sage/valve.yml",
+        "personas:\n  Log:\n    triggers: ['log']\n",
+    );
+    let mut more = expected();
+    more.push(pair("packages/web/lib/:Log", "packages/web/lib/a.js"));
+    more.sort();
+    assert_eq!(who(&cached(&f)), more, "after adding a nested config");
+    assert_eq!(who(&f.json(&["--all"])), more, "uncached");
+}

@@ -486,3 +486,51 @@ fn editing_an_extended_file_reloads_the_personas() {
         "{got:#?}"
     );
 }
+
+/// Context switches of every thread of `pid` so far: a thread that
+/// sleeps in the kernel until an event makes none.
+#[cfg(target_os = "linux")]
+fn switches(pid: u32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc lists the threads");
+    tasks
+        .flatten()
+        .map(|t| std::fs::read_to_string(t.path().join("status")).unwrap_or_default())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_watch_wakes_for_nothing() {
+    let f = repo();
+    let mut w = Watch::start(&f, &[]);
+    let pid = w.child.id();
+    // The first evaluation's own reads still arrive for a moment; then no
+    // thread may wake: a ticking debouncer or a timed wait would switch
+    // many times a window (the old one: about 90 times a second).
+    let window = Duration::from_millis(500);
+    let end = Instant::now() + DEADLINE;
+    let mut before = switches(pid);
+    loop {
+        std::thread::sleep(window);
+        let after = switches(pid);
+        if after == before {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "valve watch woke {} times in the last {window:?}",
+            after - before
+        );
+        before = after;
+    }
+    // And it is still awake to a save.
+    f.write("src/a.txt", &format!("{KEY}\n"));
+    w.until(is("finding", "src/a.txt"));
+}

@@ -14,7 +14,8 @@
 //! `diff` (pure) says what is new and what is resolved, a finding's stage
 //! being part of its identity. Watcher failures are
 //! retried with exponential backoff; SIGINT/SIGTERM arrive as a message
-//! and end the loop. Data in human lines goes through
+//! and end the loop. Raw trigger matches are kept in memory for the life
+//! of the watch (`cache::Memory`). Data in human lines goes through
 //! `escape::terminal`, every human line through `escape::terminal_block`,
 //! and JSON events through escape's JSON writer.
 
@@ -739,7 +740,8 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         shard: None,
         today: crate::commands::today()?,
         inline_ignore: true,
-        cache: None,
+        // SPEC §12: the result cache, in memory for the life of the watch.
+        cache: Some(crate::cache::Memory::new(crate::cache::MEMORY_MAX).spec()),
     };
     let root = ws.root.clone();
     let git_dir = ws

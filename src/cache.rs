@@ -30,11 +30,13 @@
 //! bytes, removing the least recently used entries first (an entry's
 //! modification time is its recency: a hit touches it).
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -75,6 +77,9 @@ pub struct Spec {
     pub max: u64,
     /// Contents smaller than this are not cached.
     pub min: u64,
+    /// The in-memory layer (`valve watch`, see its section); `dir` empty:
+    /// no folder, the memory alone.
+    pub memory: Option<Memory>,
 }
 
 /// The cache as one ruleset sees it: its folder and the ruleset's hash.
@@ -83,6 +88,7 @@ pub struct Cache {
     dir: PathBuf,
     rules: [u8; 32],
     min: u64,
+    memory: Option<Memory>,
 }
 
 type Key = [u8; 32];
@@ -96,6 +102,7 @@ impl Cache {
             dir: spec.dir.clone(),
             rules: rules_hash(rules),
             min: spec.min,
+            memory: spec.memory.clone(),
         }
     }
 
@@ -168,7 +175,11 @@ impl<'c> Memo<'c> {
     pub fn open(cache: &'c Cache, rules: &Ruleset, content: &[u8]) -> Memo<'c> {
         let key = cache.key(content);
         let path = cache.path(&key);
-        let found = read_entry(&path, &key).and_then(|(payload, used)| {
+        let found = cache.recall(&key, rules).or_else(|| {
+            if !cache.on_disk() {
+                return None;
+            }
+            let (payload, used) = read_entry(&path, &key)?;
             let personas = decode(&payload, &shape(rules), content.len())?;
             touch(&path, used);
             Some(personas)
@@ -228,6 +239,12 @@ impl<'c> Memo<'c> {
     /// Writes the entry back when this run added to it.
     pub fn finish(self) {
         if !self.dirty || self.overflow {
+            return;
+        }
+        if let Some(memory) = &self.cache.memory {
+            memory.keep(self.key, self.personas.clone());
+        }
+        if !self.cache.on_disk() {
             return;
         }
         let payload = encode(&self.personas, self.content_len);
@@ -508,6 +525,7 @@ mod tests {
             dir: dir.path().to_path_buf(),
             rules: [7; 32],
             min: 0,
+            memory: None,
         };
         let key = cache.key(b"content");
         let memo = Memo {
@@ -534,5 +552,284 @@ mod tests {
     #[test]
     fn hex_is_lowercase_two_digits_a_byte() {
         assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// In memory (`valve watch`)
+//
+// SPEC §12: "`valve watch` keeps the same cache in memory". The same keys
+// (ruleset hash, content length, content) and the same values (per
+// persona, the ranges of each trigger, before scope, suppression and
+// baseline) as the folder, held for the life of the watch: re-saving a
+// file whose content returns to a known state, or re-judging the whole
+// change set, skips matching. A reload gives a new ruleset hash, so
+// entries of the old personas are never answered to the new ones (they
+// age out). Bounded by bytes, least recently used first. With a folder as
+// well, the memory is asked first and both are written; an entry found in
+// the folder alone is not copied into memory.
+// ---------------------------------------------------------------------------
+
+/// `valve watch`'s bound on the memory cache: 64 MiB.
+pub const MEMORY_MAX: u64 = 64 * 1024 * 1024;
+
+/// What an entry is counted as beyond its ranges: the key, the map slot,
+/// the recency node, the vectors' headers (an estimate, erring high).
+const MEMORY_ENTRY: u64 = 160;
+
+/// Per persona, the ranges of each trigger (`None`: not searched yet).
+type Entry = Vec<Option<Vec<Ranges>>>;
+
+/// An in-memory result cache, shared by every clone (and thread) of it.
+#[derive(Clone)]
+pub struct Memory {
+    lru: Arc<Mutex<Lru>>,
+}
+
+struct Lru {
+    max: u64,
+    bytes: u64,
+    /// Recency stamps: the next one to give.
+    clock: u64,
+    entries: HashMap<Key, Slot>,
+    /// Stamp → key, oldest first.
+    order: BTreeMap<u64, Key>,
+}
+
+struct Slot {
+    entry: Entry,
+    size: u64,
+    used: u64,
+}
+
+impl Memory {
+    /// An empty cache holding at most about `max` bytes.
+    pub fn new(max: u64) -> Memory {
+        Memory {
+            lru: Arc::new(Mutex::new(Lru {
+                max,
+                bytes: 0,
+                clock: 0,
+                entries: HashMap::new(),
+                order: BTreeMap::new(),
+            })),
+        }
+    }
+
+    /// A cache spec of this memory alone: no folder, every size taken
+    /// (a lookup costs a hash of the content, no I/O).
+    pub fn spec(&self) -> Spec {
+        Spec {
+            dir: PathBuf::new(),
+            max: 0,
+            min: 0,
+            memory: Some(self.clone()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Lru> {
+        // A panic elsewhere cannot leave an entry half written: every
+        // change below is whole before the guard drops.
+        self.lru.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The entry of `key`, marked as just used.
+    fn get(&self, key: &Key) -> Option<Entry> {
+        let mut lru = self.lock();
+        let stamp = lru.tick();
+        let Lru { entries, order, .. } = &mut *lru;
+        let slot = entries.get_mut(key)?;
+        order.remove(&slot.used);
+        order.insert(stamp, *key);
+        slot.used = stamp;
+        Some(slot.entry.clone())
+    }
+
+    /// Keeps `entry` as the entry of `key`, then drops the least recently
+    /// used entries until the bound holds. An entry bigger than the whole
+    /// bound is not kept.
+    fn keep(&self, key: Key, entry: Entry) {
+        let size = entry_size(&entry);
+        let mut lru = self.lock();
+        lru.remove(&key);
+        if size > lru.max {
+            return;
+        }
+        let used = lru.tick();
+        lru.order.insert(used, key);
+        lru.entries.insert(key, Slot { entry, size, used });
+        lru.bytes += size;
+        while lru.bytes > lru.max {
+            let Some((_, oldest)) = lru.order.pop_first() else {
+                break;
+            };
+            if let Some(slot) = lru.entries.remove(&oldest) {
+                lru.bytes -= slot.size;
+            }
+        }
+    }
+
+    /// Entries held and the bytes they are counted as.
+    pub fn usage(&self) -> (usize, u64) {
+        let lru = self.lock();
+        (lru.entries.len(), lru.bytes)
+    }
+}
+
+impl Lru {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    fn remove(&mut self, key: &Key) {
+        if let Some(slot) = self.entries.remove(key) {
+            self.order.remove(&slot.used);
+            self.bytes -= slot.size;
+        }
+    }
+}
+
+/// What an entry is counted as: [`MEMORY_ENTRY`], plus 24 bytes a persona
+/// and a trigger, plus 16 a range.
+fn entry_size(entry: &Entry) -> u64 {
+    let ranges: usize = entry
+        .iter()
+        .flatten()
+        .map(|triggers| 24 + triggers.iter().map(|r| 24 + 16 * r.len()).sum::<usize>())
+        .sum();
+    MEMORY_ENTRY + 24 * entry.len() as u64 + ranges as u64
+}
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (entries, bytes) = self.usage();
+        f.debug_struct("Memory")
+            .field("entries", &entries)
+            .field("bytes", &bytes)
+            .finish()
+    }
+}
+
+/// Two handles are equal when they share one cache.
+impl PartialEq for Memory {
+    fn eq(&self, other: &Memory) -> bool {
+        Arc::ptr_eq(&self.lru, &other.lru)
+    }
+}
+
+impl Eq for Memory {}
+
+impl Cache {
+    /// Whether the cache has a folder (else it is the memory alone).
+    fn on_disk(&self) -> bool {
+        !self.dir.as_os_str().is_empty()
+    }
+
+    /// The memory's entry of `key`, when it fits this ruleset's shape (it
+    /// always does: the key holds the ruleset hash; checked all the same).
+    fn recall(&self, key: &Key, rules: &Ruleset) -> Option<Entry> {
+        let entry = self.memory.as_ref()?.get(key)?;
+        let fits = entry.len() == rules.personas.len()
+            && entry
+                .iter()
+                .zip(&rules.personas)
+                .all(|(e, p)| e.as_ref().is_none_or(|t| t.len() == p.triggers.len()));
+        fits.then_some(entry)
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    fn entry(ranges: usize) -> Entry {
+        vec![Some(vec![(0..ranges).map(|i| (i, i + 1)).collect()])]
+    }
+
+    #[test]
+    fn an_entry_is_kept_and_given_back() {
+        let memory = Memory::new(MEMORY_MAX);
+        memory.keep([1; 32], entry(2));
+        assert_eq!(memory.get(&[1; 32]), Some(entry(2)));
+        assert_eq!(memory.get(&[2; 32]), None);
+        // Kept again under the same key: replaced, counted once.
+        memory.keep([1; 32], entry(3));
+        assert_eq!(memory.get(&[1; 32]), Some(entry(3)));
+        assert_eq!(memory.usage(), (1, entry_size(&entry(3))));
+    }
+
+    #[test]
+    fn the_least_recently_used_entries_go_first_and_the_bound_holds() {
+        let one = entry_size(&entry(0));
+        let memory = Memory::new(3 * one);
+        for k in 1..=3u8 {
+            memory.keep([k; 32], entry(0));
+        }
+        // 1 is used again: 2 is now the oldest.
+        assert!(memory.get(&[1; 32]).is_some());
+        memory.keep([4; 32], entry(0));
+        assert_eq!(memory.usage(), (3, 3 * one));
+        assert!(memory.get(&[2; 32]).is_none());
+        for k in [1u8, 3, 4] {
+            assert!(memory.get(&[k; 32]).is_some(), "{k}");
+        }
+        // An entry bigger than the bound is not kept, and evicts nothing.
+        memory.keep([5; 32], entry(1000));
+        assert!(memory.get(&[5; 32]).is_none());
+        assert_eq!(memory.usage(), (3, 3 * one));
+    }
+
+    #[test]
+    fn entry_sizes_count_personas_triggers_and_ranges() {
+        assert_eq!(entry_size(&vec![None, None]), MEMORY_ENTRY + 48);
+        assert_eq!(entry_size(&entry(0)), MEMORY_ENTRY + 24 + 24 + 24);
+        assert_eq!(entry_size(&entry(10)), entry_size(&entry(0)) + 160);
+    }
+
+    fn compiled(text: &str) -> Ruleset {
+        let source = crate::config::Source {
+            name: "valve.yml".into(),
+            text: text.into(),
+        };
+        Ruleset::from_source(&source).unwrap_or_else(|e| panic!("config should compile: {e:?}"))
+    }
+
+    const ONE: &str = "personas:\n  P:\n    triggers: ['a', 'b']\n";
+
+    #[test]
+    fn a_memo_is_filled_into_memory_and_answered_from_it_without_a_folder() {
+        let rules = compiled(ONE);
+        let memory = Memory::new(MEMORY_MAX);
+        let cache = Cache::new(&memory.spec(), &rules);
+        let mut memo = Memo::open(&cache, &rules, b"a b a");
+        assert_eq!(memo.take(0), None, "a cold memory knows nothing");
+        memo.record(0, vec![vec![(0, 1), (4, 5)], vec![(2, 3)]]);
+        memo.finish();
+        assert_eq!(memory.usage().0, 1);
+        let mut memo = Memo::open(&cache, &rules, b"a b a");
+        assert_eq!(memo.take(0), Some(vec![vec![(0, 1), (4, 5)], vec![(2, 3)]]));
+        // Another content, or the same under other triggers, is not answered.
+        assert_eq!(Memo::open(&cache, &rules, b"a b b").take(0), None);
+        let other = compiled("personas:\n  P:\n    triggers: ['a', 'c']\n");
+        let cache = Cache::new(&memory.spec(), &other);
+        assert_eq!(Memo::open(&cache, &other, b"a b a").take(0), None);
+    }
+
+    #[test]
+    fn a_memory_alone_reads_and_writes_no_file() {
+        let rules = compiled(ONE);
+        let memory = Memory::new(MEMORY_MAX);
+        let cache = Cache::new(&memory.spec(), &rules);
+        let content = b"a memory-only entry";
+        let mut memo = Memo::open(&cache, &rules, content);
+        memo.record(0, vec![vec![(0, 1)], vec![]]);
+        memo.finish();
+        // With no folder an entry's path is relative: nothing may be
+        // written there (the working directory, here the crate's root).
+        let path = cache.path(&cache.key(content));
+        assert!(path.is_relative());
+        assert!(!path.exists() && path.parent().is_some_and(|p| !p.exists()));
+        assert_eq!(memory.usage().0, 1);
     }
 }

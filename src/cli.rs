@@ -409,6 +409,7 @@ impl CheckArgs {
             dir: PathBuf::from(dir),
             max: self.cache_max.unwrap_or(crate::cache::DEFAULT_MAX),
             min: self.cache_min.unwrap_or(crate::cache::DEFAULT_MIN),
+            memory: None,
         })
     }
 

@@ -1,7 +1,10 @@
 //! `valve watch`: the check engine on filesystem events.
 //!
-//! notify (with notify-debouncer-full) delivers batches of events; access
-//! events (valve's own reads) are dropped, the rest become touched paths.
+//! notify's own watcher (inotify on Linux) delivers single events on one
+//! channel with the signals; `Pending` gathers them (access events, valve's
+//! own reads among them, are dropped) and `due` (pure) says when the batch
+//! is judged. While nothing is pending the loop blocks with no timeout:
+//! an idle watch wakes for nothing (SPEC §10).
 //! `classify` (pure) sorts a batch into: git state changed (HEAD, index,
 //! refs: re-evaluate the whole change set), config edited (reload), a
 //! `.gitignore` edited (re-evaluate), files to re-judge, and noise. Files
@@ -10,8 +13,9 @@
 //! but the index does not is judged from its index blob, `index_only`);
 //! `diff` (pure) says what is new and what is resolved, a finding's stage
 //! being part of its identity. Watcher failures are
-//! retried with exponential backoff; a shutdown flag (SIGINT/SIGTERM) is
-//! checked at least every 100 ms. Data in human lines goes through
+//! retried with exponential backoff; SIGINT/SIGTERM arrive as a message
+//! and end the loop. Raw trigger matches are kept in memory for the life
+//! of the watch (`cache::Memory`). Data in human lines goes through
 //! `escape::terminal`, every human line through `escape::terminal_block`,
 //! and JSON events through escape's JSON writer.
 
@@ -20,11 +24,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use notify::{EventKind, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use serde::Serialize;
 
 use crate::changeset::{self, Selection};
@@ -35,9 +38,6 @@ use crate::escape::{self, terminal};
 use crate::finding::{BySeverity, Finding, Report, Stage, Summary};
 use crate::ruleset::Matchers;
 use crate::severity::Context;
-
-/// How often the loop looks at the shutdown flag when nothing happens.
-const TICK: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamFormat {
@@ -348,26 +348,134 @@ fn summarize(state: &[Finding], last: &Summary) -> Summary {
     }
 }
 
-struct Watcher {
-    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
-    rx: Receiver<DebounceEventResult>,
+/// What reaches the loop, on one channel: a file event (stamped when it
+/// came) from the watcher of generation `watcher`, that watcher's event
+/// handler dropped (it stopped), or SIGINT/SIGTERM.
+enum Msg {
+    Fs {
+        watcher: u64,
+        at: Instant,
+        event: notify::Result<notify::Event>,
+    },
+    Gone {
+        watcher: u64,
+    },
+    Shutdown,
 }
 
+/// Lives in the watcher's event handler: says `Gone` when notify drops it.
+struct Farewell {
+    watcher: u64,
+    tx: Sender<Msg>,
+}
+
+impl Drop for Farewell {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Gone {
+            watcher: self.watcher,
+        });
+    }
+}
+
+/// notify's own watcher (inotify on Linux): its thread blocks in the
+/// kernel until something happens, so an idle watch uses no CPU. The
+/// debounce is valve's (`Pending`, `due`), not a ticking debouncer.
 fn start_watcher(
     root: &Path,
     git_dir: Option<&Path>,
-    debounce: Duration,
-) -> std::result::Result<Watcher, notify::Error> {
-    let (tx, rx) = channel();
-    let mut debouncer = new_debouncer(debounce, None, tx)?;
-    debouncer.watch(root, RecursiveMode::Recursive)?;
+    tx: &Sender<Msg>,
+    generation: u64,
+) -> std::result::Result<RecommendedWatcher, notify::Error> {
+    let farewell = Farewell {
+        watcher: generation,
+        tx: tx.clone(),
+    };
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = farewell.tx.send(Msg::Fs {
+            watcher: farewell.watcher,
+            at: Instant::now(),
+            event,
+        });
+    })?;
+    watcher.watch(root, RecursiveMode::Recursive)?;
     if let Some(dir) = git_dir {
-        debouncer.watch(dir, RecursiveMode::NonRecursive)?;
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
     }
-    Ok(Watcher {
-        _debouncer: debouncer,
-        rx,
-    })
+    Ok(watcher)
+}
+
+/// A signal wakes the loop (it blocks with no timeout when idle): a
+/// thread blocked on signal-hook's pipe turns SIGINT/SIGTERM into a
+/// message. The `shutdown` flag `run` is given is set as well.
+fn forward_signals(tx: &Sender<Msg>) -> Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| Error::io("<signal handler>", e))?;
+    let handle = signals.handle();
+    let tx = tx.clone();
+    std::thread::Builder::new()
+        .name("valve-watch-signals".to_string())
+        .spawn(move || {
+            for _ in signals.forever() {
+                if tx.send(Msg::Shutdown).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| Error::io("<signal handler>", e))?;
+    Ok(handle)
+}
+
+/// The longest a batch waits after its first event: four debounces, and
+/// at least a second.
+pub fn max_wait(debounce: Duration) -> Duration {
+    debounce.saturating_mul(4).max(Duration::from_secs(1))
+}
+
+/// When a batch whose first event came at `first` and latest at `last` is
+/// judged: once `debounce` has passed with no event, so a burst is judged
+/// once, but never later than [`max_wait`] after its first event, so a
+/// stream of events (a build writing without pause) cannot hold a save
+/// back. `None`: never (a debounce past what a clock can count).
+pub fn due(first: Instant, last: Instant, debounce: Duration) -> Option<Instant> {
+    let quiet = last.checked_add(debounce);
+    let latest = first.checked_add(max_wait(debounce));
+    match (quiet, latest) {
+        (Some(q), Some(l)) => Some(q.min(l)),
+        (q, l) => q.or(l),
+    }
+}
+
+/// File events gathered since the last evaluation.
+#[derive(Debug, Default)]
+struct Pending {
+    paths: BTreeSet<PathBuf>,
+    /// The kernel dropped events: trust nothing, rescan.
+    rescan: bool,
+    /// When the first and the latest event of the batch came.
+    span: Option<(Instant, Instant)>,
+}
+
+impl Pending {
+    /// Adds one event. Access events (valve's own reads among them) are
+    /// not changes: they neither join the batch nor delay it.
+    fn add(&mut self, at: Instant, event: notify::Event) {
+        let rescan = event.need_rescan();
+        if matches!(event.kind, EventKind::Access(_)) || (event.paths.is_empty() && !rescan) {
+            return;
+        }
+        self.rescan |= rescan;
+        self.paths.extend(event.paths);
+        self.span = Some(match self.span {
+            Some((first, last)) => (first, last.max(at)),
+            None => (at, at),
+        });
+    }
+
+    fn due(&self, debounce: Duration) -> Option<Instant> {
+        self.span
+            .and_then(|(first, last)| due(first, last, debounce))
+    }
 }
 
 /// The state of a running watch.
@@ -632,7 +740,8 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         shard: None,
         today: crate::commands::today()?,
         inline_ignore: true,
-        cache: None,
+        // SPEC §12: the result cache, in memory for the life of the watch.
+        cache: Some(crate::cache::Memory::new(crate::cache::MEMORY_MAX).spec()),
     };
     let root = ws.root.clone();
     let git_dir = ws
@@ -663,87 +772,182 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         shown(&root),
         debounce.as_millis()
     ))?;
+    let (tx, rx) = channel();
+    let signals = forward_signals(&tx)?;
     // Watch first, so nothing saved during the first evaluation is missed.
-    let mut watcher = Some(
-        start_watcher(&root, git_dir.as_deref(), debounce).map_err(|e| {
-            Error::usage(
-                format!("cannot watch {}: {e}", root.display()),
-                Some(notify_help(&e)),
-            )
-        })?,
-    );
-    session.full()?;
+    let watcher = start_watcher(&root, git_dir.as_deref(), &tx, 0).map_err(|e| {
+        Error::usage(
+            format!("cannot watch {}: {e}", root.display()),
+            Some(notify_help(&e)),
+        )
+    })?;
+    let live = Live {
+        root: &root,
+        git_dir: git_dir.as_deref(),
+        debounce,
+        tx: &tx,
+        rx: &rx,
+        shutdown: &shutdown,
+    };
+    let outcome = session
+        .full()
+        .and_then(|()| live.run(&mut session, watcher));
+    signals.close();
+    outcome
+}
 
-    let mut attempt = 0u32;
-    let mut retry_at: Option<Instant> = None;
-    while !shutdown.load(Ordering::SeqCst) {
-        let Some(w) = watcher.as_ref() else {
-            // Backing off after a failure: retry when due, in short sleeps.
-            let due = retry_at.unwrap_or_else(Instant::now);
-            if Instant::now() < due {
-                std::thread::sleep(TICK.min(due - Instant::now()));
-                continue;
-            }
-            match start_watcher(&root, git_dir.as_deref(), debounce) {
-                Ok(w) => {
-                    watcher = Some(w);
-                    attempt = 0;
-                    retry_at = None;
-                    session.sink.human("watching again")?;
-                    if let Err(e) = session.reopen() {
-                        session.sink.error(render_error(&e), None)?;
+/// The event loop's fixed parts.
+struct Live<'a> {
+    root: &'a Path,
+    git_dir: Option<&'a Path>,
+    debounce: Duration,
+    tx: &'a Sender<Msg>,
+    rx: &'a Receiver<Msg>,
+    shutdown: &'a AtomicBool,
+}
+
+/// Messages taken into a due batch before it is judged, at most: what
+/// queued while valve was busy is one batch, not one evaluation each.
+const DRAIN: usize = 4096;
+
+/// The loop's changing parts: the watcher (none while backing off), its
+/// generation, the batch being gathered, the retry schedule.
+struct Round {
+    watcher: Option<RecommendedWatcher>,
+    generation: u64,
+    pending: Pending,
+    attempt: u32,
+    retry_at: Instant,
+}
+
+/// Whether the loop goes on.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Go,
+    Stop,
+}
+
+impl Live<'_> {
+    /// Runs until a signal. Nothing wakes it while nothing happens: it
+    /// blocks on the channel with no timeout unless events are pending
+    /// (then until the batch is due) or a watcher is to be retried.
+    fn run(&self, session: &mut Session<'_>, watcher: RecommendedWatcher) -> Result<()> {
+        let mut round = Round {
+            watcher: Some(watcher),
+            generation: 0,
+            pending: Pending::default(),
+            attempt: 0,
+            retry_at: Instant::now(),
+        };
+        while !self.shutdown.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if round.watcher.is_none() {
+                if now < round.retry_at {
+                    // Backing off after a failure: only a signal matters.
+                    match self.rx.recv_timeout(round.retry_at - now) {
+                        Ok(Msg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                        Ok(_) | Err(RecvTimeoutError::Timeout) => continue,
                     }
                 }
-                Err(e) => {
-                    attempt += 1;
-                    let why = format!(
-                        "cannot watch {} ({})",
-                        shown(&root),
-                        terminal(&e.to_string())
-                    );
-                    retry_at = Some(retry_later(&mut session, why, attempt)?);
+                self.restart(session, &mut round)?;
+                continue;
+            }
+            let due = round.pending.due(self.debounce);
+            if due.is_some_and(|d| d <= now) {
+                for _ in 0..DRAIN {
+                    let Ok(msg) = self.rx.try_recv() else { break };
+                    if self.take(session, &mut round, msg)? == Flow::Stop {
+                        return Ok(());
+                    }
                 }
-            }
-            continue;
-        };
-        match w.rx.recv_timeout(TICK) {
-            Ok(Ok(events)) => {
-                let root_gone = !root.is_dir();
-                if root_gone {
-                    watcher = None;
-                    let why = format!("{} was removed", shown(&root));
-                    retry_at = Some(retry_later(&mut session, why, attempt)?);
-                    continue;
+                if round.watcher.is_some() {
+                    self.judge(session, &mut round)?;
                 }
-                let rescan = events.iter().any(|e| e.event.need_rescan());
-                let paths = events
-                    .into_iter()
-                    .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
-                    .flat_map(|e| e.event.paths)
-                    .collect();
-                session.batch(paths, rescan)?;
+                continue;
             }
-            Ok(Err(errors)) => {
-                let Some(e) = errors.into_iter().next() else {
-                    continue;
-                };
-                watcher = None;
-                let why = format!(
-                    "the watcher failed ({}); {}",
-                    terminal(&e.to_string()),
-                    notify_help(&e)
-                );
-                retry_at = Some(retry_later(&mut session, why, attempt)?);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                watcher = None;
-                let why = "the file watcher stopped".to_string();
-                retry_at = Some(retry_later(&mut session, why, attempt)?);
+            let msg = match due {
+                None => self.rx.recv().ok(),
+                Some(d) => match self.rx.recv_timeout(d - now) {
+                    Ok(msg) => Some(msg),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => None,
+                },
+            };
+            // `None`: every sender is gone, which cannot be while `tx` lives.
+            let Some(msg) = msg else { break };
+            if self.take(session, &mut round, msg)? == Flow::Stop {
+                break;
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// One message: an event joins the batch; a failure drops the watcher.
+    fn take(&self, session: &mut Session<'_>, round: &mut Round, msg: Msg) -> Result<Flow> {
+        let why = match msg {
+            Msg::Shutdown => return Ok(Flow::Stop),
+            // An earlier watcher's last words, or one already given up.
+            Msg::Fs { watcher: g, .. } | Msg::Gone { watcher: g }
+                if g != round.generation || round.watcher.is_none() =>
+            {
+                return Ok(Flow::Go);
+            }
+            Msg::Fs {
+                at, event: Ok(e), ..
+            } => {
+                round.pending.add(at, e);
+                return Ok(Flow::Go);
+            }
+            Msg::Fs { event: Err(e), .. } => format!(
+                "the watcher failed ({}); {}",
+                terminal(&e.to_string()),
+                notify_help(&e)
+            ),
+            Msg::Gone { .. } => "the file watcher stopped".to_string(),
+        };
+        // What was pending is judged by the full run after the retry.
+        round.watcher = None;
+        round.pending = Pending::default();
+        round.retry_at = retry_later(session, why, round.attempt)?;
+        Ok(Flow::Go)
+    }
+
+    /// Judges the batch, unless the watched folder is gone.
+    fn judge(&self, session: &mut Session<'_>, round: &mut Round) -> Result<()> {
+        let batch = std::mem::take(&mut round.pending);
+        if !self.root.is_dir() {
+            round.watcher = None;
+            let why = format!("{} was removed", shown(self.root));
+            round.retry_at = retry_later(session, why, round.attempt)?;
+            return Ok(());
+        }
+        session.batch(batch.paths.into_iter().collect(), batch.rescan)
+    }
+
+    /// Starts a new watcher after a failure, or schedules the next try.
+    fn restart(&self, session: &mut Session<'_>, round: &mut Round) -> Result<()> {
+        round.generation += 1;
+        match start_watcher(self.root, self.git_dir, self.tx, round.generation) {
+            Ok(w) => {
+                round.watcher = Some(w);
+                round.attempt = 0;
+                session.sink.human("watching again")?;
+                if let Err(e) = session.reopen() {
+                    session.sink.error(render_error(&e), None)?;
+                }
+            }
+            Err(e) => {
+                round.attempt += 1;
+                let why = format!(
+                    "cannot watch {} ({})",
+                    shown(self.root),
+                    terminal(&e.to_string())
+                );
+                round.retry_at = retry_later(session, why, round.attempt)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reports a watcher failure and returns when to try again (SPEC §8:
@@ -925,6 +1129,54 @@ mod tests {
         assert_eq!(staged_words(&f), " (not staged)");
         f.stage = Some(Stage::IndexOnly);
         assert!(staged_words(&f).contains("git add"));
+    }
+
+    #[test]
+    fn a_batch_is_due_after_a_quiet_debounce_or_at_the_latest_after_max_wait() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // One event: due a debounce later.
+        assert_eq!(due(t0, t0, ms(50)), Some(t0 + ms(50)));
+        // A burst: each event pushes the batch back.
+        assert_eq!(due(t0, t0 + ms(30), ms(50)), Some(t0 + ms(80)));
+        // A stream never quiet: judged a second after its first event.
+        assert_eq!(due(t0, t0 + ms(990), ms(50)), Some(t0 + ms(1000)));
+        // A long debounce waits four of them at most.
+        assert_eq!(max_wait(ms(1000)), ms(4000));
+        assert_eq!(due(t0, t0 + ms(3500), ms(1000)), Some(t0 + ms(4000)));
+        assert_eq!(due(t0, t0, Duration::ZERO), Some(t0));
+        // A debounce past any clock: never due, and no overflow.
+        assert_eq!(due(t0, t0, Duration::MAX), None);
+        assert_eq!(max_wait(Duration::MAX), Duration::MAX);
+    }
+
+    #[test]
+    fn access_events_neither_join_nor_delay_a_batch() {
+        use notify::event::{AccessKind, CreateKind, Event, ModifyKind};
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pending = Pending::default();
+        let read = Event::new(EventKind::Access(AccessKind::Any)).add_path("/r/a".into());
+        pending.add(t0, read.clone());
+        assert_eq!(pending.due(ms(50)), None);
+        let save = Event::new(EventKind::Modify(ModifyKind::Any)).add_path("/r/a".into());
+        pending.add(t0, save.clone());
+        pending.add(t0 + ms(10), save);
+        pending.add(t0 + ms(40), read);
+        assert_eq!(pending.due(ms(50)), Some(t0 + ms(60)));
+        // Stamped before the latest (threads race to the channel).
+        pending.add(
+            t0 + ms(5),
+            Event::new(EventKind::Create(CreateKind::File)).add_path("/r/b".into()),
+        );
+        assert_eq!(pending.paths.len(), 2, "one path a file");
+        assert_eq!(pending.due(ms(50)), Some(t0 + ms(60)), "an older event");
+        assert!(!pending.rescan);
+        pending.add(
+            t0 + ms(20),
+            Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan),
+        );
+        assert!(pending.rescan);
     }
 
     #[test]

@@ -486,3 +486,197 @@ fn editing_an_extended_file_reloads_the_personas() {
         "{got:#?}"
     );
 }
+
+/// A finding as both a watch stream and a report name it: watch's
+/// identity (SPEC §8) and severity.
+type Id = (String, String, String, String, String);
+
+fn id(f: &Value) -> Id {
+    let text = |k: &str| f[k].as_str().unwrap_or("null").to_string();
+    (
+        text("file"),
+        text("persona"),
+        text("fingerprint"),
+        text("stage"),
+        text("severity"),
+    )
+}
+
+/// The findings of an uncached `valve check` of the work tree, sorted.
+fn checked(f: &Fixture) -> Vec<Id> {
+    let report = f.json(&[]);
+    let mut ids: Vec<Id> = report["findings"]
+        .as_array()
+        .map(|a| a.iter().map(id).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// What the stream says is there now: every finding event adds one, every
+/// resolved event takes one away.
+fn shown(events: &[Value]) -> Vec<Id> {
+    let mut now: Vec<Id> = Vec::new();
+    for e in events {
+        if e["type"] == "finding" {
+            now.push(id(e));
+        } else if e["type"] == "resolved" {
+            if let Some(at) = now.iter().position(|x| *x == id(e)) {
+                now.remove(at);
+            }
+        }
+    }
+    now.sort();
+    now
+}
+
+/// Waits until an evaluation leaves the stream showing what an uncached
+/// `valve check` reports now (a save may be judged in more than one
+/// batch: only the settled state counts), and returns it. The step must
+/// change what is shown, so the wait cannot pass on the previous state.
+fn settles_as_check(w: &mut Watch, f: &Fixture, step: &str) -> Vec<Id> {
+    let want = checked(f);
+    assert_ne!(shown(&w.seen), want, "{step}: the step changes nothing");
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match w.events.recv_timeout(left) {
+            Ok(e) => {
+                let summary = e["type"] == "summary";
+                w.seen.push(e);
+                if summary && shown(&w.seen) == want {
+                    return want;
+                }
+            }
+            Err(_) => panic!(
+                "{step}: watch shows {:#?}\nan uncached check reports {want:#?}",
+                shown(&w.seen)
+            ),
+        }
+    }
+}
+
+const A: &str = "line one\nkey = AKIAABCDEFGHIJKLMNOP\nTODO: rotate it\n";
+const B: &str = "TODO: first\nid = AKIAZZZZZZZZZZZZZZZZ\nline one\n";
+
+/// Saves A, B, A (the memory answers the second A), stages A, saves B and
+/// A again: after each step watch shows what an uncached check reports.
+fn known_contents_are_judged_as_without_a_cache(config: &str) {
+    let f = Fixture::new();
+    f.config(config)
+        .write("src/a.txt", "line one\n")
+        .write("src/b.txt", "clean\n")
+        .commit("init");
+    let mut w = Watch::start(&f, &[]);
+    assert_eq!(shown(&w.seen), checked(&f), "the first evaluation");
+    let mut states = Vec::new();
+    for (step, content) in [("save A", A), ("save B", B), ("save A again", A)] {
+        f.write("src/a.txt", content);
+        states.push(settles_as_check(&mut w, &f, step));
+    }
+    assert_eq!(states[0], states[2], "A judged twice gives one answer");
+    f.stage(&["src/a.txt"]);
+    let staged = settles_as_check(&mut w, &f, "git add A");
+    // A change rule's finding is of the change set, of no stage.
+    let lines = staged.iter().filter(|s| s.1 != "Changelog");
+    assert!(
+        lines.clone().count() == 2 && lines.clone().all(|s| s.3 == "staged"),
+        "{staged:#?}"
+    );
+    f.write("src/a.txt", B);
+    settles_as_check(&mut w, &f, "save B over a staged A");
+    f.write("src/a.txt", A);
+    settles_as_check(&mut w, &f, "save A over a staged A");
+}
+
+const TWO: &str = "personas:\n  Guardian:\n    triggers: ['AKIA[0-9A-Z]{16}']\n    severity: critical\n  Todo:\n    triggers: ['TODO']\n    scope: file\n";
+
+#[test]
+fn re_saved_contents_are_judged_as_an_uncached_check_judges_them() {
+    known_contents_are_judged_as_without_a_cache(TWO);
+}
+
+#[test]
+fn with_a_change_rule_the_whole_change_set_is_judged_as_without_a_cache() {
+    // A change rule makes every save re-judge the whole change set.
+    let config = format!(
+        "{TWO}  Changelog:\n    when_changed: ['src/**']\n    require_changed: [CHANGELOG.md]\n"
+    );
+    known_contents_are_judged_as_without_a_cache(&config);
+}
+
+#[test]
+fn after_a_trigger_change_no_content_is_answered_from_the_old_triggers() {
+    let guardian = |trigger: &str| {
+        format!("personas:\n  Guardian:\n    triggers: ['{trigger}']\n    severity: critical\n")
+    };
+    let f = Fixture::new();
+    f.config(&guardian("AKIA[0-9A-Z]{16}"))
+        .write("src/a.txt", "line one\n")
+        .commit("init");
+    let mut w = Watch::start(&f, &[]);
+    f.write("src/a.txt", A);
+    settles_as_check(&mut w, &f, "save A");
+    f.write("src/a.txt", B);
+    settles_as_check(&mut w, &f, "save B");
+    // Same persona, same trigger count, another pattern: a memory keyed by
+    // content alone would answer A with the key's line.
+    f.config(&guardian("TODO"));
+    settles_as_check(&mut w, &f, "reload with TODO");
+    f.write("src/a.txt", A);
+    let todo = settles_as_check(&mut w, &f, "save A under TODO");
+    assert_eq!(todo.len(), 1, "{todo:#?}");
+    // Back to the first triggers: their entries answer again, unchanged.
+    f.config(&guardian("AKIA[0-9A-Z]{16}"));
+    settles_as_check(&mut w, &f, "reload with AKIA");
+    f.write("src/a.txt", B);
+    settles_as_check(&mut w, &f, "save B under AKIA");
+}
+
+/// Context switches of every thread of `pid` so far: a thread that
+/// sleeps in the kernel until an event makes none.
+#[cfg(target_os = "linux")]
+fn switches(pid: u32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc lists the threads");
+    tasks
+        .flatten()
+        .map(|t| std::fs::read_to_string(t.path().join("status")).unwrap_or_default())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_watch_wakes_for_nothing() {
+    let f = repo();
+    let mut w = Watch::start(&f, &[]);
+    let pid = w.child.id();
+    // The first evaluation's own reads still arrive for a moment; then no
+    // thread may wake: a ticking debouncer or a timed wait would switch
+    // many times a window (the old one: about 90 times a second).
+    let window = Duration::from_millis(500);
+    let end = Instant::now() + DEADLINE;
+    let mut before = switches(pid);
+    loop {
+        std::thread::sleep(window);
+        let after = switches(pid);
+        if after == before {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "valve watch woke {} times in the last {window:?}",
+            after - before
+        );
+        before = after;
+    }
+    // And it is still awake to a save.
+    f.write("src/a.txt", &format!("{KEY}\n"));
+    w.until(is("finding", "src/a.txt"));
+}

@@ -71,13 +71,20 @@ pub struct Plan {
     pub reload: bool,
     /// A `.gitignore` was edited: what is ignored may have changed.
     pub ignore_rules: bool,
+    /// A nested config (SPEC §12) was edited: every path below its folder
+    /// may be judged differently, so the whole change set is judged again.
+    pub nested: bool,
     /// Work-tree files (repo-relative) to judge again.
     pub files: BTreeSet<String>,
 }
 
 impl Plan {
     pub fn is_quiet(&self) -> bool {
-        !self.git_state && !self.reload && !self.ignore_rules && self.files.is_empty()
+        !self.git_state
+            && !self.reload
+            && !self.ignore_rules
+            && !self.nested
+            && self.files.is_empty()
     }
 }
 
@@ -107,6 +114,10 @@ pub fn classify(paths: &[String], config: &str, ignored: impl Fn(&str) -> bool) 
         }
         if p == ".gitignore" || p.ends_with("/.gitignore") {
             plan.ignore_rules = true;
+            continue;
+        }
+        if crate::nested::is_nested_config(p) {
+            plan.nested = true;
             continue;
         }
         if ignored(p) {
@@ -545,13 +556,23 @@ impl Session<'_> {
         if touched.is_empty() {
             return Ok(());
         }
-        let report = check::evaluate(
-            &self.ws,
-            &self.check,
-            &self.matchers,
-            changes,
-            Instant::now(),
-        )?;
+        // The nested configs above the saved files judge them too; a save
+        // of a file one of them extends changes that config: all again.
+        let nested = check::with_nested(&self.ws, &self.check, &changes)?;
+        if let Some(ws) = &nested
+            && (ws.rules.has_change_rules() || touched.iter().any(|p| check::is_own_file(ws, p)))
+        {
+            return self.full();
+        }
+        let compiled;
+        let (ws, matchers) = match &nested {
+            Some(ws) => {
+                compiled = ws.rules.matchers()?;
+                (ws, &compiled)
+            }
+            None => (&self.ws, &self.matchers),
+        };
+        let report = check::evaluate(ws, &self.check, matchers, changes, Instant::now())?;
         let mut next: Vec<Finding> = self
             .state
             .iter()
@@ -638,7 +659,7 @@ impl Session<'_> {
         }
         let outcome = if plan.reload {
             self.reload()
-        } else if plan.git_state || plan.ignore_rules {
+        } else if plan.git_state || plan.ignore_rules || plan.nested {
             self.full_settled()
         } else {
             self.files(&plan.files)

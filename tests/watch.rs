@@ -680,3 +680,39 @@ fn an_idle_watch_wakes_for_nothing() {
     f.write("src/a.txt", &format!("{KEY}\n"));
     w.until(is("finding", "src/a.txt"));
 }
+
+#[test]
+fn nested_configs_judge_saves_below_their_folder_and_reload_when_edited() {
+    let f = Fixture::new();
+    f.config(CONFIG)
+        .write(
+            "web/.sage/valve.yml",
+            "personas:\n  NoConsole:\n    filters: ['*.js']\n    triggers: ['console\\.log']\n",
+        )
+        .write("web/a.js", "clean\n")
+        .write("lib/b.js", "clean\n")
+        .commit("init");
+    let mut w = Watch::start(&f, &[]);
+    // A save below the folder: judged by the nested persona as `check` would.
+    f.write("web/a.js", "console.log(1)\n");
+    settles_as_check(&mut w, &f, "save below the folder");
+    assert!(
+        w.seen
+            .iter()
+            .any(|e| e["type"] == "finding" && e["persona"] == "web/:NoConsole"),
+        "{:#?}",
+        w.seen
+    );
+    // Outside it: nothing new.
+    f.write("lib/b.js", "console.log(2)\n");
+    f.write("web/a.js", "console.log(1)\nconsole.log(3)\n");
+    settles_as_check(&mut w, &f, "save outside and inside");
+    // The nested config edited: the whole set is judged by the new one.
+    f.write(
+        "web/.sage/valve.yml",
+        "personas:\n  NoLog:\n    triggers: ['log']\n",
+    );
+    let got = settles_as_check(&mut w, &f, "nested config edited");
+    assert!(got.iter().any(|id| id.1 == "web/:NoLog"), "{got:#?}");
+    assert!(!got.iter().any(|id| id.1 == "web/:NoConsole"), "{got:#?}");
+}

@@ -715,4 +715,17 @@ fn nested_configs_judge_saves_below_their_folder_and_reload_when_edited() {
     let got = settles_as_check(&mut w, &f, "nested config edited");
     assert!(got.iter().any(|id| id.1 == "web/:NoLog"), "{got:#?}");
     assert!(!got.iter().any(|id| id.1 == "web/:NoConsole"), "{got:#?}");
+    // It starts extending a file, which is then edited.
+    f.write("web/lint.yml", "personas:\n  One:\n    triggers: ['one']\n");
+    f.write(
+        "web/.sage/valve.yml",
+        "extends: [lint.yml]\npersonas:\n  NoLog:\n    triggers: ['log']\n",
+    );
+    f.write("web/c.txt", "one two\n");
+    let got = settles_as_check(&mut w, &f, "nested config extends a file");
+    assert!(got.iter().any(|id| id.1 == "web/:One"), "{got:#?}");
+    f.write("web/lint.yml", "personas:\n  Two:\n    triggers: ['two']\n");
+    let got = settles_as_check(&mut w, &f, "the extended file edited");
+    assert!(got.iter().any(|id| id.1 == "web/:Two"), "{got:#?}");
+    assert!(!got.iter().any(|id| id.1 == "web/:One"), "{got:#?}");
 }

@@ -154,7 +154,11 @@ fn config_check(cwd: &Path, config: Option<&Path>, repo: Option<&Repo>) -> Check
             "not checked: this bare repository has no commit yet; pre-receive reads .sage/valve.yml from each pushed commit",
         );
     }
-    let ws = match crate::check::workspace(cwd, config, None) {
+    // Every nested config of the work tree (SPEC §12) is checked too.
+    let ws = match crate::check::workspace(cwd, config, None).and_then(|ws| match config {
+        Some(_) => Ok(ws),
+        None => crate::nested::for_commands(ws, cwd),
+    }) {
         Ok(ws) => ws,
         Err(e) => return check(Level::Fail, "config", summary(&e)),
     };
@@ -168,7 +172,16 @@ fn config_check(cwd: &Path, config: Option<&Path>, repo: Option<&Repo>) -> Check
         .display()
         .to_string();
     let n = ws.rules.personas.len();
-    let loads = format!("{path} loads: {n} persona{}", if n == 1 { "" } else { "s" });
+    let nested = ws.rules.nested_paths().count();
+    let nested = match nested {
+        0 => String::new(),
+        1 => " (1 nested config)".to_string(),
+        k => format!(" ({k} nested configs)"),
+    };
+    let loads = format!(
+        "{path} loads: {n} persona{}{nested}",
+        if n == 1 { "" } else { "s" }
+    );
     match ws.rules.warnings.first() {
         None if n == 0 => check(
             Level::Warn,

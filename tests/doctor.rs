@@ -114,6 +114,25 @@ fn a_missing_or_broken_config_fails_with_the_fix() {
             && config[0].contains("`valve personas` shows each"),
         "{out}"
     );
+    // A broken nested config fails too, named; a sound one is counted.
+    f.config("personas:\n  T:\n    triggers: ['TODO']\n")
+        .write("web/.sage/valve.yml", "max_findings: 3\npersonas: {}\n");
+    let out = stdout(&doctor(&f, &path).code(1));
+    let config = line_of(&out, "config");
+    assert!(
+        config[0].starts_with("FAIL config: web/.sage/valve.yml has 1 error"),
+        "{out}"
+    );
+    f.write(
+        "web/.sage/valve.yml",
+        "personas:\n  N:\n    triggers: ['x']\n",
+    );
+    let out = stdout(&doctor(&f, &path));
+    let config = line_of(&out, "config");
+    assert!(
+        config[0].contains(".sage/valve.yml loads: 2 personas (1 nested config)"),
+        "{out}"
+    );
 }
 
 #[test]

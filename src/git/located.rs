@@ -95,22 +95,68 @@ impl Entries for gix::index::State {
     }
 }
 
+/// An index file's bytes: mapped when it is large, read when it is small
+/// (mapping costs more than copying a few pages). Mapping spares copying
+/// the file into fresh memory, which for a large index costs more than
+/// reading its entries; git replaces its index by renaming a new file over
+/// it, never by writing into it, so the mapped bytes stay as they were.
+pub(super) enum Bytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+/// From this size on an index is mapped.
+const MAP_FROM: u64 = 256 * 1024;
+
+impl Bytes {
+    /// The bytes of the file at `path`.
+    pub(super) fn of(path: &std::path::Path) -> std::io::Result<Bytes> {
+        Bytes::mapped_from(path, MAP_FROM)
+    }
+
+    fn mapped_from(path: &std::path::Path, map_from: u64) -> std::io::Result<Bytes> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        if len < map_from {
+            let mut data = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut data)?;
+            return Ok(Bytes::Read(data));
+        }
+        // SAFETY: the mapping is read-only and private; a file truncated
+        // under it would fault, and git never truncates its index in place
+        // (gix maps the index the same way).
+        let mapped = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+        Ok(Bytes::Mapped(mapped))
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(data: Vec<u8>) -> Bytes {
+        Bytes::Read(data)
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Read(v) => v,
+        }
+    }
+}
+
 /// A version 2 or 3 index file with its entries located.
 pub(super) struct Located {
-    data: Vec<u8>,
+    data: Bytes,
     hash: gix::hash::Kind,
-    /// Per entry: where it starts and where its path lies.
-    entries: Vec<Spot>,
+    /// Where each entry starts; its path is found from there.
+    starts: Vec<u32>,
     tree: Option<gix::index::extension::Tree>,
     /// The paths with a conflict stage, each once.
     pub(super) unmerged: Vec<gix::bstr::BString>,
-}
-
-#[derive(Clone, Copy)]
-struct Spot {
-    start: u32,
-    path: u32,
-    len: u32,
 }
 
 fn u16_at(data: &[u8], at: usize) -> Option<u16> {
@@ -124,11 +170,54 @@ fn u32_at(data: &[u8], at: usize) -> Option<u32> {
 /// Bytes of stat data before an entry's object id.
 const STAT: usize = 40;
 
+/// How far ahead of the entry being located its bytes are touched.
+const READ_AHEAD: usize = 8192;
+
+/// Where the path of the entry at `pos` lies and how long it is, or
+/// `None` when it runs past `end`. An extended entry in a version 2 index
+/// is refused by the caller, not here.
+fn path_of(data: &[u8], pos: usize, hash_len: usize, end: usize) -> Option<(usize, usize)> {
+    let flags = u16_at(data, pos + STAT + hash_len)?;
+    let mut path = pos + STAT + hash_len + 2;
+    if flags & 0x4000 != 0 {
+        path += 2;
+    }
+    let len = match usize::from(flags & 0x0fff) {
+        0x0fff => data.get(path..end)?.find_byte(0)?,
+        len => len,
+    };
+    Some((path, len))
+}
+
+/// Whether `a <= b` in byte order. Neighbouring paths share long
+/// prefixes, so this compares eight bytes at a time, inline: a call to
+/// `memcmp` per entry costs more than the rest of locating it.
+fn in_order(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().min(b.len());
+    let (mut x, mut y) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    for (p, q) in x.by_ref().zip(y.by_ref()) {
+        let (p, q) = (
+            u64::from_be_bytes(p.try_into().unwrap_or_default()),
+            u64::from_be_bytes(q.try_into().unwrap_or_default()),
+        );
+        if p != q {
+            return p < q;
+        }
+    }
+    for (p, q) in x.remainder().iter().zip(y.remainder()) {
+        if p != q {
+            return p < q;
+        }
+    }
+    a.len() <= b.len()
+}
+
 impl Located {
     /// Locates the entries of `data`, or `None` for anything but a
     /// well-formed version 2 or 3 index without a split index or an
     /// extension git marks as required that valve does not know.
-    pub(super) fn new(data: Vec<u8>, hash: gix::hash::Kind) -> Option<Located> {
+    pub(super) fn new(data: impl Into<Bytes>, hash: gix::hash::Kind) -> Option<Located> {
+        let data = data.into();
         let hash_len = hash.len_in_bytes();
         if data.get(..4)? != b"DIRC" || data.len() > u32::MAX as usize {
             return None;
@@ -143,47 +232,45 @@ impl Located {
         if count > end / (STAT + hash_len + 8) {
             return None;
         }
-        let mut entries = Vec::with_capacity(count);
+        let mut starts = Vec::with_capacity(count);
         let mut unmerged: Vec<gix::bstr::BString> = Vec::new();
+        let entries = data.get(..end)?;
+        let mut before: &[u8] = &[];
         let mut pos = 12;
         for _ in 0..count {
-            let flags = u16_at(&data, pos + STAT + hash_len)?;
-            let mut path = pos + STAT + hash_len + 2;
-            if flags & 0x4000 != 0 {
-                if version < 3 {
-                    return None;
-                }
-                path += 2;
+            // Where the next entry starts is known only once this one's
+            // path length is read, so the reads form one chain; a read a
+            // few pages ahead (off that chain) brings the bytes in early.
+            if let Some(ahead) = entries.get(pos + READ_AHEAD) {
+                std::hint::black_box(*ahead);
             }
+            let after_flags = pos + STAT + hash_len + 2;
+            let flags =
+                u16::from_be_bytes(entries.get(after_flags - 2..after_flags)?.try_into().ok()?);
+            let path = match flags & 0x4000 {
+                0 => after_flags,
+                _ if version < 3 => return None,
+                _ => after_flags + 2,
+            };
             let len = match usize::from(flags & 0x0fff) {
-                0x0fff => data.get(path..end)?.find_byte(0)?,
+                0x0fff => entries.get(path..)?.find_byte(0)?,
                 len => len,
             };
-            if data.get(path + len) != Some(&0) {
-                return None;
-            }
             let next = pos + ((path - pos + len + 8) & !7);
-            if next > end {
+            if next > end || entries.get(path + len) != Some(&0) {
                 return None;
             }
-            let name = &data[path..path + len];
+            let name = &entries[path..path + len];
             // git writes entries sorted by path (then stage); an index that
             // is not is for gix to report.
-            if let Some(last) = entries.last() {
-                let last: &Spot = last;
-                let before = &data[last.path as usize..(last.path + last.len) as usize];
-                if before > name {
-                    return None;
-                }
+            if !in_order(before, name) {
+                return None;
             }
             if flags & 0x3000 != 0 && unmerged.last().is_none_or(|last| last.as_slice() != name) {
                 unmerged.push(name.into());
             }
-            entries.push(Spot {
-                start: pos as u32,
-                path: path as u32,
-                len: len as u32,
-            });
+            starts.push(pos as u32);
+            before = name;
             pos = next;
         }
         let mut tree = None;
@@ -211,7 +298,7 @@ impl Located {
         Some(Located {
             data,
             hash,
-            entries,
+            starts,
             tree,
             unmerged,
         })
@@ -220,16 +307,24 @@ impl Located {
 
 impl Entries for Located {
     fn count(&self) -> usize {
-        self.entries.len()
+        self.starts.len()
     }
 
     fn path(&self, i: usize) -> &BStr {
-        let s = self.entries[i];
-        self.data[s.path as usize..(s.path + s.len) as usize].as_bstr()
+        let end = self.data.len() - self.hash.len_in_bytes();
+        // Located once already: the same reading cannot fail now.
+        let (path, len) = path_of(
+            &self.data,
+            self.starts[i] as usize,
+            self.hash.len_in_bytes(),
+            end,
+        )
+        .unwrap_or((0, 0));
+        self.data[path..path + len].as_bstr()
     }
 
     fn entry(&self, i: usize) -> Entry {
-        let start = self.entries[i].start as usize;
+        let start = self.starts[i] as usize;
         let hash_len = self.hash.len_in_bytes();
         let at = |offset: usize| start + offset;
         let mode = u32_at(&self.data, at(24)).unwrap_or(0);
@@ -332,6 +427,44 @@ mod tests {
         git(dir, &["update-index", "--assume-unchanged", "a.txt"]);
         write(dir, "z.txt", "z\n");
         git(dir, &["add", "z.txt"]);
+    }
+
+    #[test]
+    fn in_order_is_byte_order() {
+        let words: [&[u8]; 10] = [
+            b"",
+            b"a",
+            b"a/b",
+            b"a/b/c/d/e/f/g",
+            b"a/b/c/d/e/f/g/h",
+            b"a/b/c/d/e/f/g/h/i",
+            b"a/b/c/d/e/f/h",
+            b"a\xff",
+            b"b",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\x00",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(in_order(a, b), a <= b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_mapped_index_reads_as_the_file_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        tricky(dir.path(), &[]);
+        let path = dir.path().join(".git/index");
+        let read = std::fs::read(&path).expect("read");
+        let mapped = Bytes::mapped_from(&path, 0).expect("mapped");
+        assert!(matches!(mapped, Bytes::Mapped(_)));
+        assert_eq!(&mapped[..], &read[..]);
+        let small = Bytes::mapped_from(&path, read.len() as u64 + 1).expect("read");
+        assert!(matches!(small, Bytes::Read(_)));
+        assert_eq!(&small[..], &read[..]);
+        let located = Located::new(mapped, gix::hash::Kind::Sha1).expect("located");
+        assert_eq!(located.count(), 6);
+        assert_eq!(located.path(5), "z.txt");
     }
 
     #[test]

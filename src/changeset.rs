@@ -60,16 +60,7 @@ pub fn changes(
         )
     };
     let mut out = match selection {
-        Selection::Staged => {
-            let repo = repo.ok_or_else(|| needs_git("--staged"))?;
-            if repo.is_bare() {
-                return Err(Error::usage(
-                    "a bare repository has no index to check",
-                    Some("use `valve check --base A --head B` in a bare repository".to_string()),
-                ));
-            }
-            repo.staged()?
-        }
+        Selection::Staged => staged_repo(repo, cwd)?.staged()?,
         Selection::Range { base, head } => {
             let repo =
                 repo.ok_or_else(|| needs_git(if base.is_some() { "--base" } else { "--root" }))?;
@@ -127,12 +118,48 @@ pub fn changes(
             files
         }
     };
+    tidy(&mut out);
+    Ok(out)
+}
+
+/// Sorts changes by path and merges equal paths.
+fn tidy(out: &mut Vec<Change>) {
     // Unstable: no scratch buffer; equal paths are merged just below. Raw
     // bytes, not shown names: two names may show alike (SPEC §2.1).
     out.sort_unstable_by(|a, b| a.raw_path().cmp(b.raw_path()));
     out.dedup_by(|a, b| a.raw_path() == b.raw_path());
     out.shrink_to_fit();
-    Ok(out)
+}
+
+/// The repository `--staged` reads: one with an index.
+fn staged_repo<'r>(repo: Option<&'r Repo>, cwd: &Path) -> Result<&'r Repo> {
+    let repo = repo.ok_or_else(|| {
+        Error::usage(
+            format!("`--staged` needs a git repository, and {} is not in one", cwd.display()),
+            Some("run valve inside a git work tree, or check files with `valve check --all` / `valve check PATH...`".to_string()),
+        )
+    })?;
+    if repo.is_bare() {
+        return Err(Error::usage(
+            "a bare repository has no index to check",
+            Some("use `valve check --base A --head B` in a bare repository".to_string()),
+        ));
+    }
+    Ok(repo)
+}
+
+/// `--staged`'s changes, as `changes` lists them, and the index's files at
+/// the paths `wanted` names for them (SPEC §12: nested configs), read from
+/// the index the diff read.
+pub fn staged_with(
+    repo: Option<&Repo>,
+    cwd: &Path,
+    wanted: impl FnOnce(&[Change]) -> Vec<String>,
+) -> Result<(Vec<Change>, crate::config::extends::OwnFiles)> {
+    let (mut changes, files) =
+        staged_repo(repo, cwd)?.staged_with(wanted, crate::ownfile::MAX_INPUT)?;
+    tidy(&mut changes);
+    Ok((changes, files))
 }
 
 fn file_change(root: &Path, abs: &Path, ft: std::fs::FileType) -> Change {

@@ -200,16 +200,15 @@ pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
     let streamed = changeset::walks_whole_root(&opts.selection, ws.repo.as_ref());
     std::thread::scope(|scope| {
         let compiling = scope.spawn(|| ws.rules.matchers());
-        let listed = (!streamed)
-            .then(|| changeset::changes(&opts.selection, ws.repo.as_ref(), &ws.root, &opts.cwd));
+        let listed = (!streamed).then(|| list(ws, opts));
         let matchers = compiling
             .join()
             .map_err(|_| Error::usage("compiling the triggers failed unexpectedly", None))??;
         match listed {
             None => stream(ws, opts, &matchers, started),
-            Some(changes) => {
-                let changes = changes?;
-                match with_nested(ws, opts, &changes)? {
+            Some(listed) => {
+                let (changes, nested) = listed?;
+                match nested {
                     Some(nested) => {
                         check_persona_names(opts, &[&nested.rules])?;
                         let matchers = nested.rules.matchers()?;
@@ -243,6 +242,22 @@ pub fn run_in_with(ws: &Workspace, opts: &Options, matchers: &Matchers) -> Resul
             evaluate(ws, opts, matchers, changes, started)
         }
     }
+}
+
+/// The changes of a run, and the workspace with the nested configs above
+/// them (SPEC §12) when there are any. `--staged` looks them up in the
+/// index its diff read.
+fn list(ws: &Workspace, opts: &Options) -> Result<(Vec<Change>, Option<Workspace>)> {
+    if opts.selection == Selection::Staged && opts.config.is_none() {
+        let (changes, found) =
+            changeset::staged_with(ws.repo.as_ref(), &opts.cwd, crate::nested::wanted)?;
+        let view = crate::nested::View::Staged { changes: &changes };
+        let nested = crate::nested::extend_with(ws, &view, found)?;
+        return Ok((changes, nested));
+    }
+    let changes = changeset::changes(&opts.selection, ws.repo.as_ref(), &ws.root, &opts.cwd)?;
+    let nested = with_nested(ws, opts, &changes)?;
+    Ok((changes, nested))
 }
 
 /// The workspace with the nested configs above `changes` (SPEC §12), when

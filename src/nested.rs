@@ -67,24 +67,17 @@ pub fn view_of<'a>(selection: &Selection, changes: &'a [Change]) -> View<'a> {
 /// Adds to `ws` the nested configs above the paths of `changes`, read from
 /// `view`: a new workspace when there is any, `None` when there is none.
 pub fn extend(ws: &Workspace, view: &View<'_>, changes: &[Change]) -> Result<Option<Workspace>> {
-    let found = find(ws, view, changes)?;
-    if found.is_empty() {
-        return Ok(None);
-    }
-    let mut rules = ws.rules.clone();
-    rules.add_nested(found)?;
-    Ok(Some(Workspace {
-        repo: ws.repo.clone(),
-        root: ws.root.clone(),
-        rules,
-        config_path: ws.config_path.clone(),
-    }))
+    extend_with(ws, view, candidates(ws, view, changes)?)
 }
 
-/// Every nested config that governs a path of `changes`, parsed with the
-/// files it extends.
-pub fn find(ws: &Workspace, view: &View<'_>, changes: &[Change]) -> Result<Vec<Nested>> {
-    let candidates: Vec<(String, Fetched)> = match view {
+/// The nested config files above the paths of `changes`, as the view has
+/// them.
+fn candidates(
+    ws: &Workspace,
+    view: &View<'_>,
+    changes: &[Change],
+) -> Result<Vec<(String, Fetched)>> {
+    Ok(match view {
         View::Worktree { listed: true } => {
             let mut found = Vec::new();
             for c in changes.iter().filter(|c| c.kind != ChangeKind::Deleted) {
@@ -110,11 +103,56 @@ pub fn find(ws: &Workspace, view: &View<'_>, changes: &[Change]) -> Result<Vec<N
                 _ => Vec::new(),
             }
         }
-        View::Staged { changes: staged } => {
-            let dirs = folders(change_paths(changes));
-            staged_configs(ws.repo.as_ref(), &dirs, staged)?
-        }
-    };
+        View::Staged { .. } => match &ws.repo {
+            Some(repo) => repo.staged_with(|_| wanted(changes), MAX_INPUT)?.1,
+            None => Vec::new(),
+        },
+    })
+}
+
+/// The config files that would govern the paths of `changes`, for a view
+/// that looks each one up (`valve.yml` before `valve.yaml`).
+pub fn wanted(changes: &[Change]) -> Vec<String> {
+    folders(change_paths(changes))
+        .into_iter()
+        .flat_map(|dir| CONFIG_PATHS.map(|c| format!("{dir}{c}")))
+        .collect()
+}
+
+/// Adds to `ws` the nested configs of `found` (from `candidates`, or from
+/// a listing that looked them up as it went, as `--staged` does).
+pub fn extend_with(
+    ws: &Workspace,
+    view: &View<'_>,
+    found: Vec<(String, Fetched)>,
+) -> Result<Option<Workspace>> {
+    let nested = load(ws, view, found)?;
+    if nested.is_empty() {
+        return Ok(None);
+    }
+    let mut rules = ws.rules.clone();
+    rules.add_nested(nested)?;
+    Ok(Some(Workspace {
+        repo: ws.repo.clone(),
+        root: ws.root.clone(),
+        rules,
+        config_path: ws.config_path.clone(),
+    }))
+}
+
+/// Parses the nested config files found, with the files each extends; in
+/// each folder the first one found counts (`valve.yml` before `.yaml`).
+fn load(ws: &Workspace, view: &View<'_>, found: Vec<(String, Fetched)>) -> Result<Vec<Nested>> {
+    let mut seen: Vec<String> = Vec::new();
+    let candidates: Vec<(String, Fetched)> = found
+        .into_iter()
+        .filter(|(path, _)| {
+            let dir = folder_of(path).to_string();
+            let first = !seen.contains(&dir);
+            seen.push(dir);
+            first
+        })
+        .collect();
     let mut out = Vec::new();
     for (path, fetched) in candidates {
         // A config in a folder the root config ignores is not ours.
@@ -215,47 +253,6 @@ fn on_disk(ws: &Workspace, dirs: &[String]) -> Result<Vec<(String, Fetched)>> {
         .filter(|(_, v)| !matches!(v, GitIgnore::Ignored(_)))
         .map(|(f, _)| f)
         .collect())
-}
-
-/// The index's configs in `dirs`: HEAD's, with the staged changes on top.
-fn staged_configs(
-    repo: Option<&Repo>,
-    dirs: &[String],
-    staged: &[Change],
-) -> Result<Vec<(String, Fetched)>> {
-    let Some(repo) = repo else {
-        return Ok(Vec::new());
-    };
-    let mut found = if dirs.is_empty() || repo.resolve_commit("HEAD").is_err() {
-        Vec::new()
-    } else {
-        repo.configs_at("HEAD", dirs, MAX_INPUT)?
-    };
-    for change in staged.iter().filter(|c| is_nested_config(&c.path)) {
-        if dirs
-            .binary_search(&folder_of(&change.path).to_string())
-            .is_err()
-        {
-            continue;
-        }
-        found.retain(|(p, _)| *p != change.path);
-        let fetched = staged_file(repo, change)?;
-        if !matches!(fetched, Fetched::Missing) {
-            found.push((change.path.clone(), fetched));
-        }
-    }
-    // A staged `valve.yml` beside a committed `valve.yaml`: the `.yml`.
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut seen: Vec<String> = Vec::new();
-    found.retain(|(p, _)| {
-        let dir = folder_of(p).to_string();
-        if seen.contains(&dir) {
-            return false;
-        }
-        seen.push(dir);
-        true
-    });
-    Ok(found)
 }
 
 /// What the index holds at a staged change's path.

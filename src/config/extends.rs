@@ -33,6 +33,9 @@ pub enum Fetched {
     Refused(String),
 }
 
+/// Own files found at repo-relative paths, with what each holds.
+pub type OwnFiles = Vec<(String, Fetched)>;
+
 /// Where extended files come from.
 pub struct Reader<'a> {
     /// Put before a repo-relative path to name it in diagnostics

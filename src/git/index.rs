@@ -14,13 +14,15 @@
 //! that is present after all is looked at like any other.
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
 use gix::index::entry::Flags;
 
 use super::located::{Bytes, Entries, Located};
-use super::{Change, Found, Repo, unreadable, wrap};
+use super::{BlobId, Change, Found, Repo, unreadable, wrap};
+use crate::config::extends::{Fetched, OwnFiles};
 use crate::error::{Error, Result};
 
 impl Repo {
@@ -36,21 +38,113 @@ impl Repo {
     /// An unresolved merge is an error naming the unmerged paths: git
     /// refuses that commit too.
     pub fn staged(&self) -> Result<Vec<Change>> {
+        Ok(self.staged_with(|_| Vec::new(), 0)?.0)
+    }
+
+    /// `staged`, and the index's files at the paths `wanted` names for the
+    /// changes (SPEC §12: the nested configs of the folders above them),
+    /// each as an own file of at most `max` bytes; looked up in the index
+    /// already read for the diff.
+    pub fn staged_with(
+        &self,
+        wanted: impl FnOnce(&[Change]) -> Vec<String>,
+        max: u64,
+    ) -> Result<(Vec<Change>, OwnFiles)> {
         self.needs_refs("--staged")?;
         let repo = self.local();
-        let found = match located_index(&repo)? {
+        match located_index(&repo)? {
             Some(index) => {
                 refuse_unmerged(&index.unmerged)?;
-                index_diff(&repo, &index, self.workdir.as_deref())?
+                self.staged_in(&repo, &index, wanted, max)
             }
             None => {
                 let index = read_index(&repo)?;
                 refuse_unmerged(&unmerged_paths(&index))?;
-                index_diff(&repo, &index, self.workdir.as_deref())?
+                self.staged_in(&repo, &index, wanted, max)
             }
-        };
-        found.paired(&repo)
+        }
     }
+
+    /// The diff of one read index, and the files `wanted` names in it.
+    fn staged_in(
+        &self,
+        repo: &gix::Repository,
+        index: &impl Entries,
+        wanted: impl FnOnce(&[Change]) -> Vec<String>,
+        max: u64,
+    ) -> Result<(Vec<Change>, OwnFiles)> {
+        let changes = index_diff(repo, index, self.workdir.as_deref())?.paired(repo)?;
+        let files = self.indexed_files(repo, index, &wanted(&changes), max)?;
+        Ok((changes, files))
+    }
+
+    /// The stage-0 index entries at `paths` (those that exist), as own
+    /// files: a blob is read, a link or anything else is refused. A path
+    /// under a sparse directory entry is looked up in that entry's tree.
+    fn indexed_files(
+        &self,
+        repo: &gix::Repository,
+        index: &impl Entries,
+        paths: &[String],
+        max: u64,
+    ) -> Result<Vec<(String, Fetched)>> {
+        let mut out = Vec::new();
+        for path in paths {
+            let raw = path.as_bytes().as_bstr();
+            let range = index.prefixed(raw);
+            let exact = range.clone().find(|&i| index.path(i) == raw);
+            let (id, mode) = match exact {
+                Some(i) => {
+                    let e = index.entry(i);
+                    if e.flags.contains(gix::index::entry::Flags::INTENT_TO_ADD) {
+                        continue;
+                    }
+                    (e.id, e.mode)
+                }
+                None => match sparse_lookup(repo, index, raw)? {
+                    Some(found) => found,
+                    None => continue,
+                },
+            };
+            let fetched = if mode == gix::index::entry::Mode::FILE
+                || mode == gix::index::entry::Mode::FILE_EXECUTABLE
+            {
+                match self.blob_within(repo, BlobId(id), path, max)? {
+                    super::Sized::Bytes(b) => Fetched::Bytes(b),
+                    super::Sized::TooLarge => Fetched::Refused(format!("larger than {max} bytes")),
+                }
+            } else if mode == gix::index::entry::Mode::SYMLINK {
+                Fetched::Refused("a symlink".to_string())
+            } else {
+                Fetched::Refused("not a regular file".to_string())
+            };
+            out.push((path.clone(), fetched));
+        }
+        Ok(out)
+    }
+}
+
+/// A path below a sparse directory entry: its id and mode in that tree.
+fn sparse_lookup(
+    repo: &gix::Repository,
+    index: &impl Entries,
+    raw: &BStr,
+) -> Result<Option<(gix::ObjectId, gix::index::entry::Mode)>> {
+    for slash in memchr::memchr_iter(b'/', raw) {
+        let Some(tree) = index.sparse_dir(raw[..=slash].as_bstr()) else {
+            continue;
+        };
+        let tree = repo
+            .find_tree(tree)
+            .map_err(|e| unreadable(repo, "a tree", &raw[..=slash], &tree, e))?;
+        let rest = std::path::Path::new(std::ffi::OsStr::from_bytes(&raw[slash + 1..]));
+        return Ok(tree
+            .lookup_entry_by_path(rest)
+            .map_err(wrap("cannot read a sparse directory's tree"))?
+            .filter(|e| !e.mode().is_tree())
+            .map(|e| (e.object_id(), e.mode().into())));
+    }
+    Ok(None)
 }
 
 /// Exit 2 naming the unmerged paths, if there are any.

@@ -530,6 +530,9 @@ struct Clean {
     path: PathBuf,
     /// Fixed-size records (`id`, length, flags, silent personas), sorted.
     read: Vec<u8>,
+    /// Where the records whose ids start with each two bytes begin (ids
+    /// are hashes, so each run of `read` is a few records long).
+    starts: Vec<u32>,
     added: Mutex<Vec<u8>>,
 }
 
@@ -545,12 +548,28 @@ impl Clean {
             id_len,
             path,
             read: Vec::new(),
+            starts: Vec::new(),
             added: Mutex::new(Vec::new()),
         };
         if let Some((body, used)) = clean.read_file(&key) {
             clean.read = body;
             touch(&clean.path, used);
         }
+        let n = clean.record_len();
+        let count = clean.read.len() / n;
+        let prefix = |i: usize| {
+            let r = &clean.read[i * n..];
+            usize::from(r[0]) << 8 | usize::from(r[1])
+        };
+        let mut starts = vec![0u32; (1 << 16) + 1];
+        let mut at = 0usize;
+        for (p, start) in starts.iter_mut().enumerate() {
+            while at < count && prefix(at) < p {
+                at += 1;
+            }
+            *start = at as u32;
+        }
+        clean.starts = starts;
         clean
     }
 
@@ -594,9 +613,12 @@ impl Clean {
             return None;
         }
         let n = self.record_len();
-        let count = self.read.len() / n;
         let at = |i: usize| &self.read[i * n..(i + 1) * n];
-        let (mut lo, mut hi) = (0usize, count);
+        let p = usize::from(id[0]) << 8 | usize::from(id[1]);
+        let (Some(&lo), Some(&hi)) = (self.starts.get(p), self.starts.get(p + 1)) else {
+            return None;
+        };
+        let (mut lo, mut hi) = (lo as usize, hi as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match at(mid)[..self.id_len].cmp(id) {
@@ -688,7 +710,7 @@ impl Cache {
 
     /// What an earlier run found in the clean blob `id`.
     pub fn clean_record(&self, id: &[u8]) -> Option<Record> {
-        if id.len() > MAX_ID {
+        if !(2..=MAX_ID).contains(&id.len()) {
             return None;
         }
         self.clean_set(id.len()).find(id)
@@ -697,7 +719,7 @@ impl Cache {
     /// Keeps what this run found in the clean blob `id` (whose bytes were
     /// checked to be the blob's), for `flush`.
     pub fn add_clean(&self, id: &[u8], record: Record) {
-        if id.len() <= MAX_ID {
+        if (2..=MAX_ID).contains(&id.len()) {
             self.clean_set(id.len()).add(id, record);
         }
     }
@@ -785,6 +807,58 @@ mod tests {
         bytes[last] ^= 1;
         fs::write(&path, &bytes).ok();
         assert_eq!(read_entry(&path, &key), None);
+    }
+
+    #[test]
+    fn clean_records_are_found_again_by_id_and_only_by_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let spec = Spec {
+            dir: dir.path().to_path_buf(),
+            max: DEFAULT_MAX,
+            min: 0,
+        };
+        let cache = |rules: [u8; 32]| Cache {
+            dir: spec.dir.clone(),
+            rules,
+            min: 0,
+            max: spec.max,
+            index: Arc::default(),
+            clean: Arc::default(),
+        };
+        let record = |len: u64, silent: u64| Record {
+            len,
+            binary: len % 2 == 1,
+            marker: len == 4,
+            silent,
+        };
+        // Ids that share their first two bytes, and one that sorts first.
+        let ids: [[u8; 20]; 4] = [
+            [9; 20],
+            [0; 20],
+            [9, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            [255; 20],
+        ];
+        let first = cache([1; 32]);
+        for (i, id) in ids.iter().enumerate() {
+            first.add_clean(id, record(i as u64 + 2, 1 << i));
+        }
+        first.flush();
+        let again = cache([1; 32]);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(again.clean_record(id), Some(record(i as u64 + 2, 1 << i)));
+        }
+        assert_eq!(again.clean_record(&[9; 19]), None, "another length");
+        assert_eq!(again.clean_record(&[8; 20]), None);
+        assert_eq!(
+            cache([2; 32]).clean_record(&ids[0]),
+            None,
+            "another ruleset"
+        );
+        assert!(
+            again
+                .clean_record(&ids[3])
+                .is_some_and(|r| r.silent_for(3) && !r.silent_for(2))
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -89,6 +89,11 @@ pub struct Cache {
     rules: [u8; 32],
     min: u64,
     memory: Option<Memory>,
+    max: u64,
+    /// The stat-clean shortcut's index and set of known blobs, read on
+    /// first use.
+    index: Arc<OnceLock<Option<crate::git::StatIndex>>>,
+    clean: Arc<OnceLock<Clean>>,
 }
 
 type Key = [u8; 32];
@@ -103,6 +108,9 @@ impl Cache {
             rules: rules_hash(rules),
             min: spec.min,
             memory: spec.memory.clone(),
+            max: spec.max,
+            index: Arc::default(),
+            clean: Arc::default(),
         }
     }
 
@@ -483,6 +491,280 @@ pub fn evict(spec: &Spec) {
     }
 }
 
+// ---------------------------------------------------------------------
+// The stat-clean shortcut (SPEC §12): "a tracked file whose index entry is
+// stat-clean is not even read (its blob id is known)".
+//
+// What a run learns of a clean file's blob is one small record: the
+// content's length, whether it is binary and holds a `valve:ignore`
+// marker's text, and which personas (the first 64) searched it and
+// matched nothing. The records of one ruleset live together in one file,
+// `DIR/ab/cdef…` like an entry (so `--cache-max` bounds it too), sorted by
+// blob id and read once per run: a warm run asks the file system for one
+// `lstat` per file and opens nothing. A record is written only for bytes
+// that hash to the blob id (so it says what that blob holds); it is used
+// only for a file that is stat-clean now and that `git add` would store
+// as it is (no attribute or setting converts it), whose size is the
+// record's. A file with matches or markers is read and judged as without
+// a cache.
+// ---------------------------------------------------------------------
+
+const CLEAN_MAGIC: &[u8; 8] = b"valve\0cs";
+const CLEAN_VERSION: u32 = 1;
+/// magic, version, key, id length, record count, body checksum.
+const CLEAN_HEADER: usize = 8 + 4 + 32 + 4 + 8 + 32;
+/// Largest id (SHA-256).
+const MAX_ID: usize = 32;
+/// Largest file of records read or written (3.6 million records).
+const MAX_CLEAN: u64 = 128 * 1024 * 1024;
+
+/// What a run found in a clean blob's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    pub len: u64,
+    /// A NUL in the first 8000 bytes.
+    pub binary: bool,
+    /// The text of a `valve:ignore` marker appears in it.
+    pub marker: bool,
+    /// Bit `i`: persona `i` searched the content and no trigger of it
+    /// matched anything.
+    pub silent: u64,
+}
+
+impl Record {
+    /// Whether persona `pi` is known to match nothing in the content.
+    pub fn silent_for(&self, pi: usize) -> bool {
+        pi < 64 && self.silent & (1 << pi) != 0
+    }
+}
+
+/// The records of one ruleset: those read from the folder, sorted by id,
+/// and those this run adds.
+#[derive(Debug, Default)]
+struct Clean {
+    id_len: usize,
+    path: PathBuf,
+    /// Fixed-size records (`id`, length, flags, silent personas), sorted.
+    read: Vec<u8>,
+    /// Where the records whose ids start with each two bytes begin (ids
+    /// are hashes, so each run of `read` is a few records long).
+    starts: Vec<u32>,
+    added: Mutex<Vec<u8>>,
+}
+
+impl Clean {
+    fn record_len(&self) -> usize {
+        self.id_len + 8 + 1 + 8
+    }
+
+    fn load(cache: &Cache, id_len: usize) -> Clean {
+        let key = cache.clean_key(id_len);
+        let path = cache.path(&key);
+        let mut clean = Clean {
+            id_len,
+            path,
+            read: Vec::new(),
+            starts: Vec::new(),
+            added: Mutex::new(Vec::new()),
+        };
+        if let Some((body, used)) = clean.read_file(&key) {
+            clean.read = body;
+            touch(&clean.path, used);
+        }
+        let n = clean.record_len();
+        let count = clean.read.len() / n;
+        let prefix = |i: usize| {
+            let r = &clean.read[i * n..];
+            usize::from(r[0]) << 8 | usize::from(r[1])
+        };
+        let mut starts = vec![0u32; (1 << 16) + 1];
+        let mut at = 0usize;
+        for (p, start) in starts.iter_mut().enumerate() {
+            while at < count && prefix(at) < p {
+                at += 1;
+            }
+            *start = at as u32;
+        }
+        clean.starts = starts;
+        clean
+    }
+
+    /// The file's sorted records when its header, key and checksum are
+    /// right, with when it was last used.
+    fn read_file(&self, key: &Key) -> Option<(Vec<u8>, Option<SystemTime>)> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(&self.path)
+            .ok()?;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() > MAX_CLEAN {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(meta.len()).read_to_end(&mut bytes).ok()?;
+        if bytes.len() < CLEAN_HEADER || &bytes[..8] != CLEAN_MAGIC {
+            return None;
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
+        let id_len = u32::from_le_bytes(bytes[44..48].try_into().ok()?) as usize;
+        let count = u64::from_le_bytes(bytes[48..56].try_into().ok()?);
+        if version != CLEAN_VERSION || &bytes[12..44] != key || id_len != self.id_len {
+            return None;
+        }
+        let body = &bytes[CLEAN_HEADER..];
+        let expected = count.checked_mul(self.record_len() as u64)?;
+        if body.len() as u64 != expected || Sha256::digest(body)[..] != bytes[56..88] {
+            return None;
+        }
+        let sorted = body
+            .chunks_exact(self.record_len())
+            .zip(body.chunks_exact(self.record_len()).skip(1))
+            .all(|(a, b)| a[..id_len] < b[..id_len]);
+        sorted.then(|| (body.to_vec(), meta.modified().ok()))
+    }
+
+    fn find(&self, id: &[u8]) -> Option<Record> {
+        if id.len() != self.id_len {
+            return None;
+        }
+        let n = self.record_len();
+        let at = |i: usize| &self.read[i * n..(i + 1) * n];
+        let p = usize::from(id[0]) << 8 | usize::from(id[1]);
+        let (Some(&lo), Some(&hi)) = (self.starts.get(p), self.starts.get(p + 1)) else {
+            return None;
+        };
+        let (mut lo, mut hi) = (lo as usize, hi as usize);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match at(mid)[..self.id_len].cmp(id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return decode_record(&at(mid)[self.id_len..]),
+            }
+        }
+        None
+    }
+
+    fn add(&self, id: &[u8], record: Record) {
+        if id.len() != self.id_len {
+            return;
+        }
+        if let Ok(mut added) = self.added.lock() {
+            added.extend_from_slice(id);
+            added.extend_from_slice(&record.len.to_le_bytes());
+            added.push(u8::from(record.binary) | u8::from(record.marker) << 1);
+            added.extend_from_slice(&record.silent.to_le_bytes());
+        }
+    }
+
+    /// Writes the records back, this run's merged in, when it added any;
+    /// past half of `max` bytes only this run's are kept.
+    fn flush(&self, key: &Key, max: u64) {
+        let Ok(mut added) = self.added.lock() else {
+            return;
+        };
+        if added.is_empty() {
+            return;
+        }
+        let n = self.record_len();
+        let fresh: Vec<&[u8]> = added.chunks_exact(n).collect();
+        let keep_old = (self.read.len() + added.len()) as u64 <= max / 2;
+        let mut all: Vec<&[u8]> = fresh.clone();
+        if keep_old {
+            all.extend(self.read.chunks_exact(n));
+        }
+        // This run's record of an id first, so it is the one kept.
+        all.sort_by(|a, b| a[..self.id_len].cmp(&b[..self.id_len]));
+        all.dedup_by(|later, first| later[..self.id_len] == first[..self.id_len]);
+        let body: Vec<u8> = all.concat();
+        if (body.len() + CLEAN_HEADER) as u64 > (max / 2).min(MAX_CLEAN) {
+            added.clear();
+            return;
+        }
+        let mut bytes = Vec::with_capacity(CLEAN_HEADER + body.len());
+        bytes.extend_from_slice(CLEAN_MAGIC);
+        bytes.extend_from_slice(&CLEAN_VERSION.to_le_bytes());
+        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(&(self.id_len as u32).to_le_bytes());
+        bytes.extend_from_slice(&((body.len() / n) as u64).to_le_bytes());
+        bytes.extend_from_slice(&Sha256::digest(&body));
+        bytes.extend_from_slice(&body);
+        let _ = write_atomic(&self.path, &bytes);
+        added.clear();
+    }
+}
+
+fn decode_record(bytes: &[u8]) -> Option<Record> {
+    let len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let flags = *bytes.get(8)?;
+    let silent = u64::from_le_bytes(bytes.get(9..17)?.try_into().ok()?);
+    if flags > 3 {
+        return None;
+    }
+    Some(Record {
+        len,
+        binary: flags & 1 != 0,
+        marker: flags & 2 != 0,
+        silent,
+    })
+}
+
+impl Cache {
+    /// The index the stat-clean shortcut compares files with, read once
+    /// per run by `read` (`None`: no shortcut this run).
+    pub fn stat_index(
+        &self,
+        read: impl FnOnce() -> Option<crate::git::StatIndex>,
+    ) -> Option<&crate::git::StatIndex> {
+        // The records live in the cache folder: a cache in memory alone
+        // (watch's) has no shortcut, and never writes a file.
+        if !self.on_disk() {
+            return None;
+        }
+        self.index.get_or_init(read).as_ref()
+    }
+
+    fn clean_set(&self, id_len: usize) -> &Clean {
+        self.clean.get_or_init(|| Clean::load(self, id_len))
+    }
+
+    /// What an earlier run found in the clean blob `id`.
+    pub fn clean_record(&self, id: &[u8]) -> Option<Record> {
+        if !(2..=MAX_ID).contains(&id.len()) {
+            return None;
+        }
+        self.clean_set(id.len()).find(id)
+    }
+
+    /// Keeps what this run found in the clean blob `id` (whose bytes were
+    /// checked to be the blob's), for `flush`.
+    pub fn add_clean(&self, id: &[u8], record: Record) {
+        if (2..=MAX_ID).contains(&id.len()) {
+            self.clean_set(id.len()).add(id, record);
+        }
+    }
+
+    /// Writes this run's clean records (at the end of the judging).
+    pub fn flush(&self) {
+        if !self.on_disk() {
+            return;
+        }
+        if let Some(clean) = self.clean.get() {
+            clean.flush(&self.clean_key(clean.id_len), self.max);
+        }
+    }
+
+    /// The key of the records file: the ruleset's, for ids of one length.
+    fn clean_key(&self, id_len: usize) -> Key {
+        let mut h = Sha256::new();
+        h.update(self.rules);
+        h.update(b"stat-clean records");
+        h.update((id_len as u64).to_le_bytes());
+        h.finalize().into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,6 +808,9 @@ mod tests {
             rules: [7; 32],
             min: 0,
             memory: None,
+            max: DEFAULT_MAX,
+            index: Arc::default(),
+            clean: Arc::default(),
         };
         let key = cache.key(b"content");
         let memo = Memo {
@@ -547,6 +832,60 @@ mod tests {
         bytes[last] ^= 1;
         fs::write(&path, &bytes).ok();
         assert_eq!(read_entry(&path, &key), None);
+    }
+
+    #[test]
+    fn clean_records_are_found_again_by_id_and_only_by_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let spec = Spec {
+            dir: dir.path().to_path_buf(),
+            max: DEFAULT_MAX,
+            min: 0,
+            memory: None,
+        };
+        let cache = |rules: [u8; 32]| Cache {
+            dir: spec.dir.clone(),
+            rules,
+            min: 0,
+            memory: None,
+            max: spec.max,
+            index: Arc::default(),
+            clean: Arc::default(),
+        };
+        let record = |len: u64, silent: u64| Record {
+            len,
+            binary: len % 2 == 1,
+            marker: len == 4,
+            silent,
+        };
+        // Ids that share their first two bytes, and one that sorts first.
+        let ids: [[u8; 20]; 4] = [
+            [9; 20],
+            [0; 20],
+            [9, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            [255; 20],
+        ];
+        let first = cache([1; 32]);
+        for (i, id) in ids.iter().enumerate() {
+            first.add_clean(id, record(i as u64 + 2, 1 << i));
+        }
+        first.flush();
+        let again = cache([1; 32]);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(again.clean_record(id), Some(record(i as u64 + 2, 1 << i)));
+        }
+        assert_eq!(again.clean_record(&[9; 19]), None, "another length");
+        assert_eq!(again.clean_record(&[8; 20]), None);
+        assert_eq!(
+            cache([2; 32]).clean_record(&ids[0]),
+            None,
+            "another ruleset"
+        );
+        assert!(
+            again
+                .clean_record(&ids[3])
+                .is_some_and(|r| r.silent_for(3) && !r.silent_for(2))
+        );
     }
 
     #[test]

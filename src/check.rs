@@ -26,6 +26,12 @@ use crate::stage::{Ledger, Staging, Verdict};
 
 /// Below this many files, judging them on one thread beats starting a pool.
 const SEQUENTIAL_BELOW: usize = 16;
+/// The fewest files a worker judges in one run: fewer makes a run's setup
+/// (a repository handle, attributes, a tally) cost more than its files.
+const PAR_MIN_RUN: usize = 64;
+/// Runs of files per thread: enough that a thread that finishes early
+/// takes another run, few enough that each run's setup is nothing.
+const RUNS_PER_THREAD: usize = 8;
 
 /// Bytes inspected for a NUL to call a file binary (as git does).
 const BINARY_PROBE: usize = 8000;
@@ -633,26 +639,37 @@ pub(crate) fn judge_changes_with(
             .try_for_each(|c| judge(ws, c, whole, facts, gate, &mut local, &mut tally));
         *handle = local.handle.take();
         judged?;
+        if let Some(cache) = &facts.cache {
+            cache.flush();
+        }
         return Ok(tally);
     }
-    // Each worker folds its files into one tally: no per-file results are
-    // kept, only findings and skips.
-    changes
-        .par_iter()
-        .map_init(
-            || Local::new(ws.repo.as_ref()),
-            |local, change| {
-                let mut tally = Tally::new(gate.limit);
-                judge(ws, change, whole, facts, gate, local, &mut tally).map(|_| tally)
-            },
-        )
+    // Each worker folds its run of files into one tally (past the cap, a
+    // finding after the tally's cutoff is only counted, never built) with
+    // one repository handle and one read buffer; tallies meet at the end.
+    let runs = (rayon::current_num_threads() * RUNS_PER_THREAD).max(1);
+    let run = changes.len().div_ceil(runs).max(PAR_MIN_RUN);
+    let tally = changes
+        .par_chunks(run)
+        .map(|chunk| {
+            let mut local = Local::new(ws.repo.as_ref());
+            let mut tally = Tally::new(gate.limit);
+            for change in chunk {
+                judge(ws, change, whole, facts, gate, &mut local, &mut tally)?;
+            }
+            Ok::<_, Error>(tally)
+        })
         .try_reduce(
             || Tally::new(gate.limit),
             |mut a, b| {
                 a.merge(b);
                 Ok(a)
             },
-        )
+        );
+    if let Some(cache) = &facts.cache {
+        cache.flush();
+    }
+    tally
 }
 
 /// SPEC §11 change rules, on the whole change set (shard 1 of a matrix
@@ -906,7 +923,7 @@ fn assign_owners(
         }
         // Not there, a link, a folder or too large: as GitHub, no file.
         Ok(
-            match read_worktree_file(&ws.root.join(path), MAX_CODEOWNERS) {
+            match read_worktree_file(&ws.root.join(path), MAX_CODEOWNERS, Vec::new()) {
                 Ok(Loaded::Text(bytes)) => Some(bytes),
                 _ => None,
             },
@@ -941,7 +958,21 @@ struct Local<'a> {
     handle: Option<gix::Repository>,
     /// Scratch for glob matching, reused across the worker's files.
     hits: Vec<usize>,
+    /// The worker's read buffer: a work-tree file is read into the last
+    /// file's allocation.
+    buf: Vec<u8>,
+    /// The attributes, for the stat-clean shortcut (`None` inside: they
+    /// could not be read, so no shortcut).
+    as_is: Option<Option<git::AsIs>>,
+    /// Where the last index lookup of the stat-clean shortcut ended.
+    index_hint: usize,
+    /// The process runs in the root: work-tree paths are opened relative
+    /// to it, so the kernel walks fewer components (as `rg` does).
+    in_root: Option<bool>,
 }
+
+/// A read buffer larger than this is not kept for the next file.
+const KEEP_BUFFER: usize = 1 << 20;
 
 impl<'a> Local<'a> {
     fn new(repo: Option<&'a Repo>) -> Self {
@@ -949,6 +980,31 @@ impl<'a> Local<'a> {
             repo,
             handle: None,
             hits: Vec::new(),
+            buf: Vec::new(),
+            as_is: None,
+            index_hint: 0,
+            in_root: None,
+        }
+    }
+
+    /// Where a work-tree file of `change` is opened: relative to the
+    /// current directory when that is the root, else under `root`.
+    fn path_of(&mut self, root: &Path, change: &Change) -> PathBuf {
+        let in_root = *self.in_root.get_or_insert_with(|| {
+            std::env::current_dir().is_ok_and(|cwd| cwd == root) && root.is_absolute()
+        });
+        if in_root {
+            change.fs_rel().to_path_buf()
+        } else {
+            root.join(change.fs_rel())
+        }
+    }
+
+    /// Takes back a buffer `load` handed out, for the next file.
+    fn reuse(&mut self, mut bytes: Vec<u8>) {
+        if bytes.capacity() <= KEEP_BUFFER && bytes.capacity() > self.buf.capacity() {
+            bytes.clear();
+            self.buf = bytes;
         }
     }
 
@@ -1219,13 +1275,20 @@ impl scan::Sink for Offer<'_, '_, '_> {
 /// Whether `path` is one of valve's own files: never judged by triggers.
 /// The files the config extends are (SPEC §5).
 pub fn is_own_file(ws: &Workspace, path: &str) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    // The suffix test first: judging asks this of every file.
     config::is_config_path(path)
         || path == BASELINE_PATH
         || ws.rules.extended.iter().any(|f| f == path)
-        || ws
+        || (ws
             .config_path
-            .strip_prefix(&ws.root)
-            .is_ok_and(|rel| rel.to_str() == Some(path))
+            .as_os_str()
+            .as_bytes()
+            .ends_with(path.as_bytes())
+            && ws
+                .config_path
+                .strip_prefix(&ws.root)
+                .is_ok_and(|rel| rel.to_str() == Some(path)))
 }
 
 /// Evaluates one change into `tally`: globs first, content only if a
@@ -1261,7 +1324,11 @@ fn judge(
     // Who judges; who counts the file: everyone, except in history
     // judging, where only the judges read anything, and when the command
     // line narrowed who judges.
-    let judges: Vec<usize> = takers.iter().copied().filter(|&t| gate.judges(t)).collect();
+    let judges: std::borrow::Cow<'_, [usize]> = if takers.iter().all(|&t| gate.judges(t)) {
+        std::borrow::Cow::Borrowed(&takers)
+    } else {
+        takers.iter().copied().filter(|&t| gate.judges(t)).collect()
+    };
     // Only the index changes this path: its findings are all index-only,
     // and the change set's counts do not include it (SPEC §8).
     if matches!(change.staged, Some(Staged::IndexOnly)) {
@@ -1278,9 +1345,9 @@ fn judge(
         return Ok(());
     }
     let counters = if gate.earlier.is_some() || gate.narrowed {
-        &judges
+        &judges[..]
     } else {
-        &takers
+        &takers[..]
     };
     tally.changed += 1;
     // Another shard judges it; the whole set is still counted as changed.
@@ -1307,8 +1374,56 @@ fn judge(
     let scans_binary = counters.iter().any(|&t| rules.personas[t].scan_binary);
     let mut data: Option<Vec<u8>> = None;
     let mut binary = false;
-    if wants_content {
-        match load(&ws.root, change, local, rules.max_file_size)? {
+    // SPEC §12: a stat-clean tracked file is known by its blob id; what an
+    // earlier run found in that blob may answer without reading it.
+    let clean = match (&facts.cache, &change.new) {
+        (Some(cache), Content::File) if wants_content => {
+            stat_clean(&ws.root, change, cache, local, rules.max_file_size)
+        }
+        _ => None,
+    };
+    let answered = clean.as_ref().and_then(|c| {
+        c.known
+            .filter(|r| answers(rules, &judges, change.kind, scans_binary, r))
+    });
+    // What this run learns of a clean file's blob, once it is scanned.
+    let mut learned: Option<(git::BlobId, crate::cache::Record)> = None;
+    if let Some(record) = answered {
+        binary = record.binary;
+        if binary {
+            tally.binary += 1;
+            if !scans_binary {
+                tally.skipped.push(Skip {
+                    file: change.path.clone(),
+                    reason: SkipReason::Binary,
+                });
+            }
+        }
+    } else if wants_content {
+        let buf = std::mem::take(&mut local.buf);
+        let loaded = match &clean {
+            Some(c) => {
+                let path = local.path_of(&ws.root, change);
+                let (loaded, opened) = read_worktree_file_meta(&path, rules.max_file_size, buf)?;
+                if let (Loaded::Text(bytes), Some(opened)) = (&loaded, opened) {
+                    // Still the file the index describes, and its bytes
+                    // are the blob's: worth a record.
+                    if same_file(&c.lstat, &opened) && c.id.is_of(bytes) {
+                        let record = crate::cache::Record {
+                            len: bytes.len() as u64,
+                            binary: is_binary(bytes),
+                            marker: memchr::memmem::find(bytes, crate::suppress::MARKER.as_bytes())
+                                .is_some(),
+                            silent: 0,
+                        };
+                        learned = Some((c.id, record));
+                    }
+                }
+                loaded
+            }
+            None => load(&ws.root, change, local, rules.max_file_size, buf)?,
+        };
+        match loaded {
             Loaded::Text(bytes) => {
                 binary = is_binary(&bytes);
                 if binary {
@@ -1322,6 +1437,8 @@ fn judge(
                 }
                 if !binary || scans_binary {
                     data = Some(bytes);
+                } else {
+                    local.reuse(bytes);
                 }
             }
             Loaded::Skip(reason) => tally.skip(&change.path, reason),
@@ -1379,6 +1496,10 @@ fn judge(
     if let Some(e) = diff_error {
         return Err(e);
     }
+    if let (Some((id, mut record)), Some(cache)) = (learned, &facts.cache) {
+        record.silent = scanned.silent;
+        cache.add_clean(id.as_bytes(), record);
+    }
     tally.suppressed += scanned.suppressed;
     tally.add_markers(scanned.markers, scanned.warnings);
     if let Some(Staged::Differs(index)) = &change.staged {
@@ -1387,6 +1508,9 @@ fn judge(
             offer.staging = Staging::Leftover(&mut ledger);
             judge_index(ws, index, own, &judges, facts, local, &mut offer)?;
         }
+    }
+    if let Some(bytes) = data {
+        local.reuse(bytes);
     }
     Ok(())
 }
@@ -1415,7 +1539,7 @@ fn judge_index(
     let scans_binary = judges.iter().any(|&t| rules.personas[t].scan_binary);
     let (mut data, mut binary, mut unsearched) = (None, false, None);
     if wants_content {
-        match load(&ws.root, index, local, rules.max_file_size)? {
+        match load(&ws.root, index, local, rules.max_file_size, Vec::new())? {
             Loaded::Text(bytes) => {
                 binary = is_binary(&bytes);
                 if binary && !scans_binary {
@@ -1466,8 +1590,15 @@ enum Loaded {
 }
 
 /// The new side's bytes, never more than `max` of them: sizes come from
-/// file metadata or the object header before anything is read.
-fn load(root: &Path, change: &Change, local: &mut Local<'_>, max: u64) -> Result<Loaded> {
+/// file metadata or the object header before anything is read. A
+/// work-tree file is read into `buf` (its allocation reused).
+fn load(
+    root: &Path,
+    change: &Change,
+    local: &mut Local<'_>,
+    max: u64,
+    buf: Vec<u8>,
+) -> Result<Loaded> {
     let blob = |local: &mut Local<'_>, id| -> Result<Loaded> {
         match local.get() {
             Some((repo, handle)) => Ok(match repo.blob_within(handle, id, &change.path, max)? {
@@ -1495,7 +1626,7 @@ fn load(root: &Path, change: &Change, local: &mut Local<'_>, max: u64) -> Result
             }
         }
         Content::Blob(id) => blob(local, *id),
-        Content::File => read_worktree_file(&root.join(change.fs_rel()), max),
+        Content::File => read_worktree_file(&local.path_of(root, change), max, buf),
     }
 }
 
@@ -1504,10 +1635,95 @@ fn vanished(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ELOOP)
 }
 
+/// A tracked file whose index entry is stat-clean (SPEC §12).
+struct StatClean {
+    id: git::BlobId,
+    /// The `lstat` the entry was compared with.
+    lstat: std::fs::Metadata,
+    /// What an earlier run found in the blob, when its size is the file's.
+    known: Option<crate::cache::Record>,
+}
+
+/// The blob id of a tracked work-tree file whose index entry is
+/// stat-clean and whose bytes `git add` would store as they are, with what
+/// the cache knows of that blob; `None` whenever anything is not so (then
+/// the file is read and judged as without the shortcut).
+fn stat_clean(
+    root: &Path,
+    change: &Change,
+    cache: &crate::cache::Cache,
+    local: &mut Local<'_>,
+    max: u64,
+) -> Option<StatClean> {
+    let repo = local.repo?;
+    let index = cache.stat_index(|| repo.stat_index().ok().flatten())?;
+    let path = local.path_of(root, change);
+    let (id, lstat) = index.clean(change.raw_path(), &mut local.index_hint, || {
+        std::fs::symlink_metadata(&path).ok()
+    })?;
+    if lstat.len() > max {
+        return None;
+    }
+    let handle = local.handle.get_or_insert_with(|| repo.local());
+    let as_is = local
+        .as_is
+        .get_or_insert_with(|| git::AsIs::of(index))
+        .as_mut()?;
+    if !as_is.at(handle, change.raw_path()).unwrap_or(false) {
+        return None;
+    }
+    let known = cache
+        .clean_record(id.as_bytes())
+        .filter(|r| r.len == lstat.len());
+    Some(StatClean { id, lstat, known })
+}
+
+/// Whether a record of a file's content says all that judging it would
+/// find: binary and no judge searches binaries, or no marker and every
+/// judge that would search it matched nothing there.
+fn answers(
+    rules: &Ruleset,
+    judges: &[usize],
+    kind: ChangeKind,
+    scans_binary: bool,
+    record: &crate::cache::Record,
+) -> bool {
+    if record.binary && !scans_binary {
+        return true;
+    }
+    !record.marker
+        && judges.iter().all(|&t| {
+            let p = &rules.personas[t];
+            p.is_path_only()
+                || !p.wants(kind)
+                || (record.binary && !p.scan_binary)
+                || record.silent_for(t)
+        })
+}
+
+/// Whether two stats are of one unchanged file.
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.ino() == b.ino()
+        && a.dev() == b.dev()
+        && a.size() == b.size()
+        && (a.mtime(), a.mtime_nsec()) == (b.mtime(), b.mtime_nsec())
+        && (a.ctime(), a.ctime_nsec()) == (b.ctime(), b.ctime_nsec())
+}
+
 /// Opens a work-tree file without following a link and without blocking
 /// (a FIFO swapped in meanwhile never hangs valve), checks it is still a
-/// regular file, and reads at most `max` bytes.
-fn read_worktree_file(path: &Path, max: u64) -> Result<Loaded> {
+/// regular file, and reads at most `max` bytes, into `bytes`.
+fn read_worktree_file(path: &Path, max: u64, bytes: Vec<u8>) -> Result<Loaded> {
+    read_worktree_file_meta(path, max, bytes).map(|(loaded, _)| loaded)
+}
+
+/// `read_worktree_file`, with the opened file's `fstat` when it was one.
+fn read_worktree_file_meta(
+    path: &Path,
+    max: u64,
+    mut bytes: Vec<u8>,
+) -> Result<(Loaded, Option<std::fs::Metadata>)> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
@@ -1516,25 +1732,28 @@ fn read_worktree_file(path: &Path, max: u64) -> Result<Loaded> {
         .open(path);
     let mut file = match file {
         Ok(f) => f,
-        Err(e) if vanished(&e) => return Ok(Loaded::Skip(SkipReason::Vanished)),
+        Err(e) if vanished(&e) => return Ok((Loaded::Skip(SkipReason::Vanished), None)),
         Err(e) => return Err(Error::io(path, e)),
     };
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
-        return Ok(Loaded::Skip(SkipReason::Special));
+        return Ok((Loaded::Skip(SkipReason::Special), None));
     }
     if meta.len() > max {
-        return Ok(Loaded::Skip(SkipReason::TooLarge));
+        return Ok((Loaded::Skip(SkipReason::TooLarge), Some(meta)));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    bytes.clear();
+    // One byte more than the size: the read that meets the end of the file
+    // finds room, and needs no second buffer.
+    bytes.reserve(meta.len() as usize + 1);
     Read::by_ref(&mut file)
         .take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, e))?;
     if bytes.len() as u64 > max {
-        return Ok(Loaded::Skip(SkipReason::TooLarge));
+        return Ok((Loaded::Skip(SkipReason::TooLarge), Some(meta)));
     }
-    Ok(Loaded::Text(bytes))
+    Ok((Loaded::Text(bytes), Some(meta)))
 }
 
 /// The baseline file as valve writes it.

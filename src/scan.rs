@@ -116,6 +116,10 @@ pub struct Scanned {
     pub markers: Vec<crate::finding::SuppressionRecord>,
     /// Marker problems worth a config-style warning (unknown names).
     pub warnings: Vec<String>,
+    /// Bit `i`: persona `i` (of the first 64) searched the content and
+    /// none of its triggers matched (before scope and suppression), for
+    /// the result cache's records (SPEC §12).
+    pub silent: u64,
 }
 
 /// Longest `match` text kept in a finding, in characters.
@@ -193,6 +197,7 @@ pub fn scan(
             prefiltered = true;
         }
         searched = true;
+        let mut any_match = false;
         for ti in 0..persona.triggers.len() {
             let listed = cached
                 .as_ref()
@@ -229,6 +234,7 @@ pub fn scan(
             };
             let mut record = recording.then(Vec::new);
             for (m_start, m_end) in found {
+                any_match = true;
                 if let Some(list) = record.as_mut() {
                     if memo.as_mut().is_some_and(|m| m.room_for_one()) {
                         list.push((m_start, m_end));
@@ -338,6 +344,9 @@ pub fn scan(
                 fresh.push(record.unwrap_or_default());
             }
         }
+        if !any_match && pi < 64 {
+            out.silent |= 1 << pi;
+        }
         if let Some(m) = memo.as_mut() {
             match cached {
                 Some(c) => m.put(pi, c),
@@ -348,8 +357,13 @@ pub fn scan(
     if let Some(m) = memo {
         m.finish();
     }
+    // Only a content with a marker's text needs its lines for markers.
+    let marked = |content: &[u8]| {
+        markers.is_some()
+            || memchr::memmem::find(content, crate::suppress::MARKER.as_bytes()).is_some()
+    };
     if searched {
-        if let Some(content) = doc.content {
+        if let Some(content) = doc.content.filter(|c| marked(c)) {
             let index = lines.get_or_insert_with(|| LineIndex::new(content, doc.binary));
             let marks = markers.get_or_insert_with(|| Markers::find(index, content));
             if !marks.lines.is_empty() {

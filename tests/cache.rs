@@ -94,8 +94,8 @@ fn run(f: &Fixture, args: &[&str], cache: Option<&Path>) -> Value {
     comparable(serde_json::from_slice(&out.stdout).expect("valid json"))
 }
 
-/// Every entry file under a cache folder, with its bytes.
-fn entries(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+/// Every file under a cache folder's fan-out folders, with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let Ok(top) = std::fs::read_dir(dir) else {
         return out;
@@ -112,8 +112,23 @@ fn entries(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// The per-content entries (the first bytes tell them from the file of
+/// stat-clean records).
+fn entries(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut all = files(dir);
+    all.retain(|_, b| b.starts_with(b"valve\0rc"));
+    all
+}
+
+/// The files of stat-clean records (one per ruleset).
+fn records(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut all = files(dir);
+    all.retain(|_, b| b.starts_with(b"valve\0cs"));
+    all
+}
+
 fn size_of(dir: &Path) -> u64 {
-    entries(dir).values().map(|b| b.len() as u64).sum()
+    files(dir).values().map(|b| b.len() as u64).sum()
 }
 
 fn findings(report: &Value) -> usize {
@@ -206,8 +221,9 @@ fn corrupt_and_foreign_entries_are_ignored_and_rewritten() {
     let cache = tempfile::tempdir().expect("temp dir");
     let plain = run(&f, &["--all"], None);
     run(&f, &["--all"], Some(cache.path()));
-    let good = entries(cache.path());
+    let good = files(cache.path());
     assert!(good.len() > 3);
+    assert_eq!(records(cache.path()).len(), 1);
     let paths: Vec<&PathBuf> = good.keys().collect();
     // The biggest entry holds the most matches: copied over another entry
     // it would give that file matches it does not have, if trusted.
@@ -233,7 +249,7 @@ fn corrupt_and_foreign_entries_are_ignored_and_rewritten() {
         std::fs::write(path, &bytes).expect("corrupt an entry");
     }
     assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
-    assert_eq!(good, entries(cache.path()), "every entry is rewritten");
+    assert_eq!(good, files(cache.path()), "every entry is rewritten");
     assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
 }
 
@@ -387,9 +403,11 @@ fn an_entry_moved_to_another_key_is_never_trusted() {
     // whose matches it holds.
     let f = Fixture::new();
     f.config("personas:\n  Notes:\n    filters: [\"docs/**\"]\n    triggers: ['FIXME']\n");
+    f.stage(&["."]).commit("base");
+    // Untracked: judged by their bytes (a tracked, stat-clean one may be
+    // known by its blob and not read at all).
     f.write("docs/a.md", "FIXME\n")
         .write("docs/b.md", "fixme\n");
-    f.stage(&["."]).commit("base");
     let cache = tempfile::tempdir().expect("temp dir");
     let plain = run(&f, &["--all"], None);
     assert_eq!(findings(&plain), 1);
@@ -438,5 +456,297 @@ fn small_files_are_searched_not_cached_by_default() {
             comparable(serde_json::from_slice(&out.stdout).expect("json"))
         );
         assert_eq!(entries(cache.path()).len(), 1, "only the 80 KB file");
+    }
+}
+
+// The stat-clean shortcut (SPEC §12): a tracked file whose index entry is
+// stat-clean is known by its blob id, and a warm run does not even open
+// it when an earlier run found nothing in that blob.
+
+/// Sets a file's modification time an hour back: `git add` then records
+/// an entry older than the index it writes (not racy), as after a clone.
+fn age(f: &Fixture, rel: &str) {
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(f.path().join(rel))
+        .and_then(|file| file.set_modified(past))
+        .expect("set the modification time");
+}
+
+const QUIET: &str = "nothing to see here, move along\n";
+
+/// Tracked files written an hour ago and committed: quiet ones (no match,
+/// no marker), ones with matches, a marker that silences nothing, and
+/// binaries with and without a key.
+fn clean_repo() -> Fixture {
+    let f = Fixture::new();
+    f.config(CONFIG);
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..8 {
+        files.push((format!("lib/quiet{i}.txt"), QUIET.as_bytes().to_vec()));
+    }
+    files.push(("lib/dup.txt".into(), QUIET.as_bytes().to_vec()));
+    files.push(("src/m0.rs".into(), b"fn f() {\n    dbg!(0);\n}\n".to_vec()));
+    files.push((
+        "lib/marked.txt".into(),
+        b"quiet // valve:ignore[Guardian]\n".to_vec(),
+    ));
+    files.push(("assets/key.bin".into(), format!("\0\0{KEY}\0").into_bytes()));
+    files.push(("assets/plain.bin".into(), b"\0\0nothing\0".to_vec()));
+    for (rel, bytes) in &files {
+        f.write_bytes(rel, bytes);
+        age(&f, rel);
+    }
+    age(&f, ".sage/valve.yml");
+    f.stage(&["."]).commit("base");
+    f
+}
+
+/// Runs valve with `args` and the cache, and the names of the files it
+/// opened in `dirs` (inotify's IN_OPEN events, which the kernel queues as
+/// each open happens; read once valve has exited).
+fn run_watching(f: &Fixture, args: &[&str], cache: &Path, dirs: &[&str]) -> (Value, Vec<String>) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: a plain syscall; the descriptor is owned right away.
+    let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    assert!(raw >= 0, "inotify_init1 failed");
+    // SAFETY: `raw` is a fresh descriptor nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    for dir in dirs {
+        let path = std::ffi::CString::new(f.path().join(dir).as_os_str().as_bytes())
+            .expect("a path without NUL");
+        // SAFETY: `path` is a valid C string for the call's duration.
+        let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), libc::IN_OPEN) };
+        assert!(wd >= 0, "inotify_add_watch {dir}");
+    }
+    let report = run(f, args, Some(cache));
+    let mut names = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let head = std::mem::size_of::<libc::inotify_event>();
+    loop {
+        // SAFETY: `buf` is valid for `buf.len()` bytes.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        let Ok(n) = usize::try_from(n) else { break };
+        if n == 0 {
+            break;
+        }
+        let mut at = 0;
+        while at + head <= n {
+            // SAFETY: the kernel wrote a whole event at `at`.
+            let event: libc::inotify_event =
+                unsafe { std::ptr::read_unaligned(buf[at..].as_ptr().cast()) };
+            let name = &buf[at + head..at + head + event.len as usize];
+            let name = name.split(|&b| b == 0).next().unwrap_or_default();
+            if event.mask & libc::IN_ISDIR == 0 && !name.is_empty() {
+                names.push(String::from_utf8_lossy(name).into_owned());
+            }
+            at += head + event.len as usize;
+        }
+    }
+    names.sort();
+    names.dedup();
+    (report, names)
+}
+
+const WATCHED: &[&str] = &["lib", "src", "assets"];
+
+#[test]
+fn a_stat_clean_file_is_not_read_when_its_blob_is_known() {
+    let f = clean_repo();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    assert!(findings(&plain) > 0);
+    let (cold, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+    assert_eq!(plain, cold);
+    assert!(
+        opened.contains(&"quiet0.txt".to_string()),
+        "cold: {opened:?}"
+    );
+    assert_eq!(records(cache.path()).len(), 1, "the records are kept");
+    let (warm, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+    assert_eq!(plain, warm);
+    // Quiet files and a binary with nothing in it are known by their blob.
+    for quiet in ["quiet0.txt", "quiet7.txt", "dup.txt", "plain.bin"] {
+        assert!(
+            !opened.contains(&quiet.to_string()),
+            "warm opened {quiet}: {opened:?}"
+        );
+    }
+    // Matches need their lines, and a marker is judged where it stands.
+    for read in ["m0.rs", "marked.txt", "key.bin"] {
+        assert!(
+            opened.contains(&read.to_string()),
+            "warm skipped {read}: {opened:?}"
+        );
+    }
+    // `PATH...` mode lists git's files too.
+    assert_eq!(
+        run(&f, &["lib"], None),
+        run(&f, &["lib"], Some(cache.path()))
+    );
+}
+
+#[test]
+fn an_edit_that_keeps_size_and_mtime_is_judged_again_and_so_is_a_staged_one() {
+    let f = clean_repo();
+    let cache = tempfile::tempdir().expect("temp dir");
+    run(&f, &["--all"], Some(cache.path()));
+    run(&f, &["--all"], Some(cache.path()));
+    // Same size, and the old modification time put back: only the change
+    // time (and the inode's content) tell.
+    let mut edited = format!("k={KEY}");
+    while edited.len() + 1 < QUIET.len() {
+        edited.push(' ');
+    }
+    edited.push('\n');
+    assert_eq!(edited.len(), QUIET.len());
+    let path = f.path().join("lib/quiet3.txt");
+    let mtime = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    f.write("lib/quiet3.txt", &edited);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|file| file.set_modified(mtime))
+        .expect("set mtime");
+    let plain = run(&f, &["--all"], None);
+    let hit = |r: &Value| {
+        r["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| x["file"] == "lib/quiet3.txt" && x["persona"] == "Guardian")
+    };
+    assert!(hit(&plain));
+    assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+    // A touch alone (new mtime, same bytes) and then `git add`: the entry
+    // describes the file again, with the new blob.
+    f.write("lib/quiet5.txt", QUIET);
+    f.stage(&["lib/quiet3.txt", "lib/quiet5.txt"]);
+    let plain = run(&f, &["--all"], None);
+    assert!(hit(&plain));
+    assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+    assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+    assert_eq!(
+        run(&f, &["--worktree"], None),
+        run(&f, &["--worktree"], Some(cache.path()))
+    );
+}
+
+#[test]
+fn a_changed_trigger_reads_clean_files_again() {
+    let f = clean_repo();
+    let cache = tempfile::tempdir().expect("temp dir");
+    run(&f, &["--all"], Some(cache.path()));
+    f.config(&CONFIG.replace("'AKIA[0-9A-Z]{16}'", "'move along'"));
+    age(&f, ".sage/valve.yml");
+    let plain = run(&f, &["--all"], None);
+    assert!(
+        plain["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| x["file"] == "lib/quiet0.txt"),
+        "the new trigger matches the quiet files"
+    );
+    let (cached, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+    assert_eq!(plain, cached);
+    assert!(opened.contains(&"quiet0.txt".to_string()), "{opened:?}");
+    assert_eq!(
+        records(cache.path()).len(),
+        2,
+        "one file of records per ruleset"
+    );
+}
+
+#[test]
+fn corrupt_records_are_ignored_and_rewritten() {
+    let f = clean_repo();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    run(&f, &["--all"], Some(cache.path()));
+    let good = records(cache.path());
+    let (path, bytes) = good.iter().next().expect("a file of records");
+    let damaged: Vec<Vec<u8>> = vec![
+        {
+            let mut b = bytes.clone();
+            let last = b.len() - 1;
+            b[last] ^= 0x01;
+            b
+        },
+        bytes[..bytes.len() - 5].to_vec(),
+        {
+            // A record's flags set to what no run writes.
+            let mut b = bytes.clone();
+            let at = b.len() - 9;
+            b[at] = 0xff;
+            b
+        },
+        b"valve\0cs".to_vec(),
+    ];
+    for broken in damaged {
+        std::fs::write(path, &broken).expect("damage the records");
+        let (report, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+        assert_eq!(plain, report);
+        assert!(
+            opened.contains(&"quiet0.txt".to_string()),
+            "not trusted: {opened:?}"
+        );
+        assert_eq!(good, records(cache.path()), "rewritten as they were");
+    }
+}
+
+#[test]
+fn a_tiny_cache_max_holds_no_records_and_changes_nothing() {
+    let f = clean_repo();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    for _ in 0..2 {
+        let out = f
+            .valve(&["check", "--format", "json", "--all", "--cache-max", "512B"])
+            .arg("--cache")
+            .arg(cache.path())
+            .env_remove("VALVE_CACHE_DIR")
+            .output()
+            .expect("valve runs");
+        assert_eq!(
+            plain,
+            comparable(serde_json::from_slice(&out.stdout).expect("json"))
+        );
+        assert!(size_of(cache.path()) <= 512);
+    }
+}
+
+#[test]
+fn a_file_git_would_convert_is_never_answered_from_its_blob() {
+    // Two files with one blob: `conv.txt` is UTF-16LE in the work tree
+    // (git stores it as UTF-8), `plain.txt` is that UTF-8. Both are 4
+    // bytes; only the UTF-16 bytes hold an `N` (U+4E2D is 2D 4E).
+    let f = Fixture::new();
+    f.config(
+        "personas:\n  Bytes:\n    filters: ['*.txt']\n    triggers: ['N']\n    binary: scan\n",
+    );
+    f.write(
+        ".gitattributes",
+        "conv.txt working-tree-encoding=UTF-16LE\n",
+    );
+    f.write_bytes("plain.txt", "a\u{4e2d}".as_bytes());
+    f.write_bytes("conv.txt", &[0x61, 0x00, 0x2d, 0x4e]);
+    for rel in [".gitattributes", "plain.txt", "conv.txt", ".sage/valve.yml"] {
+        age(&f, rel);
+    }
+    f.stage(&["."]).commit("base");
+    let ids = f.git(&["ls-files", "-s", "plain.txt", "conv.txt"]);
+    let blobs: Vec<&str> = ids.lines().filter_map(|l| l.split(' ').nth(1)).collect();
+    assert_eq!(blobs.len(), 2);
+    assert_eq!(blobs[0], blobs[1], "one blob: {ids}");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    assert_eq!(findings(&plain), 1, "the UTF-16 bytes match");
+    for _ in 0..3 {
+        assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
     }
 }

@@ -87,6 +87,7 @@ impl Conversion {
 const NAMES: [&str; 5] = ["text", "crlf", "eol", "ident", "working-tree-encoding"];
 
 /// Works out conversions for the files of one work tree.
+#[derive(Clone)]
 pub(super) struct Conversions {
     stack: gix::worktree::Stack,
     outcome: gix::attrs::search::Outcome,

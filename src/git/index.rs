@@ -20,6 +20,7 @@ use std::path::Path;
 use gix::bstr::{BStr, BString, ByteSlice, ByteVec};
 use gix::index::entry::Flags;
 
+use super::eol::Conversions;
 use super::located::{Bytes, Entries, Located};
 use super::{BlobId, Change, Found, Repo, unreadable, wrap};
 use crate::config::extends::{Fetched, OwnFiles};
@@ -602,5 +603,131 @@ impl<'a> Presence<'a> {
         if let Some(slash) = topmost {
             self.missing = Some(path[..=slash].to_owned());
         }
+    }
+}
+
+/// The index as the result cache's stat-clean shortcut reads it (SPEC
+/// §12): a tracked file whose entry still describes the file on disk
+/// (same size, times, inode, device, owner) is known by its blob id
+/// without reading it.
+pub struct StatIndex {
+    state: gix::index::State,
+    /// The attributes as `git add` reads them, cloned by each worker.
+    as_is: Option<AsIs>,
+}
+
+impl std::fmt::Debug for StatIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatIndex")
+            .field("entries", &self.state.entries().len())
+            .finish()
+    }
+}
+
+impl Repo {
+    /// The index for the stat-clean shortcut; `None` in a bare repository.
+    pub fn stat_index(&self) -> Result<Option<StatIndex>> {
+        if self.workdir.is_none() {
+            return Ok(None);
+        }
+        let repo = self.local();
+        let state = read_index(&repo)?;
+        // Attributes that cannot be read: no file is known to be stored
+        // as it is, so there is no shortcut.
+        let as_is = Conversions::new(&repo, &state).ok().map(AsIs);
+        Ok(Some(StatIndex { state, as_is }))
+    }
+}
+
+impl StatIndex {
+    /// The blob id of the tracked file `raw` when its index entry is
+    /// stat-clean against the file's `lstat` (asked only for an entry
+    /// that can be clean), with that `lstat`: a regular file's
+    /// entry at stage 0, neither intent-to-add, skip-worktree nor
+    /// assume-unchanged (git does not look at those files, so the entry
+    /// may not describe them), and not racy: an entry whose mtime is not
+    /// older than the index file's may have changed within the same tick
+    /// after git looked, so it is never clean.
+    ///
+    /// `hint` is where the last lookup ended: files are judged in the
+    /// index's order, so the next entry is usually the one after it.
+    pub fn clean(
+        &self,
+        raw: &[u8],
+        hint: &mut usize,
+        lstat: impl FnOnce() -> Option<std::fs::Metadata>,
+    ) -> Option<(BlobId, std::fs::Metadata)> {
+        use gix::index::entry::Mode;
+        use std::os::unix::fs::MetadataExt;
+        let entries = self.state.entries();
+        let at = match entries.get(*hint) {
+            Some(e) if e.path(&self.state) == raw => *hint,
+            _ => self.state.entry_index_by_path(raw.as_bstr()).ok()?,
+        };
+        *hint = at + 1;
+        let entry = &entries[at];
+        let unusable = Flags::INTENT_TO_ADD | Flags::SKIP_WORKTREE | Flags::ASSUME_VALID;
+        if entry.stage_raw() != 0
+            || entry.flags.intersects(unusable)
+            || !matches!(entry.mode, Mode::FILE | Mode::FILE_EXECUTABLE)
+        {
+            return None;
+        }
+        let meta = lstat().filter(std::fs::Metadata::is_file)?;
+        let stat = &entry.stat;
+        let written = self.state.timestamp();
+        let entry_mtime = (i64::from(stat.mtime.secs), stat.mtime.nsecs);
+        // Without nanoseconds (a git that records none) only whole
+        // seconds can be compared, so the same second is racy too.
+        let nsec = stat.mtime.nsecs != 0 || stat.ctime.nsecs != 0;
+        let racy = if nsec {
+            (written.unix_seconds(), written.nanoseconds()) <= entry_mtime
+        } else {
+            written.unix_seconds() <= entry_mtime.0
+        };
+        let time = |secs: i64, nsecs: i64, t: gix::index::entry::stat::Time| {
+            secs == i64::from(t.secs) && (!nsec || nsecs == i64::from(t.nsecs))
+        };
+        let same = time(meta.mtime(), meta.mtime_nsec(), stat.mtime)
+            && time(meta.ctime(), meta.ctime_nsec(), stat.ctime)
+            // git keeps the low 32 bits of these.
+            && meta.size() as u32 == stat.size
+            && meta.ino() as u32 == stat.ino
+            && meta.dev() as u32 == stat.dev
+            && meta.uid() == stat.uid
+            && meta.gid() == stat.gid;
+        (!racy && same).then_some((BlobId(entry.id), meta))
+    }
+}
+
+/// Whether `git add` would store a path's bytes as they are, for the
+/// stat-clean shortcut: only then is a clean file's content its blob's.
+#[derive(Clone)]
+pub struct AsIs(Conversions);
+
+impl AsIs {
+    /// A worker's own copy of the attributes the index was read with.
+    pub fn of(index: &StatIndex) -> Option<AsIs> {
+        index.as_is.clone()
+    }
+
+    /// Whether no attribute or setting converts the file at `raw` (line
+    /// endings, `ident`, `working-tree-encoding`).
+    pub fn at(&mut self, repo: &gix::Repository, raw: &[u8]) -> Result<bool> {
+        // The index's copy is only asked for when a conversion applies.
+        Ok(self.0.at(repo, raw.as_bstr(), || Ok(None))?.is_none())
+    }
+}
+
+impl BlobId {
+    /// The id's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// Whether `data` is this blob's content.
+    pub fn is_of(&self, data: &[u8]) -> bool {
+        gix::objs::compute_hash(self.0.kind(), gix::object::Kind::Blob, data)
+            .is_ok_and(|id| id == self.0)
     }
 }

@@ -146,7 +146,7 @@ fn status_paths(repo: &gix::Repository, index: &gix::index::State) -> Result<Sta
     .map_err(&fail)?;
     let mut out: Vec<BString> = untracked(repo, index, b"")?
         .into_iter()
-        .map(|e| e.rela_path)
+        .map(|(path, _)| path)
         .collect();
     let mut differs = HashSet::new();
     for record in recorder.records {

@@ -148,6 +148,19 @@ fn staged_repo<'r>(repo: Option<&'r Repo>, cwd: &Path) -> Result<&'r Repo> {
     Ok(repo)
 }
 
+/// A range's changes, as `changes` lists them, and the nested configs
+/// (SPEC §12) above them in its head's and merge base's trees.
+pub fn range_with(repo: &Repo, base: Option<&str>, head: &str) -> Result<crate::git::RangeFiles> {
+    let mut found = repo.range_with(
+        base,
+        head,
+        crate::nested::folders_of,
+        crate::ownfile::MAX_INPUT,
+    )?;
+    tidy(&mut found.changes);
+    Ok(found)
+}
+
 /// `--staged`'s changes, as `changes` lists them, and the index's files at
 /// the paths `wanted` names for them (SPEC §12: nested configs), read from
 /// the index the diff read.

@@ -47,6 +47,11 @@ pub fn folders<'p>(paths: impl Iterator<Item = &'p str>) -> Vec<String> {
     out.into_iter().collect()
 }
 
+/// The folders above the paths of `changes` (`folders`).
+pub fn folders_of(changes: &[Change]) -> Vec<String> {
+    folders(change_paths(changes))
+}
+
 /// The paths of `changes`, the old side of renames and deletions too.
 fn change_paths(changes: &[Change]) -> impl Iterator<Item = &str> {
     changes

@@ -21,7 +21,7 @@ use crate::check::{self, BaselineChoice, Gate, Options, PolicyMode, Workspace};
 use crate::config::{self, BASELINE_PATH, CONFIG_PATHS};
 use crate::error::{Error, Result};
 use crate::finding::{BySeverity, Finding, PersonaInfo, Report};
-use crate::git::{Change, Repo};
+use crate::git::Repo;
 use crate::history::{RangeSide, judge_range};
 use crate::ruleset::Ruleset;
 use crate::severity::{Severity, Threshold};
@@ -63,17 +63,20 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
         // The empty tree holds no policy.
         None => Ok(None),
     };
-    let changes = changeset::changes(&opts.selection, Some(&repo), &root, &opts.cwd)?;
-    // Each side's nested configs (SPEC §12) come from its own revision.
+    // Each side's nested configs (SPEC §12) come from its own revision,
+    // looked up as the diff reads the trees.
+    let crate::git::RangeFiles {
+        changes,
+        in_head,
+        in_base,
+    } = changeset::range_with(&repo, base, head)?;
     let head_name = format!("head {}", short(&repo, head));
-    let head_side = || with_nested(head_side()?, head, &head_name, &changes);
+    let head_side = || with_nested(head_side()?, head, &head_name, in_head);
     let base_side = || match &merge_base {
-        Some(mb) => with_nested(
-            base_side()?,
-            mb,
-            &format!("merge base {}", &mb[..7]),
-            &changes,
-        ),
+        Some(mb) => {
+            let name = format!("merge base {}", &mb[..7]);
+            with_nested(base_side()?, mb, &name, in_base)
+        }
         None => Ok(None),
     };
     let (first, second) = match opts.policy {
@@ -164,18 +167,18 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
     Ok(report)
 }
 
-/// A side with the nested configs its revision holds above `changes`.
+/// A side with the nested configs `found` in its revision.
 fn with_nested(
     side: Option<Side>,
     rev: &str,
     name: &str,
-    changes: &[Change],
+    found: crate::config::extends::OwnFiles,
 ) -> Result<Option<Side>> {
     let Some(mut side) = side else {
         return Ok(None);
     };
     let view = crate::nested::View::Tree { rev, name };
-    if let Some(ws) = crate::nested::extend(&side.ws, &view, changes)? {
+    if let Some(ws) = crate::nested::extend_with(&side.ws, &view, found)? {
         side.ws = ws;
     }
     Ok(Some(side))

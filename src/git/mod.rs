@@ -46,6 +46,14 @@ pub use probe::{GitIgnore, IgnoreRule, Probe, Tracked};
 pub use range::Commit;
 pub use worktree::{Snapshot, Staged};
 
+/// A range's changes, and own files found in its head's and merge base's
+/// trees.
+pub struct RangeFiles {
+    pub changes: Vec<Change>,
+    pub in_head: crate::config::extends::OwnFiles,
+    pub in_base: crate::config::extends::OwnFiles,
+}
+
 /// A blob's object id, opaque outside this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BlobId(gix::ObjectId);
@@ -295,6 +303,42 @@ impl Repo {
         let repo = self.local();
         let (merge_base, head_id) = self.merge_base(&repo, base, head)?;
         range::diff_commits(&repo, Some(merge_base), head_id)
+    }
+
+    /// A range's changes (`base: None`: `--root`), and the nested configs
+    /// (SPEC §12) in the folders `dirs` names for them, in the head's tree
+    /// and in the merge base's: looked up through the object cache the diff
+    /// filled, so the trees along the changed paths are read once.
+    pub fn range_with(
+        &self,
+        base: Option<&str>,
+        head: &str,
+        dirs: impl FnOnce(&[Change]) -> Vec<String>,
+        max: u64,
+    ) -> Result<RangeFiles> {
+        let mut repo = self.local();
+        repo.object_cache_size_if_unset(16 << 20);
+        let (merge_base, head_id) = match base {
+            Some(base) => {
+                let (mb, head_id) = self.merge_base(&repo, base, head)?;
+                (Some(mb), head_id)
+            }
+            None => (None, self.commit_id(&repo, head)?),
+        };
+        let changes = range::diff_commits(&repo, merge_base, head_id)?;
+        let dirs = dirs(&changes);
+        let (mut in_head, mut in_base) = (Vec::new(), Vec::new());
+        if !dirs.is_empty() {
+            in_head = self.configs_in(&repo, head, head_id, &dirs, max)?;
+            if let Some(mb) = merge_base {
+                in_base = self.configs_in(&repo, &mb.to_string(), mb, &dirs, max)?;
+            }
+        }
+        Ok(RangeFiles {
+            changes,
+            in_head,
+            in_base,
+        })
     }
 
     /// Where git runs hooks for this repository: `core.hooksPath` (a

@@ -143,6 +143,20 @@ impl Repo {
     ) -> Result<Vec<(String, Fetched)>> {
         let repo = self.local();
         let id = self.commit_id(&repo, rev)?;
+        self.configs_in(&repo, rev, id, dirs, max)
+    }
+
+    /// `configs_at` of commit `id` (named `rev` in messages), through
+    /// `repo`'s object cache: the trees a range's diff just read are not
+    /// read again.
+    pub(super) fn configs_in(
+        &self,
+        repo: &gix::Repository,
+        rev: &str,
+        id: gix::ObjectId,
+        dirs: &[String],
+        max: u64,
+    ) -> Result<Vec<(String, Fetched)>> {
         let root = repo
             .find_commit(id)
             .and_then(|c| c.tree())
@@ -153,10 +167,10 @@ impl Repo {
         trees.insert(String::new(), Some(root));
         let mut out = Vec::new();
         for dir in dirs {
-            let Some(tree) = tree_of(&repo, &mut trees, dir)? else {
+            let Some(tree) = tree_of(repo, &mut trees, dir)? else {
                 continue;
             };
-            let sage = match child(&repo, tree, ".sage")? {
+            let sage = match child(repo, tree, ".sage")? {
                 Some((mode, id)) if mode.is_tree() => id,
                 // As for the root's: a linked `.sage` is refused.
                 Some((mode, _)) if mode.is_link() => {
@@ -167,9 +181,9 @@ impl Repo {
                 _ => continue,
             };
             for name in ["valve.yml", "valve.yaml"] {
-                if let Some((mode, id)) = child(&repo, sage, name)? {
+                if let Some((mode, id)) = child(repo, sage, name)? {
                     let path = format!("{dir}.sage/{name}");
-                    let fetched = self.entry_file(&repo, rev, &path, mode, id, max)?;
+                    let fetched = self.entry_file(repo, rev, &path, mode, id, max)?;
                     out.push((path, fetched));
                     break;
                 }

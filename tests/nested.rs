@@ -577,3 +577,31 @@ fn the_result_cache_never_answers_for_a_different_set_of_nested_configs() {
     assert_eq!(who(&cached(&f)), more, "after adding a nested config");
     assert_eq!(who(&f.json(&["--all"])), more, "uncached");
 }
+
+#[test]
+fn staged_mode_reads_a_nested_config_inside_a_collapsed_sparse_directory() {
+    let f = Fixture::new();
+    f.config(ROOT)
+        .write("b/f1.txt", "one\n")
+        .write("c/f.txt", "c\n")
+        .commit("base");
+    f.write("b/f1.txt", "one secret\n")
+        .write(
+            "b/.sage/valve.yml",
+            "personas:\n  Leak:\n    triggers: ['secret']\n",
+        )
+        .commit("second");
+    f.git(&["sparse-checkout", "set", "--sparse-index", "c", ".sage"]);
+    // HEAD moves back; the index keeps `b/` collapsed at the second
+    // commit's tree: its config and edit are staged, inside that entry.
+    f.git(&["reset", "-q", "--soft", "HEAD~1"]);
+    let sparse = f.git(&["ls-files", "--sparse", "-s"]);
+    assert!(
+        sparse
+            .lines()
+            .any(|l| l.starts_with("040000") && l.ends_with("\tb/")),
+        "{sparse}"
+    );
+    let r = f.json(&["--staged"]);
+    assert_eq!(who(&r), vec![pair("b/:Leak", "b/f1.txt")], "{r}");
+}

@@ -214,17 +214,9 @@ pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
             None => stream(ws, opts, &matchers, started),
             Some(listed) => {
                 let (changes, nested) = listed?;
-                match nested {
-                    Some(nested) => {
-                        check_persona_names(opts, &[&nested.rules])?;
-                        let matchers = nested.rules.matchers()?;
-                        evaluate(&nested, opts, &matchers, changes, started)
-                    }
-                    None => {
-                        check_persona_names(opts, &[&ws.rules])?;
-                        evaluate(ws, opts, &matchers, changes, started)
-                    }
-                }
+                let mut compiled = None;
+                let (ws, matchers) = judging(ws, nested.as_ref(), opts, &matchers, &mut compiled)?;
+                evaluate(ws, opts, matchers, changes, started)
             }
         }
     })
@@ -236,18 +228,30 @@ pub fn run_in_with(ws: &Workspace, opts: &Options, matchers: &Matchers) -> Resul
     if changeset::walks_whole_root(&opts.selection, ws.repo.as_ref()) {
         return stream(ws, opts, matchers, started);
     }
-    let changes = changeset::changes(&opts.selection, ws.repo.as_ref(), &ws.root, &opts.cwd)?;
-    match with_nested(ws, opts, &changes)? {
-        Some(nested) => {
-            check_persona_names(opts, &[&nested.rules])?;
-            let matchers = nested.rules.matchers()?;
-            evaluate(&nested, opts, &matchers, changes, started)
-        }
-        None => {
-            check_persona_names(opts, &[&ws.rules])?;
-            evaluate(ws, opts, matchers, changes, started)
-        }
-    }
+    let (changes, nested) = list(ws, opts)?;
+    let mut compiled = None;
+    let (ws, matchers) = judging(ws, nested.as_ref(), opts, matchers, &mut compiled)?;
+    evaluate(ws, opts, matchers, changes, started)
+}
+
+/// The workspace that judges a run, the nested one when there are nested
+/// configs, and its triggers: the root's `matchers`, or the nested
+/// workspace's, compiled into `compiled`. `--persona` names are checked
+/// against the personas that judge (a nested one's are `D/:Name`).
+pub(crate) fn judging<'a>(
+    ws: &'a Workspace,
+    nested: Option<&'a Workspace>,
+    opts: &Options,
+    matchers: &'a Matchers,
+    compiled: &'a mut Option<Matchers>,
+) -> Result<(&'a Workspace, &'a Matchers)> {
+    let judging = nested.unwrap_or(ws);
+    check_persona_names(opts, &[&judging.rules])?;
+    let matchers = match nested {
+        Some(n) => &*compiled.insert(n.rules.matchers()?),
+        None => matchers,
+    };
+    Ok((judging, matchers))
 }
 
 /// The changes of a run, and the workspace with the nested configs above
@@ -515,12 +519,9 @@ fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant)
         None => crate::nested::walked(ws, opts.threads.map(useful_threads))?,
     };
     let view = crate::nested::View::Worktree { listed: true };
-    if let Some(nested) = crate::nested::extend(ws, &view, &found)? {
-        check_persona_names(opts, &[&nested.rules])?;
-        let matchers = nested.rules.matchers()?;
-        return stream_in(&nested, opts, &matchers, started);
-    }
-    check_persona_names(opts, &[&ws.rules])?;
+    let nested = crate::nested::extend(ws, &view, &found)?;
+    let mut compiled = None;
+    let (ws, matchers) = judging(ws, nested.as_ref(), opts, matchers, &mut compiled)?;
     stream_in(ws, opts, matchers, started)
 }
 

@@ -148,15 +148,10 @@ pub fn extend_with(
 /// Parses the nested config files found, with the files each extends; in
 /// each folder the first one found counts (`valve.yml` before `.yaml`).
 fn load(ws: &Workspace, view: &View<'_>, found: Vec<(String, Fetched)>) -> Result<Vec<Nested>> {
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
     let candidates: Vec<(String, Fetched)> = found
         .into_iter()
-        .filter(|(path, _)| {
-            let dir = folder_of(path).to_string();
-            let first = !seen.contains(&dir);
-            seen.push(dir);
-            first
-        })
+        .filter(|(path, _)| seen.insert(folder_of(path).to_string()))
         .collect();
     let mut out = Vec::new();
     for (path, fetched) in candidates {

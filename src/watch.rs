@@ -564,14 +564,14 @@ impl Session<'_> {
         {
             return self.full();
         }
-        let compiled;
-        let (ws, matchers) = match &nested {
-            Some(ws) => {
-                compiled = ws.rules.matchers()?;
-                (ws, &compiled)
-            }
-            None => (&self.ws, &self.matchers),
-        };
+        let mut compiled = None;
+        let (ws, matchers) = check::judging(
+            &self.ws,
+            nested.as_ref(),
+            &self.check,
+            &self.matchers,
+            &mut compiled,
+        )?;
         let report = check::evaluate(ws, &self.check, matchers, changes, Instant::now())?;
         let mut next: Vec<Finding> = self
             .state

@@ -31,15 +31,6 @@ fn secrets_on(report: &serde_json::Value, file: &str) -> bool {
         .any(|(p, f, _)| p == "Secrets" && f == file)
 }
 
-/// Runs valve and returns (exit code, stderr) for a config error.
-fn config_error(f: &Fixture, args: &[&str]) -> String {
-    let out = f.valve(args).output().expect("valve runs");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
 fn assert_at(err: &str, at: &str, words: &[&str]) {
     assert!(err.contains(&format!("[{at}]")), "expected {at}:\n{err}");
     for w in words {
@@ -203,7 +194,7 @@ fn every_bad_entry_is_an_error_at_the_entry() {
         f.config(&format!(
             "personas:\n  A: {{}}\nextends:\n  - policies/real.yml\n  - '{entry}'\n"
         ));
-        let err = config_error(&f, &["check", "--all", "--color", "never"]);
+        let err = f.config_error(&["check", "--all", "--color", "never"]);
         assert_at(&err, ".sage/valve.yml:5:5", &[words]);
         assert!(!err.contains("AKIA"), "nothing of a refused file: {err}");
     }
@@ -215,7 +206,7 @@ fn a_cycle_is_an_error_at_the_entry_that_closes_it() {
     f.config("extends: [a.yml]\n")
         .write("a.yml", "personas: {A: {}}\nextends: [b.yml]\n")
         .write("b.yml", "extends:\n  - ./.sage/valve.yml\n");
-    let err = config_error(&f, &["check", "--all", "--color", "never"]);
+    let err = f.config_error(&["check", "--all", "--color", "never"]);
     assert_at(
         &err,
         "b.yml:2:5",
@@ -223,7 +214,7 @@ fn a_cycle_is_an_error_at_the_entry_that_closes_it() {
     );
     // A file extending itself.
     f.write("a.yml", "personas: {A: {}}\nextends: [a.yml]\n");
-    let err = config_error(&f, &["check", "--all", "--color", "never"]);
+    let err = f.config_error(&["check", "--all", "--color", "never"]);
     assert_at(&err, "a.yml:2:11", &["`extends` cycle"]);
 }
 
@@ -235,7 +226,7 @@ fn errors_inside_an_extended_file_point_into_it() {
             "policies/shared.yml",
             "fail_on: never\npersonas:\n  Bad:\n    triggers: ['(x']\n    filter: ['*.rs']\n",
         );
-    let err = config_error(&f, &["check", "--all", "--color", "never"]);
+    let err = f.config_error(&["check", "--all", "--color", "never"]);
     assert_at(
         &err,
         "policies/shared.yml:1:1",
@@ -370,6 +361,6 @@ fn an_extended_file_that_is_not_utf8_is_an_error_in_it() {
     let f = Fixture::new();
     f.config("extends: [shared.yml]\n")
         .write_bytes("shared.yml", b"personas:\n  A:\n    message: caf\xe9\n");
-    let err = config_error(&f, &["check", "--all", "--color", "never"]);
+    let err = f.config_error(&["check", "--all", "--color", "never"]);
     assert_at(&err, "shared.yml:3:17", &["is not UTF-8"]);
 }

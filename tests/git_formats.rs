@@ -17,24 +17,6 @@ use common::Fixture;
 const EVERY: &str = "personas:\n  Every: {}\n";
 
 /// valve's change set as "K path" / "R old new".
-fn valve_changes(f: &Fixture, args: &[&str]) -> BTreeSet<String> {
-    let mut all = args.to_vec();
-    all.extend(["--fail-on", "never"]);
-    f.json(&all)["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|x| x["persona"] == "Every")
-        .map(|x| {
-            let file = x["file"].as_str().expect("file");
-            match x["change"].as_str().expect("change") {
-                "renamed" => format!("R {} {file}", x["old_file"].as_str().expect("old")),
-                kind => format!("{} {file}", kind[..1].to_uppercase()),
-            }
-        })
-        .collect()
-}
-
 fn git_in(dir: &Path, args: &[&str]) -> String {
     let mut cmd = Std::new("git");
     common::hermetic(&mut cmd);
@@ -126,7 +108,7 @@ fn a_merge_into_a_collapsed_directory_is_listed_file_by_file() {
     );
     let git = git_changes(f.path(), &["--cached"]);
     assert_eq!(git, set(&["M b/f1.txt", "A b/new.txt"]));
-    assert_eq!(valve_changes(&f, &["--staged"]), git);
+    assert_eq!(f.judged_changes(&["--staged"]), git);
 }
 
 #[test]
@@ -139,7 +121,7 @@ fn update_index_inside_a_sparse_directory_is_listed_as_git_lists_it() {
     f.git(&["update-index", "--force-remove", "a/deep/f2.txt"]);
     let git = git_changes(f.path(), &["--cached"]);
     assert_eq!(git, set(&["M b/f1.txt", "D a/deep/f2.txt"]));
-    assert_eq!(valve_changes(&f, &["--staged"]), git);
+    assert_eq!(f.judged_changes(&["--staged"]), git);
 }
 
 #[test]
@@ -147,8 +129,8 @@ fn nothing_staged_in_a_sparse_index_is_nothing() {
     let f = sparse_world();
     f.git(&["sparse-checkout", "set", "--sparse-index", "c", ".sage"]);
     assert!(!sparse_dirs(&f).is_empty());
-    assert!(valve_changes(&f, &["--staged"]).is_empty());
-    assert!(valve_changes(&f, &["--worktree"]).is_empty());
+    assert!(f.judged_changes(&["--staged"]).is_empty());
+    assert!(f.judged_changes(&["--worktree"]).is_empty());
 }
 
 /// Outside the cone: `b/f1.txt` comes back edited, `b/f2.txt` as it was,
@@ -178,7 +160,7 @@ fn worktree_in_a_sparse_index_sees_what_git_status_sees() {
         ])
     );
     let before = f.state();
-    assert_eq!(valve_changes(&f, &["--worktree"]), git);
+    assert_eq!(f.judged_changes(&["--worktree"]), git);
     assert_eq!(before, f.state(), "valve changed the repository");
 }
 
@@ -188,9 +170,9 @@ fn worktree_in_a_sparse_checkout_without_a_sparse_index() {
     f.git(&["sparse-checkout", "set", "--no-sparse-index", "c", ".sage"]);
     assert!(sparse_dirs(&f).is_empty());
     // Absent skip-worktree files are no deletions.
-    assert!(valve_changes(&f, &["--worktree"]).is_empty());
+    assert!(f.judged_changes(&["--worktree"]).is_empty());
     edit_outside_the_cone(&f);
-    assert_eq!(valve_changes(&f, &["--worktree"]), git_worktree_changes(&f));
+    assert_eq!(f.judged_changes(&["--worktree"]), git_worktree_changes(&f));
 }
 
 #[test]
@@ -201,7 +183,7 @@ fn a_merge_outside_the_cone_is_as_the_index_has_it_in_the_worktree() {
     // The merged files are not in the work tree: `git add -A` keeps them.
     let git = git_worktree_changes(&f);
     assert_eq!(git, set(&["M b/f1.txt", "A b/new.txt"]));
-    assert_eq!(valve_changes(&f, &["--worktree"]), git);
+    assert_eq!(f.judged_changes(&["--worktree"]), git);
 }
 
 #[test]
@@ -210,7 +192,8 @@ fn all_in_a_sparse_checkout_lists_the_files_that_are_there() {
         let f = sparse_world();
         f.git(&["sparse-checkout", "set", mode, "c", ".sage"]);
         edit_outside_the_cone(&f);
-        let listed: BTreeSet<String> = valve_changes(&f, &["--all"])
+        let listed: BTreeSet<String> = f
+            .judged_changes(&["--all"])
             .into_iter()
             .map(|c| c[2..].to_string())
             .collect();
@@ -249,12 +232,12 @@ fn sha256_repositories_work_in_every_mode() {
         staged,
         set(&["R a.txt renamed.txt", "D gone.txt", "A new.txt"])
     );
-    assert_eq!(valve_changes(&f, &["--staged"]), staged);
-    assert_eq!(valve_changes(&f, &["--worktree"]), staged);
+    assert_eq!(f.judged_changes(&["--staged"]), staged);
+    assert_eq!(f.judged_changes(&["--worktree"]), staged);
     f.commit("second");
     let range = git_changes(f.path(), &["HEAD~1", "HEAD"]);
-    assert_eq!(valve_changes(&f, &["--base", "HEAD~1"]), range);
-    assert_eq!(valve_changes(&f, &["--all"]).len(), 3);
+    assert_eq!(f.judged_changes(&["--base", "HEAD~1"]), range);
+    assert_eq!(f.judged_changes(&["--all"]).len(), 3);
 }
 
 #[test]
@@ -440,7 +423,7 @@ fn path_only_personas_need_no_blob_of_a_partial_clone() {
     o.commit("two");
     let clone = partial_clone(&o, true);
     assert_eq!(
-        valve_changes(&clone, &["--base", "HEAD~1"]),
+        clone.judged_changes(&["--base", "HEAD~1"]),
         set(&["M a.txt"])
     );
 }

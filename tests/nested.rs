@@ -287,15 +287,6 @@ fn a_config_in_a_folder_the_root_ignores_is_not_read() {
     assert_eq!(who(&r), vec![pair("Todo", "src/a.txt")]);
 }
 
-/// Runs valve and returns stderr of a config error (exit 2).
-fn config_error(f: &Fixture, args: &[&str]) -> String {
-    let out = f.valve(args).output().expect("valve runs");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
 #[test]
 fn root_only_keys_are_errors_at_the_key_of_the_nested_file() {
     let f = repo();
@@ -309,7 +300,7 @@ fn root_only_keys_are_errors_at_the_key_of_the_nested_file() {
         vec!["check", "--all"],
         vec!["check", "packages/web/a.js"],
     ] {
-        let err = config_error(&f, &args);
+        let err = f.config_error(&args);
         assert!(
             err.contains("packages/web/.sage/valve.yml has 3 errors"),
             "{err}"
@@ -326,14 +317,14 @@ fn root_only_keys_are_errors_at_the_key_of_the_nested_file() {
         );
     }
     f.stage(&["packages/web/.sage/valve.yml", "packages/web/a.js"]);
-    let err = config_error(&f, &["check", "--staged"]);
+    let err = f.config_error(&["check", "--staged"]);
     assert!(
         err.contains("[packages/web/.sage/valve.yml:1:1]"),
         "--staged: {err}"
     );
     f.commit("bad nested");
     f.write("packages/web/b.js", "x\n").commit("more");
-    let err = config_error(&f, &["check", "--base", "HEAD~1", "--policy", "head"]);
+    let err = f.config_error(&["check", "--base", "HEAD~1", "--policy", "head"]);
     assert!(err.contains("head "), "{err}");
     assert!(err.contains(":packages/web/.sage/valve.yml:1:1]"), "{err}");
 }
@@ -365,14 +356,14 @@ fn a_nested_config_extends_relative_to_its_folder() {
         "packages/web/lint.yml",
         "personas:\n  Lint:\n    severity: loud\n",
     );
-    let err = config_error(&f, &["check", "--all"]);
+    let err = f.config_error(&["check", "--all"]);
     assert!(err.contains("[packages/web/lint.yml:3:15]"), "{err}");
     // A missing one is an error at the entry of the nested file.
     f.write(
         "packages/web/.sage/valve.yml",
         "extends: [nope.yml]\npersonas: {}\n",
     );
-    let err = config_error(&f, &["check", "--all"]);
+    let err = f.config_error(&["check", "--all"]);
     assert!(
         err.contains("extended file packages/web/nope.yml does not exist"),
         "{err}"
@@ -531,7 +522,7 @@ fn a_linked_nested_config_or_sage_folder_is_refused_in_every_mode() {
         vec!["check", "--all"],
         vec!["check", "lib/a.js"],
     ] {
-        let err = config_error(&f, &args);
+        let err = f.config_error(&args);
         assert!(
             err.contains("lib/.sage/valve.yml is under a symlinked .sage folder"),
             "{args:?}: {err}"
@@ -539,7 +530,7 @@ fn a_linked_nested_config_or_sage_folder_is_refused_in_every_mode() {
     }
     f.commit("linked");
     f.write("lib/b.js", "x\n").commit("more");
-    let err = config_error(&f, &["check", "--base", "HEAD~1"]);
+    let err = f.config_error(&["check", "--base", "HEAD~1"]);
     assert!(
         err.contains("lib/.sage/valve.yml is under a symlinked .sage folder"),
         "{err}"
@@ -549,7 +540,7 @@ fn a_linked_nested_config_or_sage_folder_is_refused_in_every_mode() {
     std::fs::create_dir_all(f.path().join("api/.sage")).expect("mkdir");
     std::os::unix::fs::symlink("/etc/passwd", f.path().join("api/.sage/valve.yml")).expect("link");
     f.write("api/x.js", "x\n");
-    let err = config_error(&f, &["check", "--worktree"]);
+    let err = f.config_error(&["check", "--worktree"]);
     assert!(err.contains("api/.sage/valve.yml is a symlink"), "{err}");
     assert!(
         !err.contains("root:"),

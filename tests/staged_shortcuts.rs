@@ -13,23 +13,6 @@ use common::Fixture;
 
 const EVERY: &str = "personas:\n  Every: {}\n";
 
-/// valve's `--staged` change set as "K path" / "R old new".
-fn valve_staged(f: &Fixture) -> BTreeSet<String> {
-    f.json(&["--staged", "--fail-on", "never"])["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|x| x["persona"] == "Every")
-        .map(|x| {
-            let file = x["file"].as_str().expect("file");
-            match x["change"].as_str().expect("change") {
-                "renamed" => format!("R {} {file}", x["old_file"].as_str().expect("old")),
-                kind => format!("{} {file}", kind[..1].to_uppercase()),
-            }
-        })
-        .collect()
-}
-
 /// `git diff --cached -M --name-status` in the same form.
 fn git_staged(f: &Fixture) -> BTreeSet<String> {
     f.git(&["diff", "--cached", "-M", "--name-status"])
@@ -90,7 +73,7 @@ fn a_collapsed_directory_that_differs_from_head_is_listed() {
     );
     let git = git_staged(&f);
     assert_eq!(git, set(&["M b/f1.txt", "A b/new.txt"]));
-    assert_eq!(valve_staged(&f), git);
+    assert_eq!(f.judged_changes(&["--staged"]), git);
 }
 
 #[test]
@@ -154,13 +137,13 @@ fn an_intent_to_add_entry_under_a_cache_tree_equal_to_head_is_not_staged() {
     let tree = f.git(&["write-tree"]);
     assert_eq!(tree, f.git(&["rev-parse", "HEAD^{tree}"]));
     assert!(git_staged(&f).is_empty());
-    assert!(valve_staged(&f).is_empty());
+    assert!(f.judged_changes(&["--staged"]).is_empty());
     // With a real change beside them, only that change is staged.
     f.write("a.txt", "a changed\n");
     f.git(&["add", "a.txt"]);
     let git = git_staged(&f);
     assert_eq!(git, set(&["M a.txt"]));
-    assert_eq!(valve_staged(&f), git);
+    assert_eq!(f.judged_changes(&["--staged"]), git);
 }
 
 #[test]
@@ -185,5 +168,5 @@ fn files_directly_in_a_dirty_directory_are_found_between_its_subdirectories() {
     f.git(&["add", "-A"]);
     let git = git_staged(&f);
     assert_eq!(git.len(), 7, "{git:?}");
-    assert_eq!(valve_staged(&f), git);
+    assert_eq!(f.judged_changes(&["--staged"]), git);
 }

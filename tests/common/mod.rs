@@ -127,6 +127,37 @@ impl Fixture {
         serde_json::from_slice(&out.stdout).expect("valid json")
     }
 
+    /// Runs valve, which must end with a config error (exit 2, no panic),
+    /// and returns its stderr.
+    pub fn config_error(&self, args: &[&str]) -> String {
+        let out = self.valve(args).output().expect("valve runs");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        err
+    }
+
+    /// The change set a `valve check` with `args` judged, as git names it
+    /// ("K path", "R old new"), from the findings of a persona `Every`
+    /// that fires once per file.
+    pub fn judged_changes(&self, args: &[&str]) -> std::collections::BTreeSet<String> {
+        let mut all = args.to_vec();
+        all.extend(["--fail-on", "never"]);
+        self.json(&all)["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|x| x["persona"] == "Every")
+            .map(|x| {
+                let file = x["file"].as_str().expect("file");
+                match x["change"].as_str().expect("change") {
+                    "renamed" => format!("R {} {file}", x["old_file"].as_str().expect("old")),
+                    kind => format!("{} {file}", kind[..1].to_uppercase()),
+                }
+            })
+            .collect()
+    }
+
     /// Everything valve must never change: the index, every ref, HEAD, and
     /// every work-tree file, byte for byte.
     pub fn state(&self) -> BTreeMap<PathBuf, Vec<u8>> {

@@ -59,6 +59,9 @@ pub struct Ruleset {
     pub extended: Vec<String>,
     /// Nested configs (SPEC §12), sorted by folder.
     scopes: Vec<Scope>,
+    /// Each nested config's folder (`D/`) to its place in `scopes`: a path
+    /// asks only about the folders above it, not every nested config.
+    scope_at: std::collections::HashMap<String, usize>,
     /// Per persona: 0 for the root config's, `k + 1` for `scopes[k]`'s.
     scope_of: Vec<usize>,
 }
@@ -182,6 +185,7 @@ impl Ruleset {
             origin,
             extended: files,
             scopes: Vec::new(),
+            scope_at: std::collections::HashMap::new(),
         };
         let issues: Vec<_> = vs.into_iter().flat_map(|v| v.issues).collect();
         let rules = Ruleset { sources, ..rules };
@@ -230,6 +234,7 @@ impl Ruleset {
             self.origin.extend(origin.iter().map(|o| o + offset));
             self.sources.extend(sources);
             self.extended.extend(files);
+            self.scope_at.insert(n.dir.clone(), self.scopes.len());
             self.scopes.push(Scope {
                 dir: n.dir,
                 path: n.path,
@@ -440,10 +445,8 @@ impl Ruleset {
         self.globs
             .matches_candidate_into(&Candidate::new(path), scratch);
         record(&self.owners, scratch, &mut out.ignore);
-        for (k, scope) in self.scopes.iter().enumerate() {
-            let Some(rest) = path.strip_prefix(scope.dir.as_str()) else {
-                continue;
-            };
+        for (k, rest) in self.scopes_above(path) {
+            let scope = &self.scopes[k];
             scratch.clear();
             scope
                 .globs
@@ -453,6 +456,19 @@ impl Ruleset {
             out.scopes[k] = Some(ignore);
         }
         out
+    }
+
+    /// The nested configs whose folder is above `path`, shallowest first,
+    /// each with the path relative to its folder: one lookup per folder of
+    /// the path, however many nested configs there are.
+    fn scopes_above<'a>(&'a self, path: &'a str) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+        let any = !self.scopes.is_empty();
+        memchr::memchr_iter(b'/', path.as_bytes())
+            .take_while(move |_| any)
+            .filter_map(move |i| {
+                let k = *self.scope_at.get(&path[..=i])?;
+                Some((k, &path[i + 1..]))
+            })
     }
 
     /// Whether persona `persona` judges a path of these hits: inside its
@@ -494,14 +510,13 @@ impl Ruleset {
         self.globs
             .matches_candidate_into(&Candidate::new(path), scratch);
         record(&self.owners, scratch);
-        for scope in &self.scopes {
-            if let Some(rest) = path.strip_prefix(scope.dir.as_str()) {
-                scratch.clear();
-                scope
-                    .globs
-                    .matches_candidate_into(&Candidate::new(rest), scratch);
-                record(&scope.owners, scratch);
-            }
+        for (k, rest) in self.scopes_above(path) {
+            let scope = &self.scopes[k];
+            scratch.clear();
+            scope
+                .globs
+                .matches_candidate_into(&Candidate::new(rest), scratch);
+            record(&scope.owners, scratch);
         }
         for list in [&mut when, &mut require] {
             list.sort_unstable();

@@ -3,6 +3,7 @@
 //! policy file there must be a regular blob, never a link.
 
 use super::{BlobId, Repo, wrap};
+use crate::config::CONFIG_PATHS;
 use crate::config::extends::Fetched;
 use crate::error::{Error, Result};
 
@@ -175,14 +176,15 @@ impl Repo {
                 // As for the root's: a linked `.sage` is refused.
                 Some((mode, _)) if mode.is_link() => {
                     let what = "under a symlinked .sage folder".to_string();
-                    out.push((format!("{dir}.sage/valve.yml"), Fetched::Refused(what)));
+                    out.push((format!("{dir}{}", CONFIG_PATHS[0]), Fetched::Refused(what)));
                     continue;
                 }
                 _ => continue,
             };
-            for name in ["valve.yml", "valve.yaml"] {
+            for config in CONFIG_PATHS {
+                let name = config.strip_prefix(".sage/").unwrap_or(config);
                 if let Some((mode, id)) = child(repo, sage, name)? {
-                    let path = format!("{dir}.sage/{name}");
+                    let path = format!("{dir}{config}");
                     let fetched = self.entry_file(repo, rev, &path, mode, id, max)?;
                     out.push((path, fetched));
                     break;

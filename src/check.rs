@@ -204,12 +204,28 @@ pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
     }
     let started = Instant::now();
     let streamed = changeset::walks_whole_root(&opts.selection, ws.repo.as_ref());
+    let walked_in_git = match (&opts.selection, &ws.repo) {
+        (Selection::All, Some(repo)) if !repo.is_bare() => Some(repo),
+        _ => None,
+    };
     std::thread::scope(|scope| {
         let compiling = scope.spawn(|| ws.rules.matchers());
-        let listed = (!streamed).then(|| list(ws, opts));
+        let listing = walked_in_git.map(|repo| repo.listing());
+        let listed = (!streamed && listing.is_none()).then(|| list(ws, opts));
         let matchers = compiling
             .join()
             .map_err(|_| Error::usage("compiling the triggers failed unexpectedly", None))??;
+        if let (Some(listing), Some(repo)) = (listing, walked_in_git) {
+            if let Some(report) = stream_git(ws, repo, &listing?, opts, &matchers, started)? {
+                return Ok(report);
+            }
+            // The work tree's nested configs are not the index's: list
+            // first, as every other mode does.
+            let (changes, nested) = list(ws, opts)?;
+            let mut compiled = None;
+            let (ws, matchers) = judging(ws, nested.as_ref(), opts, &matchers, &mut compiled)?;
+            return evaluate(ws, opts, matchers, changes, started);
+        }
         match listed {
             None => stream(ws, opts, &matchers, started),
             Some(listed) => {
@@ -558,6 +574,158 @@ fn stream_in(
     finish(ws, &gate, tally, repo_display, started)
 }
 
+/// Files a walk hands a worker at a time.
+const STREAM_BATCH: usize = 64;
+
+/// Whether `change` is what `--all` finds nested configs by (SPEC §12): a
+/// nested config file, or a linked `.sage` folder (refused).
+fn is_nested_entry(change: &Change) -> bool {
+    crate::nested::is_nested_config(&change.path)
+        || (change.path.ends_with("/.sage") && matches!(change.new, Content::Symlink(_)))
+}
+
+/// `--all` in a git work tree, judged while git's list of files is walked
+/// (SPEC §10: no list of the tree is held): the walk runs on this thread
+/// and hands files in batches to `--threads` workers, or judges them
+/// itself with one thread. Nested configs must be known before the first
+/// file is judged, so they are taken from the index, and the walk checks
+/// that the work tree lists exactly those. `None` when it does not (a
+/// nested config only in the work tree, or gone from it, or one the index
+/// has that does not load): the caller lists the files first, as before.
+fn stream_git(
+    ws: &Workspace,
+    repo: &Repo,
+    listing: &git::Listing,
+    opts: &Options,
+    matchers: &Matchers,
+    started: Instant,
+) -> Result<Option<Report>> {
+    let expected: Vec<Change> = match opts.config {
+        Some(_) => Vec::new(),
+        None => listing
+            .tracked(b"", |p| {
+                crate::nested::is_nested_config(p) || p.ends_with("/.sage")
+            })
+            .into_iter()
+            .filter(is_nested_entry)
+            .collect(),
+    };
+    let nested = match opts.config {
+        Some(_) => None,
+        None => {
+            let view = crate::nested::View::Worktree { listed: true };
+            match crate::nested::extend(ws, &view, &expected) {
+                Ok(nested) => nested,
+                Err(_) => return Ok(None),
+            }
+        }
+    };
+    let mut compiled = None;
+    let (ws, matchers) = judging(ws, nested.as_ref(), opts, matchers, &mut compiled)?;
+    let gate = Gate::new(ws, opts)?;
+    let (repo_display, timestamp) = run_facts(ws);
+    let facts = facts(opts, ws, matchers, &repo_display, timestamp);
+    let threads = useful_threads(
+        opts.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    );
+    // The nested-config entries the walk met, to compare with the index's.
+    let mut met: Vec<String> = Vec::new();
+    let new_worker = || {
+        (
+            Local::new(Some(repo)),
+            Tally::new(gate.limit),
+            None::<Error>,
+        )
+    };
+    let work = |(local, tally, error): &mut (Local<'_>, Tally, Option<Error>), change: &Change| {
+        // After an error the files are still taken, so the walk never
+        // waits on a worker that stopped.
+        if error.is_none() {
+            if let Err(e) = judge(ws, change, true, &facts, &gate, local, tally) {
+                *error = Some(e);
+            }
+        }
+    };
+    let states = if threads == 1 {
+        let mut state = new_worker();
+        listing.each_file(b"", |change| {
+            if is_nested_entry(&change) {
+                met.push(change.path.clone());
+            }
+            work(&mut state, &change);
+        })?;
+        vec![state]
+    } else {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Change>>(2 * threads);
+        let receive = std::sync::Mutex::new(receive);
+        let (receive, work, new_worker) = (&receive, &work, &new_worker);
+        std::thread::scope(|scope| -> Result<Vec<_>> {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(move || {
+                        let mut state = new_worker();
+                        loop {
+                            // The lock is held for the wait only.
+                            let next = match receive.lock() {
+                                Ok(r) => r.recv().ok(),
+                                Err(_) => None,
+                            };
+                            let Some(batch) = next else { break };
+                            for change in &batch {
+                                work(&mut state, change);
+                            }
+                        }
+                        state
+                    })
+                })
+                .collect();
+            let mut batch = Vec::with_capacity(STREAM_BATCH);
+            let walked = listing.each_file(b"", |change| {
+                if is_nested_entry(&change) {
+                    met.push(change.path.clone());
+                }
+                batch.push(change);
+                if batch.len() == STREAM_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH));
+                    // Workers only leave once this sender is gone.
+                    let _ = send.send(full);
+                }
+            });
+            if !batch.is_empty() {
+                let _ = send.send(batch);
+            }
+            drop(send);
+            let states = workers
+                .into_iter()
+                .map(|w| w.join())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|_| Error::usage("judging the files failed unexpectedly", None))?;
+            walked?;
+            Ok(states)
+        })?
+    };
+    if let Some(cache) = &facts.cache {
+        cache.flush();
+    }
+    if opts.config.is_none() {
+        met.sort_unstable();
+        let mut listed: Vec<&str> = expected.iter().map(|c| c.path.as_str()).collect();
+        listed.sort_unstable();
+        if met.iter().map(String::as_str).ne(listed) {
+            return Ok(None);
+        }
+    }
+    let mut tally = Tally::new(gate.limit);
+    for (_, t, error) in states {
+        if let Some(e) = error {
+            return Err(e);
+        }
+        tally.merge(t);
+    }
+    finish_change(ws, opts, &gate, tally, &[], repo_display, started).map(Some)
+}
+
 /// Evaluates a given list of changes (watch passes a subset).
 pub fn evaluate(
     ws: &Workspace,
@@ -839,6 +1007,9 @@ fn finish(
     let mut owner_warnings = Vec::new();
     assign_owners(ws, gate, &mut findings, &mut owner_warnings);
     let mut warnings = rules.warnings.clone();
+    // Workers meet files in any order; a report lists them by place.
+    let mut marker_warnings = marker_warnings;
+    marker_warnings.sort_by(|a, b| (place(a), a).cmp(&(place(b), b)));
     for w in marker_warnings.into_iter().chain(owner_warnings) {
         if !warnings.contains(&w) {
             warnings.push(w);
@@ -891,6 +1062,21 @@ fn finish(
         link_base: None,
         warnings,
     })
+}
+
+/// Where a marker warning (`path:line: …`) points: its path and line.
+fn place(warning: &str) -> (&[u8], u64) {
+    for (i, _) in warning.match_indices(':') {
+        let rest = &warning[i + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && rest[digits..].starts_with(": ") {
+            return (
+                &warning.as_bytes()[..i],
+                rest[..digits].parse().unwrap_or(u64::MAX),
+            );
+        }
+    }
+    (warning.as_bytes(), 0)
 }
 
 /// The most `valve:ignore` markers a report lists (SPEC §9: bounded).
@@ -1820,4 +2006,22 @@ pub fn baseline_json(report: &Report) -> (String, usize) {
     let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
     text.push('\n');
     (text, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place;
+
+    #[test]
+    fn a_marker_warning_is_placed_by_its_path_and_numeric_line() {
+        assert_eq!(
+            place("a/b.rs:12: valve:ignore[X] names no persona"),
+            (&b"a/b.rs"[..], 12)
+        );
+        // A colon in the path is part of it; the first `:digits: ` ends it.
+        assert_eq!(place("c:d.txt:3: x"), (&b"c:d.txt"[..], 3));
+        let mut w = vec!["a.rs:10: x", "a.rs:9: x", "a-b.rs:1: x"];
+        w.sort_by(|a, b| (place(a), a).cmp(&(place(b), b)));
+        assert_eq!(w, ["a-b.rs:1: x", "a.rs:9: x", "a.rs:10: x"]);
+    }
 }

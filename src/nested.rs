@@ -149,6 +149,11 @@ pub fn extend_with(
 /// each folder the first one found counts (`valve.yml` before `.yaml`).
 fn load(ws: &Workspace, view: &View<'_>, found: Vec<(String, Fetched)>) -> Result<Vec<Nested>> {
     let mut seen = BTreeSet::new();
+    // A listing sorts `valve.yaml` before `valve.yml`; the order of
+    // `CONFIG_PATHS` decides, as where the root config is found.
+    let rank = |path: &str| CONFIG_PATHS.iter().position(|c| path.ends_with(c));
+    let mut found = found;
+    found.sort_by(|(a, _), (b, _)| (folder_of(a), rank(a)).cmp(&(folder_of(b), rank(b))));
     let candidates: Vec<(String, Fetched)> = found
         .into_iter()
         .filter(|(path, _)| seen.insert(folder_of(path).to_string()))

@@ -596,3 +596,81 @@ fn staged_mode_reads_a_nested_config_inside_a_collapsed_sparse_directory() {
     let r = f.json(&["--staged"]);
     assert_eq!(who(&r), vec![pair("b/:Leak", "b/f1.txt")], "{r}");
 }
+
+/// `--all` judges while it walks, with the nested configs the index has;
+/// when the work tree lists others (a new one not yet added, a tracked
+/// one deleted or made a link), the run is git's list all the same.
+#[test]
+fn all_judges_by_the_nested_configs_the_work_tree_lists_not_the_index() {
+    let f = repo();
+    let cfg = "personas:\n  Leak:\n    triggers: ['secret']\n";
+    f.write("packages/web/a.js", "console.log(1)\n")
+        .write("fresh/a.txt", "secret\n")
+        .write(".gitignore", "ignored/\n")
+        .write("ignored/.sage/valve.yml", cfg)
+        .commit("files");
+    let web = pair(NO_CONSOLE, "packages/web/a.js");
+    for threads in ["1", "3"] {
+        let all = ["--all", "--threads", threads];
+        assert_eq!(
+            who(&f.json(&all)),
+            vec![web.clone()],
+            "as the index has them"
+        );
+        // Untracked and not ignored: it is one.
+        f.write("fresh/.sage/valve.yml", cfg);
+        assert_eq!(
+            who(&f.json(&all)),
+            vec![pair("fresh/:Leak", "fresh/a.txt"), web.clone()],
+            "an untracked nested config, {threads} threads"
+        );
+        f.remove("fresh/.sage/valve.yml");
+        // Tracked, deleted from the work tree: it no longer judges.
+        f.remove("packages/web/.sage/valve.yml");
+        assert!(who(&f.json(&all)).is_empty(), "a deleted nested config");
+        // Tracked, a link now: refused, as a linked config always is.
+        let link = f.path().join("packages/web/.sage/valve.yml");
+        std::os::unix::fs::symlink("../../../README.md", &link).expect("link");
+        let mut args = vec!["check"];
+        args.extend(all);
+        let err = f.config_error(&args);
+        assert!(
+            err.contains("packages/web/.sage/valve.yml is a symlink"),
+            "{err}"
+        );
+        f.remove("packages/web/.sage/valve.yml");
+        f.git(&["checkout", "--", "packages/web/.sage/valve.yml"]);
+    }
+    // A nested config the index has that does not load, fixed in the work
+    // tree: the work tree's is judged.
+    f.write("packages/web/.sage/valve.yml", "personas: [\n")
+        .commit("broken");
+    f.write("packages/web/.sage/valve.yml", WEB);
+    assert_eq!(who(&f.json(&["--all"])), vec![web]);
+}
+
+/// `valve.yml` before `valve.yaml` in one folder, as for the root config,
+/// in every mode (a listing sorts `.yaml` first).
+#[test]
+fn in_a_folder_with_both_valve_yml_wins_in_every_mode() {
+    let f = Fixture::new();
+    f.config(ROOT)
+        .write(
+            "d/.sage/valve.yml",
+            "personas:\n  Yml:\n    triggers: ['secret']\n",
+        )
+        .write(
+            "d/.sage/valve.yaml",
+            "personas:\n  Yaml:\n    triggers: ['secret']\n",
+        )
+        .write("d/a.txt", "secret\n")
+        .commit("base");
+    let want = vec![pair("d/:Yml", "d/a.txt")];
+    assert_eq!(who(&f.json(&["--all"])), want, "--all");
+    assert_eq!(who(&f.json(&["d/a.txt"])), want, "PATH");
+    assert_eq!(who(&f.json(&["--root"])), want, "--root");
+    f.write("d/a.txt", "secret again\n");
+    assert_eq!(who(&f.json(&["--worktree"])), want, "--worktree");
+    f.stage(&["d/a.txt"]);
+    assert_eq!(who(&f.json(&["--staged"])), want, "--staged");
+}

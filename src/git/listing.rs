@@ -8,9 +8,10 @@
 //! One walk of the work tree (gix's, which reads each folder once and
 //! takes every entry's kind from the folder listing, as `rg` does) says
 //! both which tracked paths are there and as what (file, link, FIFO…),
-//! and which untracked files git would add; no path is `lstat`ed. The
-//! index is already sorted, so the list is the index's order merged with
-//! the few untracked files, sorted alone.
+//! and which untracked files git would add; no path is `lstat`ed. Each
+//! file is handed on the moment the walk meets it, so `--all` judges
+//! while it walks and no list of the tree is held; the submodules, which
+//! the walk does not enter, come from the index after it.
 //!
 //! In a sparse checkout the index is read as git reads it for a work tree
 //! (`index::worktree_index`): files present outside the cone are listed
@@ -26,10 +27,24 @@ use super::index::{read_index, worktree_index};
 use super::{Change, Content, Repo, wrap};
 use crate::error::{Error, Result};
 
+/// The index `--all` lists from, read once: the walk of the work tree
+/// and what the index itself says of its tracked paths.
+pub struct Listing {
+    repo: gix::Repository,
+    index: gix::index::State,
+}
+
 impl Repo {
     /// Every file of the work tree that git tracks or would add, under
-    /// `prefix` (repo-relative raw bytes, `""` for all), sorted by path.
+    /// `prefix` (repo-relative raw bytes, `""` for all), in no order.
     pub fn all_files(&self, prefix: &[u8]) -> Result<Vec<Change>> {
+        let mut out = Vec::new();
+        self.listing()?.each_file(prefix, |c| out.push(c))?;
+        Ok(out)
+    }
+
+    /// The index of the work tree, for `Listing::each_file`.
+    pub fn listing(&self) -> Result<Listing> {
         let repo = self.local();
         let Some(workdir) = self.workdir.clone() else {
             return Err(Error::usage(
@@ -38,85 +53,109 @@ impl Repo {
             ));
         };
         let index = worktree_index(&repo, read_index(&repo)?, &workdir)?;
-        let seen = walk(&repo, &index, prefix, true)?;
-        let mut untracked: Vec<(BString, Content)> = seen
-            .untracked
-            .into_iter()
-            .filter(|(path, _)| path.starts_with(prefix))
-            .filter_map(|(path, kind)| {
-                let content = match kind {
-                    Some(Kind::File) => Content::File,
-                    Some(Kind::Symlink) => Content::Symlink(None),
-                    Some(Kind::Untrackable) => Content::Special,
-                    // Nested repositories and folders are not files.
-                    _ => return None,
-                };
-                Some((path, content))
-            })
-            .collect();
-        untracked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let range = index
-            .prefixed_entries_range(prefix.as_bstr())
-            .unwrap_or(0..0);
-        let mut out = Vec::with_capacity(range.len() + untracked.len());
-        let mut extra = untracked.into_iter().peekable();
-        let mut last: Option<&BStr> = None;
-        for i in range {
-            let entry = &index.entries()[i];
-            let path = entry.path(&index);
-            // Conflict stages share a path: listed once.
-            if last == Some(path) {
-                continue;
-            }
-            last = Some(path);
-            let content = if entry.mode.is_submodule() {
-                Content::Submodule
-            } else {
-                match seen.tracked.get(i).copied().flatten() {
-                    Some(Kind::File) => Content::File,
-                    Some(Kind::Symlink) => Content::Symlink(None),
-                    Some(Kind::Untrackable) => Content::Special,
-                    // Gone, or a folder now (whose files the walk lists),
-                    // or a sparse directory absent from the work tree.
-                    _ => continue,
-                }
-            };
-            while let Some((p, _)) = extra.peek() {
-                if p.as_slice() >= path.as_bytes() {
-                    break;
-                }
-                if let Some((p, c)) = extra.next() {
-                    out.push(Change::added(&p, c));
-                }
-            }
-            out.push(Change::added(path, content));
-        }
-        out.extend(extra.map(|(p, c)| Change::added(&p, c)));
-        Ok(out)
+        Ok(Listing { repo, index })
     }
 }
 
-/// What one walk of the work tree saw.
-pub(super) struct Seen {
-    /// Per index entry, the kind on disk of its path when the walk found
-    /// it as a tracked file (when asked for).
-    pub(super) tracked: Vec<Option<Kind>>,
-    /// The untracked entries git does not ignore, in no order.
-    pub(super) untracked: Vec<(BString, Option<Kind>)>,
+impl Listing {
+    /// The tracked paths under `prefix` whose shown name `keep` takes, as
+    /// the index has them (its mode, not the work tree's kind), sorted.
+    pub fn tracked(&self, prefix: &[u8], keep: impl Fn(&str) -> bool) -> Vec<Change> {
+        let index = &self.index;
+        let range = index
+            .prefixed_entries_range(prefix.as_bstr())
+            .unwrap_or(0..0);
+        let mut out: Vec<Change> = Vec::new();
+        for entry in &index.entries()[range] {
+            let raw = entry.path(index);
+            let change = Change::added(raw, tracked_content(entry.mode));
+            if keep(&change.path) && out.last().is_none_or(|l| l.raw_path() != raw.as_bytes()) {
+                out.push(change);
+            }
+        }
+        out
+    }
+
+    /// Hands `visit` every file of the work tree that git tracks or would
+    /// add under `prefix`, as the walk meets it (submodules last).
+    pub fn each_file(&self, prefix: &[u8], mut visit: impl FnMut(Change)) -> Result<()> {
+        let index = &self.index;
+        walk(&self.repo, index, prefix, true, &mut |seen| {
+            let (path, kind) = match seen {
+                Seen::Tracked(i, kind) => {
+                    let entry = &index.entries()[i];
+                    // The index says what a submodule is, below.
+                    if entry.mode.is_submodule() {
+                        return;
+                    }
+                    (entry.path(index), kind)
+                }
+                Seen::Untracked(path, kind) => {
+                    if !path.starts_with(prefix) {
+                        return;
+                    }
+                    (path, kind)
+                }
+            };
+            let content = match kind {
+                Some(Kind::File) => Content::File,
+                Some(Kind::Symlink) => Content::Symlink(None),
+                Some(Kind::Untrackable) => Content::Special,
+                // Gone, a folder now (whose files the walk lists), a nested
+                // repository, or a sparse directory absent from the work
+                // tree: not files.
+                _ => return,
+            };
+            visit(Change::added(path, content));
+        })?;
+        let range = index
+            .prefixed_entries_range(prefix.as_bstr())
+            .unwrap_or(0..0);
+        let mut last: Option<&BStr> = None;
+        for entry in &index.entries()[range] {
+            let path = entry.path(index);
+            // Conflict stages share a path: listed once.
+            if entry.mode.is_submodule() && last != Some(path) {
+                visit(Change::added(path, Content::Submodule));
+            }
+            last = Some(path);
+        }
+        Ok(())
+    }
 }
 
-/// The walk's delegate: untracked entries are kept, tracked ones only
-/// marked at their index position.
-struct Marks<'i> {
+/// What a tracked path is by its index mode.
+fn tracked_content(mode: gix::index::entry::Mode) -> Content {
+    use gix::index::entry::Mode;
+    if mode.is_submodule() {
+        Content::Submodule
+    } else if mode == Mode::SYMLINK {
+        Content::Symlink(None)
+    } else {
+        Content::File
+    }
+}
+
+/// One entry the walk saw.
+enum Seen<'a> {
+    /// The index entry at this position, and its path's kind on disk.
+    Tracked(usize, Option<Kind>),
+    /// An untracked entry git does not ignore.
+    Untracked(&'a BStr, Option<Kind>),
+}
+
+/// The walk's delegate: untracked entries are handed on with their path,
+/// tracked ones with their index position.
+struct Marks<'i, 'v> {
     index: &'i gix::index::State,
-    seen: Seen,
+    visit: &'v mut dyn FnMut(Seen<'_>),
     mark_tracked: bool,
     /// The folder of the last tracked path (with its `/`) and the range of
     /// index entries inside it: a folder's files come together.
     folder: Option<(BString, Range<usize>)>,
 }
 
-impl Marks<'_> {
+impl Marks<'_, '_> {
     fn position(&mut self, path: &BStr) -> Option<usize> {
         let index = self.index;
         let folder_len = path.rfind_byte(b'/').map_or(0, |s| s + 1);
@@ -140,20 +179,19 @@ impl Marks<'_> {
     }
 }
 
-impl gix::dir::walk::Delegate for Marks<'_> {
+impl gix::dir::walk::Delegate for Marks<'_, '_> {
     fn emit(
         &mut self,
         entry: gix::dir::EntryRef<'_>,
         _collapsed: Option<Status>,
     ) -> gix::dir::walk::Action {
         match entry.status {
-            Status::Untracked => self
-                .seen
-                .untracked
-                .push((entry.rela_path.into_owned(), entry.disk_kind)),
+            Status::Untracked => {
+                (self.visit)(Seen::Untracked(entry.rela_path.as_ref(), entry.disk_kind));
+            }
             Status::Tracked if self.mark_tracked => {
                 if let Some(i) = self.position(entry.rela_path.as_ref()) {
-                    self.seen.tracked[i] = entry.disk_kind;
+                    (self.visit)(Seen::Tracked(i, entry.disk_kind));
                 }
             }
             _ => {}
@@ -169,20 +207,27 @@ pub(super) fn untracked(
     index: &gix::index::State,
     prefix: &[u8],
 ) -> Result<Vec<(BString, Option<Kind>)>> {
-    Ok(walk(repo, index, prefix, false)?.untracked)
+    let mut out = Vec::new();
+    walk(repo, index, prefix, false, &mut |seen| {
+        if let Seen::Untracked(path, kind) = seen {
+            out.push((path.to_owned(), kind));
+        }
+    })?;
+    Ok(out)
 }
 
-/// One walk of the work tree under `prefix`: the untracked entries git
-/// does not ignore and, with `mark_tracked`, what is on disk at each
-/// tracked path. The walk sees `index` without skip-worktree bits: git
-/// lists the untracked files of a folder outside the sparse cone too,
-/// where gix would not look.
+/// One walk of the work tree under `prefix`, handing `visit` the
+/// untracked entries git does not ignore and, with `mark_tracked`, what
+/// is on disk at each tracked path. The walk sees `index` without
+/// skip-worktree bits: git lists the untracked files of a folder outside
+/// the sparse cone too, where gix would not look.
 fn walk(
     repo: &gix::Repository,
     index: &gix::index::State,
     prefix: &[u8],
     mark_tracked: bool,
-) -> Result<Seen> {
+    visit: &mut dyn FnMut(Seen<'_>),
+) -> Result<()> {
     use gix::index::entry::Flags;
     let cleared;
     let index = if index
@@ -206,26 +251,19 @@ fn walk(
         .emit_ignored(None)
         .emit_tracked(mark_tracked)
         .recurse_repositories(false);
-    let interrupt = AtomicBool::new(false);
     let patterns: Vec<&BStr> = if prefix.is_empty() {
         Vec::new()
     } else {
         vec![prefix.as_bstr()]
     };
+    let interrupt = AtomicBool::new(false);
     let mut marks = Marks {
         index,
-        seen: Seen {
-            tracked: if mark_tracked {
-                vec![None; index.entries().len()]
-            } else {
-                Vec::new()
-            },
-            untracked: Vec::new(),
-        },
+        visit,
         mark_tracked,
         folder: None,
     };
     repo.dirwalk(index, patterns, &interrupt, options, &mut marks)
         .map_err(wrap("cannot walk the work tree"))?;
-    Ok(marks.seen)
+    Ok(())
 }

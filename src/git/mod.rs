@@ -32,6 +32,7 @@ mod format;
 mod index;
 mod inert;
 mod listing;
+pub use listing::Listing;
 mod located;
 mod probe;
 mod quarantine;

@@ -97,7 +97,12 @@ pub struct Matchers {
     regexes: Vec<Vec<Regex>>,
     /// First slot of each persona's triggers in the set.
     base: Vec<usize>,
-    prefilter: Option<RegexSet>,
+    /// Every trigger's pattern, in set order.
+    patterns: Vec<String>,
+    /// The set, built when the first file is read: a run that reads none
+    /// (nothing staged) never pays for it. Its failure is never reported
+    /// (it only loses the shortcut), so building it late changes nothing.
+    prefilter: std::sync::OnceLock<Option<RegexSet>>,
 }
 
 impl Matchers {
@@ -108,7 +113,10 @@ impl Matchers {
     /// One pass over `content`: which triggers can match at all.
     /// `None` means "no shortcut available, try them all".
     pub fn candidates(&self, content: &[u8]) -> Option<regex::bytes::SetMatches> {
-        self.prefilter.as_ref().map(|set| set.matches(content))
+        self.prefilter
+            .get_or_init(|| prefilter(&self.patterns))
+            .as_ref()
+            .map(|set| set.matches(content))
     }
 
     /// Whether trigger `ti` of persona `pi` is among the set's matches.
@@ -287,7 +295,7 @@ impl Ruleset {
                 if let Some(r) = persona::compile_trigger(v, &p.name, t, &mut budget) {
                     compiled.push(r);
                 }
-                patterns.push(t.pattern.as_str());
+                patterns.push(t.pattern.clone());
             }
             regexes.push(compiled);
         }
@@ -295,23 +303,11 @@ impl Ruleset {
         if !issues.is_empty() {
             return Err(errors(&self.sources, issues));
         }
-        // A set too big to compile only loses the shortcut, never
-        // correctness; it is held to a quarter of the triggers' budget.
-        let prefilter = if patterns.is_empty() {
-            None
-        } else {
-            RegexSetBuilder::new(&patterns)
-                .multi_line(true)
-                .crlf(true)
-                .size_limit(persona::TRIGGERS_SIZE_LIMIT / 4)
-                .dfa_size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .ok()
-        };
         Ok(Matchers {
             regexes,
             base,
-            prefilter,
+            patterns,
+            prefilter: std::sync::OnceLock::new(),
         })
     }
 
@@ -674,6 +670,22 @@ impl Ruleset {
         }
         (Threshold::AtLeast(Severity::Error), "the default".into())
     }
+}
+
+/// The `RegexSet` of every trigger, or `None` without triggers. A set too
+/// big to compile only loses the shortcut, never correctness; it is held to
+/// a quarter of the triggers' budget.
+fn prefilter(patterns: &[String]) -> Option<RegexSet> {
+    if patterns.is_empty() {
+        return None;
+    }
+    RegexSetBuilder::new(patterns)
+        .multi_line(true)
+        .crlf(true)
+        .size_limit(persona::TRIGGERS_SIZE_LIMIT / 4)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .ok()
 }
 
 /// One config's glob index: its `ignore` patterns, and each persona's

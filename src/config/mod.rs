@@ -11,10 +11,9 @@ pub mod extends;
 pub mod keys;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use miette::SourceSpan;
-use regex::Regex;
 
 use crate::error::{ConfigErrors, ConfigIssue, ConfigText, Error, Result};
 use crate::finding::ChangeKind;
@@ -1018,28 +1017,90 @@ fn typed(node: &Node) -> Option<Typed<'_>> {
 }
 
 fn plain(value: &str) -> Typed<'_> {
-    static FLOAT: LazyLock<Option<Regex>> = LazyLock::new(|| {
-        Regex::new(
-            r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        )
-        .ok()
-    });
-    static INT: LazyLock<Option<Regex>> =
-        LazyLock::new(|| Regex::new(r"^[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9_]+)$").ok());
-    let matches = |re: &LazyLock<Option<Regex>>| re.as_ref().is_some_and(|r| r.is_match(value));
     match value {
         "" | "~" | "null" | "Null" | "NULL" => Typed::Null,
         "true" | "True" | "TRUE" => Typed::Bool(true),
         "false" | "False" | "FALSE" => Typed::Bool(false),
         "=" | "<<" => Typed::Other,
-        _ if matches(&FLOAT) => float_value(value),
+        _ if is_float(value.as_bytes()) => float_value(value),
         // YAML only tries numbers on a scalar starting with a sign or digit.
         _ if value.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
-            && matches(&INT) =>
+            && is_int(value.as_bytes()) =>
         {
             int_value(value)
         }
         _ => Typed::Text(value),
+    }
+}
+
+/// ruamel.yaml's float pattern, whole-scalar:
+/// `[-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+]?[0-9]+)?`,
+/// `[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+`, `[-+]?\.[0-9_]+([eE][-+][0-9]+)?`,
+/// `[-+]?\.(inf|Inf|INF)`, `\.(nan|NaN|NAN)`. Matched by hand: compiling
+/// it as a regex cost more than the rest of reading a config.
+fn is_float(s: &[u8]) -> bool {
+    if matches!(s, b".nan" | b".NaN" | b".NAN") {
+        return true;
+    }
+    let s = unsigned(s);
+    if matches!(s, b".inf" | b".Inf" | b".INF") {
+        return true;
+    }
+    let run = |x: &[u8]| {
+        x.iter()
+            .take_while(|&&c| c.is_ascii_digit() || c == b'_')
+            .count()
+    };
+    // `[eE]`, a sign (required or optional), one or more digits, the end.
+    let exponent = |x: &[u8], sign_required: bool| match x {
+        [b'e' | b'E', rest @ ..] => {
+            let digits = match rest {
+                [b'-' | b'+', digits @ ..] => digits,
+                _ if sign_required => return false,
+                digits => digits,
+            };
+            !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    };
+    match s {
+        [c, rest @ ..] if c.is_ascii_digit() => {
+            let after = &rest[run(rest)..];
+            match after {
+                [b'.', fraction @ ..] => {
+                    let tail = &fraction[run(fraction)..];
+                    tail.is_empty() || exponent(tail, false)
+                }
+                _ => exponent(after, false),
+            }
+        }
+        [b'.', fraction @ ..] => {
+            let n = run(fraction);
+            let tail = &fraction[n..];
+            n > 0 && (tail.is_empty() || exponent(tail, true))
+        }
+        _ => false,
+    }
+}
+
+/// ruamel.yaml's int pattern, whole-scalar:
+/// `[-+]?(0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9_]+)`.
+fn is_int(s: &[u8]) -> bool {
+    let s = unsigned(s);
+    let all = |x: &[u8], ok: fn(u8) -> bool| !x.is_empty() && x.iter().all(|&c| ok(c));
+    let radix =
+        |prefix: &[u8], ok: fn(u8) -> bool| s.strip_prefix(prefix).is_some_and(|r| all(r, ok));
+    radix(b"0b", |c| matches!(c, b'0' | b'1' | b'_'))
+        || radix(b"0o", |c| matches!(c, b'0'..=b'7' | b'_'))
+        || radix(b"0x", |c| c.is_ascii_hexdigit() || c == b'_')
+        || all(s, |c| c.is_ascii_digit() || c == b'_')
+}
+
+/// `s` without one leading `-` or `+`.
+fn unsigned(s: &[u8]) -> &[u8] {
+    match s {
+        [b'-' | b'+', rest @ ..] => rest,
+        _ => s,
     }
 }
 
@@ -1237,6 +1298,48 @@ mod tests {
         assert_eq!(parse_size(".5"), None);
         assert_eq!(parse_size(" 10"), None);
         assert_eq!(parse_size("10mib"), None);
+    }
+
+    /// The hand-written matchers accept exactly what ruamel.yaml's patterns
+    /// do, on every scalar of up to five characters from the characters
+    /// the patterns care about (and one they do not).
+    #[test]
+    fn number_matchers_equal_ruamels_patterns() {
+        let float = regex::Regex::new(
+            r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        )
+        .expect("float pattern");
+        let int = regex::Regex::new(r"^[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9_]+)$")
+            .expect("int pattern");
+        let alphabet = [
+            "0", "1", "7", "8", "_", ".", "e", "E", "-", "+", "b", "o", "x", "f", "z", "é",
+        ];
+        let mut scalars: Vec<String> = vec![String::new()];
+        let mut last = scalars.clone();
+        for _ in 0..5 {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            scalars.extend(last.iter().cloned());
+        }
+        for word in [
+            "inf", "Inf", "INF", "nan", "NaN", "NAN", "iNf", "nAn", "infx",
+        ] {
+            for prefix in ["", ".", "-.", "+.", "1.", "-"] {
+                scalars.push(format!("{prefix}{word}"));
+            }
+        }
+        scalars.extend(["1.5e+10", "-1_0.0_1e-99", ".5E+3", "0x_Ff", "0o_7"].map(String::from));
+        let mut accepted = (0, 0);
+        for s in &scalars {
+            assert_eq!(is_float(s.as_bytes()), float.is_match(s), "float {s:?}");
+            assert_eq!(is_int(s.as_bytes()), int.is_match(s), "int {s:?}");
+            accepted.0 += usize::from(float.is_match(s));
+            accepted.1 += usize::from(int.is_match(s));
+        }
+        // The generated scalars exercise both sides of both patterns.
+        assert!(accepted.0 > 1000 && accepted.1 > 1000, "{accepted:?}");
     }
 
     #[test]

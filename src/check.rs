@@ -529,24 +529,34 @@ pub fn useful_threads(n: usize) -> usize {
 /// no list of the tree is ever held.
 fn stream(ws: &Workspace, opts: &Options, matchers: &Matchers, started: Instant) -> Result<Report> {
     // Nested configs (SPEC §12) must be known before the first file is
-    // judged: a walk that reads no file finds them first.
-    let found = match opts.config {
-        Some(_) => Vec::new(),
-        None => crate::nested::walked(ws, opts.threads.map(useful_threads))?,
+    // judged. Most trees have none: the walk judges by the root's config
+    // and notes any it meets; a tree with some is walked again with them.
+    // `--persona` may name a nested persona: known before the walk.
+    let optimistic = opts.config.is_some() || opts.personas.is_empty();
+    let found = if optimistic {
+        let (report, met) = stream_in(ws, opts, matchers, started)?;
+        if met.is_empty() || opts.config.is_some() {
+            return Ok(report);
+        }
+        met
+    } else {
+        crate::nested::walked(ws, opts.threads.map(useful_threads))?
     };
     let view = crate::nested::View::Worktree { listed: true };
     let nested = crate::nested::extend(ws, &view, &found)?;
     let mut compiled = None;
     let (ws, matchers) = judging(ws, nested.as_ref(), opts, matchers, &mut compiled)?;
-    stream_in(ws, opts, matchers, started)
+    Ok(stream_in(ws, opts, matchers, started)?.0)
 }
 
+/// Judges the files of a walk outside git as they are found, with the
+/// nested-config entries it met (`is_nested_entry`), sorted by path.
 fn stream_in(
     ws: &Workspace,
     opts: &Options,
     matchers: &Matchers,
     started: Instant,
-) -> Result<Report> {
+) -> Result<(Report, Vec<Change>)> {
     let gate = Gate::new(ws, opts)?;
     let (repo_display, timestamp) = run_facts(ws);
     let facts = facts(opts, ws, matchers, &repo_display, timestamp);
@@ -554,8 +564,18 @@ fn stream_in(
         &ws.root,
         std::slice::from_ref(&ws.root),
         opts.threads.map(useful_threads),
-        || (Tally::new(gate.limit), None::<Error>, Local::new(None)),
-        |(tally, error, local), change| {
+        || {
+            (
+                Tally::new(gate.limit),
+                None::<Error>,
+                Local::new(None),
+                Vec::new(),
+            )
+        },
+        |(tally, error, local, met), change| {
+            if is_nested_entry(&change) {
+                met.push(change.clone());
+            }
             if error.is_some() {
                 return;
             }
@@ -565,13 +585,16 @@ fn stream_in(
         },
     )?;
     let mut tally = Tally::new(gate.limit);
-    for (t, error, _) in states {
+    let mut met = Vec::new();
+    for (t, error, _, found) in states {
         if let Some(e) = error {
             return Err(e);
         }
         tally.merge(t);
+        met.extend(found);
     }
-    finish(ws, &gate, tally, repo_display, started)
+    met.sort_by(|a, b| a.raw_path().cmp(b.raw_path()));
+    Ok((finish(ws, &gate, tally, repo_display, started)?, met))
 }
 
 /// Files a walk hands a worker at a time.

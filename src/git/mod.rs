@@ -306,27 +306,23 @@ impl Repo {
         range::diff_commits(&repo, Some(merge_base), head_id)
     }
 
-    /// A range's changes (`base: None`: `--root`), and the nested configs
-    /// (SPEC §12) in the folders `dirs` names for them, in the head's tree
-    /// and in the merge base's: the diff runs on up to `threads` threads
-    /// and notes what the lookup needs of the trees it reads, so the trees
-    /// along the changed paths are read once.
+    /// The changes of `merge_base..head` (`merge_base` as
+    /// [`Repo::merge_base_id`] found it; `None`: `--root`), and the nested
+    /// configs (SPEC §12) in the folders `dirs` names for them, in the
+    /// head's tree and in the merge base's: the diff runs on up to
+    /// `threads` threads and notes what the lookup needs of the trees it
+    /// reads, so the trees along the changed paths are read once.
     pub fn range_with(
         &self,
-        base: Option<&str>,
+        merge_base: Option<&str>,
         head: &str,
         dirs: impl FnOnce(&[Change]) -> Vec<String>,
         max: u64,
         threads: usize,
     ) -> Result<RangeFiles> {
         let repo = self.local();
-        let (merge_base, head_id) = match base {
-            Some(base) => {
-                let (mb, head_id) = self.merge_base(&repo, base, head)?;
-                (Some(mb), head_id)
-            }
-            None => (None, self.commit_id(&repo, head)?),
-        };
+        let merge_base = merge_base.map(|mb| self.commit_id(&repo, mb)).transpose()?;
+        let head_id = self.commit_id(&repo, head)?;
         let tree_of = |id: gix::ObjectId| -> Result<gix::ObjectId> {
             repo.find_commit(id)
                 .and_then(|c| c.tree_id())

@@ -148,14 +148,23 @@ fn staged_repo<'r>(repo: Option<&'r Repo>, cwd: &Path) -> Result<&'r Repo> {
     Ok(repo)
 }
 
-/// A range's changes, as `changes` lists them, and the nested configs
-/// (SPEC §12) above them in its head's and merge base's trees.
-pub fn range_with(repo: &Repo, base: Option<&str>, head: &str) -> Result<crate::git::RangeFiles> {
+/// The changes of `merge_base..head` (`None`: `--root`), as `changes`
+/// lists them, and the nested configs (SPEC §12) above them in its head's
+/// and merge base's trees; the diff runs on `--threads` threads (`None`:
+/// one per core), never more than there are cores.
+pub fn range_with(
+    repo: &Repo,
+    merge_base: Option<&str>,
+    head: &str,
+    threads: Option<usize>,
+) -> Result<crate::git::RangeFiles> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let mut found = repo.range_with(
-        base,
+        merge_base,
         head,
         crate::nested::folders_of,
         crate::ownfile::MAX_INPUT,
+        threads.unwrap_or(cores).clamp(1, cores),
     )?;
     tidy(&mut found.changes);
     Ok(found)

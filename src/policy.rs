@@ -69,7 +69,7 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
         changes,
         in_head,
         in_base,
-    } = changeset::range_with(&repo, base, head)?;
+    } = changeset::range_with(&repo, merge_base.as_deref(), head, opts.threads)?;
     let head_name = format!("head {}", short(&repo, head));
     let head_side = || with_nested(head_side()?, head, &head_name, in_head);
     let base_side = || match &merge_base {

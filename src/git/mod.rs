@@ -38,6 +38,7 @@ mod probe;
 mod quarantine;
 mod range;
 mod revision;
+mod trees;
 mod worktree;
 pub use blob::Sized;
 pub use eol::Conversion;
@@ -306,33 +307,44 @@ impl Repo {
         range::diff_commits(&repo, Some(merge_base), head_id)
     }
 
-    /// A range's changes (`base: None`: `--root`), and the nested configs
-    /// (SPEC §12) in the folders `dirs` names for them, in the head's tree
-    /// and in the merge base's: looked up through the object cache the diff
-    /// filled, so the trees along the changed paths are read once.
+    /// The changes of `merge_base..head` (`merge_base` as
+    /// [`Repo::merge_base_id`] found it; `None`: `--root`), and the nested
+    /// configs (SPEC §12) in the folders `dirs` names for them, in the
+    /// head's tree and in the merge base's: the diff runs on up to
+    /// `threads` threads and notes what the lookup needs of the trees it
+    /// reads, so the trees along the changed paths are read once.
     pub fn range_with(
         &self,
-        base: Option<&str>,
+        merge_base: Option<&str>,
         head: &str,
         dirs: impl FnOnce(&[Change]) -> Vec<String>,
         max: u64,
+        threads: usize,
     ) -> Result<RangeFiles> {
-        let mut repo = self.local();
-        repo.object_cache_size_if_unset(16 << 20);
-        let (merge_base, head_id) = match base {
-            Some(base) => {
-                let (mb, head_id) = self.merge_base(&repo, base, head)?;
-                (Some(mb), head_id)
-            }
-            None => (None, self.commit_id(&repo, head)?),
+        let repo = self.local();
+        let merge_base = merge_base.map(|mb| self.commit_id(&repo, mb)).transpose()?;
+        let head_id = self.commit_id(&repo, head)?;
+        let tree_of = |id: gix::ObjectId| -> Result<gix::ObjectId> {
+            repo.find_commit(id)
+                .and_then(|c| c.tree_id())
+                .map(|t| t.detach())
+                .map_err(wrap("cannot read a commit's tree"))
         };
-        let changes = range::diff_commits(&repo, merge_base, head_id)?;
+        let old_tree = merge_base.map(tree_of).transpose()?;
+        let (records, seen) = self.tree_records(&repo, old_tree, tree_of(head_id)?, threads)?;
+        let mut found = Found::default();
+        for record in records {
+            found.push_tree(range::detached(record));
+        }
+        let changes = found.paired(&repo)?;
         let dirs = dirs(&changes);
         let (mut in_head, mut in_base) = (Vec::new(), Vec::new());
         if !dirs.is_empty() {
-            in_head = self.configs_in(&repo, head, head_id, &dirs, max)?;
+            let known = Some((&seen, trees::Side::New));
+            in_head = self.configs_in(&repo, head, head_id, &dirs, max, known)?;
             if let Some(mb) = merge_base {
-                in_base = self.configs_in(&repo, &mb.to_string(), mb, &dirs, max)?;
+                let known = Some((&seen, trees::Side::Old));
+                in_base = self.configs_in(&repo, &mb.to_string(), mb, &dirs, max, known)?;
             }
         }
         Ok(RangeFiles {

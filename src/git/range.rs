@@ -277,7 +277,9 @@ pub(super) fn diff_commits(
 }
 
 /// A change of the plain tree diff in the shape of gix's rewrite-aware one.
-fn detached(change: gix::diff::tree::recorder::Change) -> gix::object::tree::diff::ChangeDetached {
+pub(super) fn detached(
+    change: gix::diff::tree::recorder::Change,
+) -> gix::object::tree::diff::ChangeDetached {
     use gix::diff::tree::recorder::Change as R;
     use gix::object::tree::diff::ChangeDetached as C;
     match change {

@@ -2,6 +2,7 @@
 //! mode comes from the merge base and the judged revision (SPEC §9), and a
 //! policy file there must be a regular blob, never a link.
 
+use super::trees::{Seen, Side};
 use super::{BlobId, Repo, wrap};
 use crate::config::CONFIG_PATHS;
 use crate::config::extends::Fetched;
@@ -144,12 +145,13 @@ impl Repo {
     ) -> Result<Vec<(String, Fetched)>> {
         let repo = self.local();
         let id = self.commit_id(&repo, rev)?;
-        self.configs_in(&repo, rev, id, dirs, max)
+        self.configs_in(&repo, rev, id, dirs, max, None)
     }
 
-    /// `configs_at` of commit `id` (named `rev` in messages), through
-    /// `repo`'s object cache: the trees a range's diff just read are not
-    /// read again.
+    /// `configs_at` of commit `id` (named `rev` in messages); with `known`,
+    /// the folders' trees and their `.sage` entries come from what a
+    /// range's diff noted on that side of `id`, and only what it did not
+    /// note is read.
     pub(super) fn configs_in(
         &self,
         repo: &gix::Repository,
@@ -157,6 +159,7 @@ impl Repo {
         id: gix::ObjectId,
         dirs: &[String],
         max: u64,
+        known: Option<(&Seen, Side)>,
     ) -> Result<Vec<(String, Fetched)>> {
         let root = repo
             .find_commit(id)
@@ -168,10 +171,18 @@ impl Repo {
         trees.insert(String::new(), Some(root));
         let mut out = Vec::new();
         for dir in dirs {
-            let Some(tree) = tree_of(repo, &mut trees, dir)? else {
+            let folder = match known.and_then(|(seen, side)| seen.folder(dir, side)) {
+                Some(folder) => folder,
+                None => tree_of(repo, &mut trees, dir)?,
+            };
+            let Some(tree) = folder else {
                 continue;
             };
-            let sage = match child(repo, tree, ".sage")? {
+            let sage = match known.and_then(|(seen, _)| seen.sage(&tree)) {
+                Some(sage) => sage,
+                None => child(repo, tree, ".sage")?,
+            };
+            let sage = match sage {
                 Some((mode, id)) if mode.is_tree() => id,
                 // As for the root's: a linked `.sage` is refused.
                 Some((mode, _)) if mode.is_link() => {

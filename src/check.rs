@@ -608,9 +608,9 @@ fn is_nested_entry(change: &Change) -> bool {
 }
 
 /// `--all` in a git work tree, judged while git's list of files is walked
-/// (SPEC §10: no list of the tree is held): the walk runs on this thread
-/// and hands files in batches to `--threads` workers, or judges them
-/// itself with one thread. Nested configs must be known before the first
+/// (SPEC §10: no list of the tree is held): the walk runs on this thread,
+/// one of the `--threads`, and hands files in batches to the others,
+/// judging a batch itself when they are all busy. Nested configs must be known before the first
 /// file is judged, so they are taken from the index, and the walk checks
 /// that the work tree lists exactly those. `None` when it does not (a
 /// nested config only in the work tree, or gone from it, or one the index
@@ -683,26 +683,31 @@ fn stream_git(
         let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Change>>(2 * threads);
         let receive = std::sync::Mutex::new(receive);
         let (receive, work, new_worker) = (&receive, &work, &new_worker);
+        // Takes batches until the walk is over and none is left.
+        let drain = move |state: &mut (Local<'_>, Tally, Option<Error>)| loop {
+            // The lock is held for the wait only.
+            let next = match receive.lock() {
+                Ok(r) => r.recv().ok(),
+                Err(_) => None,
+            };
+            let Some(batch) = next else { break };
+            for change in &batch {
+                work(state, change);
+            }
+        };
         std::thread::scope(|scope| -> Result<Vec<_>> {
-            let workers: Vec<_> = (0..threads)
+            // The walking thread is one of the `threads`: it judges a batch
+            // itself when the workers are all busy, and helps at the end.
+            let workers: Vec<_> = (1..threads)
                 .map(|_| {
                     scope.spawn(move || {
                         let mut state = new_worker();
-                        loop {
-                            // The lock is held for the wait only.
-                            let next = match receive.lock() {
-                                Ok(r) => r.recv().ok(),
-                                Err(_) => None,
-                            };
-                            let Some(batch) = next else { break };
-                            for change in &batch {
-                                work(&mut state, change);
-                            }
-                        }
+                        drain(&mut state);
                         state
                     })
                 })
                 .collect();
+            let mut mine = new_worker();
             let mut batch = Vec::with_capacity(STREAM_BATCH);
             let walked = listing.each_file(b"", |change| {
                 if is_nested_entry(&change) {
@@ -711,19 +716,25 @@ fn stream_git(
                 batch.push(change);
                 if batch.len() == STREAM_BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH));
-                    // Workers only leave once this sender is gone.
-                    let _ = send.send(full);
+                    if let Err(std::sync::mpsc::TrySendError::Full(full)) = send.try_send(full) {
+                        for change in &full {
+                            work(&mut mine, change);
+                        }
+                    }
                 }
             });
-            if !batch.is_empty() {
-                let _ = send.send(batch);
+            for change in &batch {
+                work(&mut mine, change);
             }
+            // Workers leave once this sender is gone and the queue is empty.
             drop(send);
-            let states = workers
+            drain(&mut mine);
+            let mut states = workers
                 .into_iter()
                 .map(|w| w.join())
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|_| Error::usage("judging the files failed unexpectedly", None))?;
+            states.push(mine);
             walked?;
             Ok(states)
         })?

@@ -1186,7 +1186,7 @@ struct Local<'a> {
     /// could not be read, so no shortcut).
     as_is: Option<Option<git::AsIs>>,
     /// Where the last index lookup of the stat-clean shortcut ended.
-    index_hint: usize,
+    index_hint: git::Hint,
     /// The process runs in the root: work-tree paths are opened relative
     /// to it, so the kernel walks fewer components (as `rg` does).
     in_root: Option<bool>,
@@ -1203,7 +1203,7 @@ impl<'a> Local<'a> {
             hits: Vec::new(),
             buf: Vec::new(),
             as_is: None,
-            index_hint: 0,
+            index_hint: git::Hint::default(),
             in_root: None,
         }
     }

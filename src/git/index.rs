@@ -649,23 +649,19 @@ impl StatIndex {
     /// older than the index file's may have changed within the same tick
     /// after git looked, so it is never clean.
     ///
-    /// `hint` is where the last lookup ended: files are judged in the
-    /// index's order, so the next entry is usually the one after it.
+    /// `hint` is where the last lookup ended: files come a folder at a
+    /// time, so the next entry is usually the one after it, or at least in
+    /// the same folder's run of entries.
     pub fn clean(
         &self,
         raw: &[u8],
-        hint: &mut usize,
+        hint: &mut Hint,
         lstat: impl FnOnce() -> Option<std::fs::Metadata>,
     ) -> Option<(BlobId, std::fs::Metadata)> {
         use gix::index::entry::Mode;
         use std::os::unix::fs::MetadataExt;
-        let entries = self.state.entries();
-        let at = match entries.get(*hint) {
-            Some(e) if e.path(&self.state) == raw => *hint,
-            _ => self.state.entry_index_by_path(raw.as_bstr()).ok()?,
-        };
-        *hint = at + 1;
-        let entry = &entries[at];
+        let at = self.position(raw, hint)?;
+        let entry = &self.state.entries()[at];
         let unusable = Flags::INTENT_TO_ADD | Flags::SKIP_WORKTREE | Flags::ASSUME_VALID;
         if entry.stage_raw() != 0
             || entry.flags.intersects(unusable)
@@ -697,6 +693,47 @@ impl StatIndex {
             && meta.uid() == stat.uid
             && meta.gid() == stat.gid;
         (!racy && same).then_some((BlobId(entry.id), meta))
+    }
+}
+
+/// Where a worker's last stat-clean lookup ended.
+#[derive(Debug, Default)]
+pub struct Hint {
+    /// The entry after the last one found.
+    next: usize,
+    /// The folder (with its `/`) of the last path looked up, and the
+    /// range of entries inside it (`None` before the first lookup).
+    folder: Option<Vec<u8>>,
+    range: std::ops::Range<usize>,
+}
+
+impl StatIndex {
+    /// The position of the entry of `raw`: the one after the last found,
+    /// else a search of its folder's entries (one search of the whole
+    /// index a folder).
+    fn position(&self, raw: &[u8], hint: &mut Hint) -> Option<usize> {
+        let state = &self.state;
+        let entries = state.entries();
+        if entries.get(hint.next).is_some_and(|e| e.path(state) == raw) {
+            hint.next += 1;
+            return Some(hint.next - 1);
+        }
+        let folder = &raw[..raw.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)];
+        if hint.folder.as_deref() != Some(folder) || hint.range.end > entries.len() {
+            hint.range = if folder.is_empty() {
+                0..entries.len()
+            } else {
+                state
+                    .prefixed_entries_range(folder.as_bstr())
+                    .unwrap_or(0..0)
+            };
+            hint.folder = Some(folder.to_vec());
+        }
+        let run = &entries[hint.range.clone()];
+        let at = run.partition_point(|e| e.path(state) < raw);
+        run.get(at).filter(|e| e.path(state) == raw)?;
+        hint.next = hint.range.start + at + 1;
+        Some(hint.range.start + at)
     }
 }
 

@@ -43,7 +43,7 @@ mod worktree;
 pub use blob::Sized;
 pub use eol::Conversion;
 use format::unreadable;
-pub use index::{AsIs, StatIndex};
+pub use index::{AsIs, Hint, StatIndex};
 pub use probe::{GitIgnore, IgnoreRule, Probe, Tracked};
 pub use range::Commit;
 pub use worktree::{Snapshot, Staged};

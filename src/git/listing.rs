@@ -90,13 +90,11 @@ impl Listing {
                     }
                     (entry.path(index), kind)
                 }
-                Seen::Untracked(path, kind) => {
-                    if !path.starts_with(prefix) {
-                        return;
-                    }
-                    (path, kind)
-                }
+                Seen::Untracked(path, kind) => (path, kind),
             };
+            if !path.starts_with(prefix) {
+                return;
+            }
             let content = match kind {
                 Some(Kind::File) => Content::File,
                 Some(Kind::Symlink) => Content::Symlink(None),

@@ -644,7 +644,11 @@ fn stream_git(
         }
     };
     let mut compiled = None;
-    let (ws, matchers) = judging(ws, nested.as_ref(), opts, matchers, &mut compiled)?;
+    // A `--persona` or trigger only the work tree's nested configs make
+    // right (or wrong): the listing decides.
+    let Ok((ws, matchers)) = judging(ws, nested.as_ref(), opts, matchers, &mut compiled) else {
+        return Ok(None);
+    };
     let gate = Gate::new(ws, opts)?;
     let (repo_display, timestamp) = run_facts(ws);
     let facts = facts(opts, ws, matchers, &repo_display, timestamp);

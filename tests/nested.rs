@@ -617,12 +617,20 @@ fn all_judges_by_the_nested_configs_the_work_tree_lists_not_the_index() {
             vec![web.clone()],
             "as the index has them"
         );
-        // Untracked and not ignored: it is one.
+        // Untracked and not ignored: it is one, and `--persona` may name
+        // its personas.
         f.write("fresh/.sage/valve.yml", cfg);
         assert_eq!(
             who(&f.json(&all)),
             vec![pair("fresh/:Leak", "fresh/a.txt"), web.clone()],
             "an untracked nested config, {threads} threads"
+        );
+        let mut only = all.to_vec();
+        only.extend(["--persona", "fresh/:Leak"]);
+        assert_eq!(
+            who(&f.json(&only)),
+            vec![pair("fresh/:Leak", "fresh/a.txt")],
+            "--persona of an untracked nested config"
         );
         f.remove("fresh/.sage/valve.yml");
         // Tracked, deleted from the work tree: it no longer judges.

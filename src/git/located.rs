@@ -350,37 +350,8 @@ impl Entries for Located {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::test_git::{git, try_git, write};
     use std::path::Path;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = try_git(dir, args);
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn try_git(dir: &Path, args: &[&str]) -> std::process::Output {
-        // The unit tests' oracle is git itself; the product never runs it.
-        Command::new("git") // valve:ignore[GitSubprocess] reason="test oracle, #[cfg(test)] only"
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_INDEX_FILE")
-            .output()
-            .expect("git runs")
-    }
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, text).expect("write");
-    }
 
     /// Located entries read exactly what gix decodes, entry by entry.
     fn same_as_gix(dir: &Path, hash: gix::hash::Kind) -> Option<Located> {

@@ -38,6 +38,8 @@ mod probe;
 mod quarantine;
 mod range;
 mod revision;
+#[cfg(test)]
+mod test_git;
 mod trees;
 mod worktree;
 pub use blob::Sized;

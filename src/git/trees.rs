@@ -455,33 +455,8 @@ fn run(repo: &gix::Repository, peek: &Peek<'_>, job: &Job) -> Result<Vec<Record>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::test_git::{git, write};
     use std::path::Path;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        // The unit tests' oracle is git itself; the product never runs it.
-        let out = Command::new("git") // valve:ignore[GitSubprocess] reason="test oracle, #[cfg(test)] only"
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_INDEX_FILE")
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        std::fs::write(p, text).expect("write");
-    }
 
     /// Two commits whose diff has a bit of everything, at several depths.
     fn tricky(dir: &Path) -> (gix::ObjectId, gix::ObjectId) {

@@ -1363,6 +1363,16 @@ impl Tally {
         }
     }
 
+    /// A binary file: counted, and listed as skipped unless a judge
+    /// searches binaries.
+    fn binary_file(&mut self, file: &str, scanned: bool) {
+        if scanned {
+            self.binary += 1;
+        } else {
+            self.skip(file, SkipReason::Binary);
+        }
+    }
+
     fn skip(&mut self, file: &str, reason: SkipReason) {
         match reason {
             SkipReason::Binary => self.binary += 1,
@@ -1616,13 +1626,7 @@ fn judge(
     if let Some(record) = answered {
         binary = record.binary;
         if binary {
-            tally.binary += 1;
-            if !scans_binary {
-                tally.skipped.push(Skip {
-                    file: change.path.clone(),
-                    reason: SkipReason::Binary,
-                });
-            }
+            tally.binary_file(&change.path, scans_binary);
         }
     } else if wants_content {
         let buf = std::mem::take(&mut local.buf);
@@ -1652,13 +1656,7 @@ fn judge(
             Loaded::Text(bytes) => {
                 binary = is_binary(&bytes);
                 if binary {
-                    tally.binary += 1;
-                    if !scans_binary {
-                        tally.skipped.push(Skip {
-                            file: change.path.clone(),
-                            reason: SkipReason::Binary,
-                        });
-                    }
+                    tally.binary_file(&change.path, scans_binary);
                 }
                 if !binary || scans_binary {
                     data = Some(bytes);

@@ -437,21 +437,38 @@ impl Ruleset {
                 }
             }
         };
+        self.match_globs(path, scratch, |scope, owners, hits| match scope {
+            None => record(owners, hits, &mut out.ignore),
+            Some(k) => {
+                let mut ignore = None;
+                record(owners, hits, &mut ignore);
+                out.scopes[k] = Some(ignore);
+            }
+        });
+        out
+    }
+
+    /// Matches `path` against the root config's globs, then against each
+    /// nested scope's above it with its folder stripped: `visit` gets the
+    /// scope (`None`: the root's), its glob owners and the matches.
+    fn match_globs(
+        &self,
+        path: &str,
+        scratch: &mut Vec<usize>,
+        mut visit: impl FnMut(Option<usize>, &[GlobOwner], &[usize]),
+    ) {
         scratch.clear();
         self.globs
             .matches_candidate_into(&Candidate::new(path), scratch);
-        record(&self.owners, scratch, &mut out.ignore);
+        visit(None, &self.owners, scratch);
         for (k, rest) in self.scopes_above(path) {
             let scope = &self.scopes[k];
             scratch.clear();
             scope
                 .globs
                 .matches_candidate_into(&Candidate::new(rest), scratch);
-            let mut ignore = None;
-            record(&scope.owners, scratch, &mut ignore);
-            out.scopes[k] = Some(ignore);
+            visit(Some(k), &scope.owners, scratch);
         }
-        out
     }
 
     /// The nested configs whose folder is above `path`, shallowest first,
@@ -502,18 +519,7 @@ impl Ruleset {
                 }
             }
         };
-        scratch.clear();
-        self.globs
-            .matches_candidate_into(&Candidate::new(path), scratch);
-        record(&self.owners, scratch);
-        for (k, rest) in self.scopes_above(path) {
-            let scope = &self.scopes[k];
-            scratch.clear();
-            scope
-                .globs
-                .matches_candidate_into(&Candidate::new(rest), scratch);
-            record(&scope.owners, scratch);
-        }
+        self.match_globs(path, scratch, |_, owners, hits| record(owners, hits));
         for list in [&mut when, &mut require] {
             list.sort_unstable();
             list.dedup();

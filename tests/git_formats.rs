@@ -34,17 +34,7 @@ fn git_changes(dir: &Path, args: &[&str]) -> BTreeSet<String> {
     let mut all = vec!["diff"];
     all.extend(args);
     all.extend(["-M", "--name-status"]);
-    git_in(dir, &all)
-        .lines()
-        .map(|l| {
-            let parts: Vec<&str> = l.split('\t').collect();
-            match parts.as_slice() {
-                [s, old, new] if s.starts_with('R') => format!("R {old} {new}"),
-                [s, path] => format!("{} {path}", s[..1].replace('T', "M")),
-                _ => panic!("unexpected git line {l:?}"),
-            }
-        })
-        .collect()
+    common::name_status(&git_in(dir, &all))
 }
 
 /// What `git add -A --sparse && git diff --cached -M` lists, run in a copy.

@@ -15,17 +15,7 @@ const EVERY: &str = "personas:\n  Every: {}\n";
 
 /// `git diff --cached -M --name-status` in the same form.
 fn git_staged(f: &Fixture) -> BTreeSet<String> {
-    f.git(&["diff", "--cached", "-M", "--name-status"])
-        .lines()
-        .map(|l| {
-            let parts: Vec<&str> = l.split('\t').collect();
-            match parts.as_slice() {
-                [s, old, new] if s.starts_with('R') => format!("R {old} {new}"),
-                [s, path] => format!("{} {path}", s[..1].replace('T', "M")),
-                _ => panic!("unexpected git line {l:?}"),
-            }
-        })
-        .collect()
+    common::name_status(&f.git(&["diff", "--cached", "-M", "--name-status"]))
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {

@@ -235,3 +235,18 @@ pub fn normalize(text: &str, root: &Path) -> String {
     out.push_str(&s);
     out
 }
+
+/// `git diff --name-status -M` output as "K path" / "R old new" (a type
+/// change counts as a modification), the form `judged_changes` gives.
+pub fn name_status(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .map(|l| {
+            let parts: Vec<&str> = l.split('\t').collect();
+            match parts.as_slice() {
+                [s, old, new] if s.starts_with('R') => format!("R {old} {new}"),
+                [s, path] => format!("{} {path}", s[..1].replace('T', "M")),
+                _ => panic!("unexpected git line {l:?}"),
+            }
+        })
+        .collect()
+}

@@ -1047,8 +1047,9 @@ fn finish(
     let mut warnings = rules.warnings.clone();
     // Workers meet files in any order; a report lists them by place.
     let mut marker_warnings = marker_warnings;
-    marker_warnings.sort_by(|a, b| (place(a), a).cmp(&(place(b), b)));
-    for w in marker_warnings.into_iter().chain(owner_warnings) {
+    marker_warnings.sort();
+    let marker_warnings = marker_warnings.iter().map(|w| w.to_string());
+    for w in marker_warnings.chain(owner_warnings) {
         if !warnings.contains(&w) {
             warnings.push(w);
         }
@@ -1100,21 +1101,6 @@ fn finish(
         link_base: None,
         warnings,
     })
-}
-
-/// Where a marker warning (`path:line: …`) points: its path and line.
-fn place(warning: &str) -> (&[u8], u64) {
-    for (i, _) in warning.match_indices(':') {
-        let rest = &warning[i + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits > 0 && rest[digits..].starts_with(": ") {
-            return (
-                &warning.as_bytes()[..i],
-                rest[..digits].parse().unwrap_or(u64::MAX),
-            );
-        }
-    }
-    (warning.as_bytes(), 0)
 }
 
 /// The most `valve:ignore` markers a report lists (SPEC §9: bounded).
@@ -1265,7 +1251,7 @@ pub(crate) struct Tally {
     introduced: HashSet<u128>,
     /// The `valve:ignore` markers seen (SPEC §11), and warnings about them.
     markers: Vec<crate::finding::SuppressionRecord>,
-    warnings: Vec<String>,
+    warnings: Vec<scan::MarkerWarning>,
 }
 
 impl Tally {
@@ -1342,7 +1328,7 @@ impl Tally {
 
     /// Keeps a document's markers, at most `MAX_MARKERS` of the run (the
     /// first by path and line), and its warnings, at most as many.
-    fn add_markers(&mut self, markers: Vec<SuppressionRecord>, warnings: Vec<String>) {
+    fn add_markers(&mut self, markers: Vec<SuppressionRecord>, warnings: Vec<scan::MarkerWarning>) {
         self.markers.extend(markers);
         if self.markers.len() >= 2 * MAX_MARKERS {
             self.markers
@@ -2042,22 +2028,4 @@ pub fn baseline_json(report: &Report) -> (String, usize) {
     let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
     text.push('\n');
     (text, count)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::place;
-
-    #[test]
-    fn a_marker_warning_is_placed_by_its_path_and_numeric_line() {
-        assert_eq!(
-            place("a/b.rs:12: valve:ignore[X] names no persona"),
-            (&b"a/b.rs"[..], 12)
-        );
-        // A colon in the path is part of it; the first `:digits: ` ends it.
-        assert_eq!(place("c:d.txt:3: x"), (&b"c:d.txt"[..], 3));
-        let mut w = vec!["a.rs:10: x", "a.rs:9: x", "a-b.rs:1: x"];
-        w.sort_by(|a, b| (place(a), a).cmp(&(place(b), b)));
-        assert_eq!(w, ["a-b.rs:1: x", "a.rs:9: x", "a.rs:10: x"]);
-    }
 }

@@ -115,11 +115,26 @@ pub struct Scanned {
     /// The markers in the judged lines (SPEC §11).
     pub markers: Vec<crate::finding::SuppressionRecord>,
     /// Marker problems worth a config-style warning (unknown names).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<MarkerWarning>,
     /// Bit `i`: persona `i` (of the first 64) searched the content and
     /// none of its triggers matched (before scope and suppression), for
     /// the result cache's records (SPEC §12).
     pub silent: u64,
+}
+
+/// A problem with a `valve:ignore` marker, where it stands; ordered by
+/// path (bytewise), then line, as a report lists them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MarkerWarning {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for MarkerWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
 }
 
 /// Longest `match` text kept in a finding, in characters.
@@ -524,10 +539,11 @@ fn report_markers(
                     .or_else(nested)
                     .map(|n| format!("; did you mean {n}?"))
                     .unwrap_or_default();
-                out.warnings.push(format!(
-                    "{}:{}: valve:ignore[{name}] names no persona of the config{hint}",
-                    doc.path, lm.line
-                ));
+                out.warnings.push(MarkerWarning {
+                    file: doc.path.to_string(),
+                    line: lm.line,
+                    message: format!("valve:ignore[{name}] names no persona of the config{hint}"),
+                });
             }
             let expired = mark.is_valid() && mark.is_expired(w.today);
             let record = crate::finding::SuppressionRecord {
@@ -921,6 +937,19 @@ pub fn fingerprint(persona: &str, path: &str, line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marker_warnings_sort_by_path_then_numeric_line_and_show_as_path_line() {
+        let w = |file: &str, line| MarkerWarning {
+            file: file.to_string(),
+            line,
+            message: "x".to_string(),
+        };
+        let mut all = [w("a.rs", 10), w("a.rs", 9), w("a-b.rs", 1)];
+        all.sort();
+        let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["a-b.rs:1: x", "a.rs:9: x", "a.rs:10: x"]);
+    }
 
     #[test]
     fn lines_and_columns_are_one_based_in_characters() {

@@ -626,8 +626,13 @@ fn stream_git(
     let expected: Vec<Change> = match opts.config {
         Some(_) => Vec::new(),
         None => listing
-            .tracked(b"", |p| {
-                crate::nested::is_nested_config(p) || p.ends_with("/.sage")
+            // A name that is not UTF-8 is shown escaped, its ASCII end
+            // kept: the shown name decides, in `is_nested_entry`.
+            .tracked(b"", |raw| {
+                raw.ends_with(b"/.sage")
+                    || config::CONFIG_PATHS
+                        .iter()
+                        .any(|c| raw.ends_with(c.as_bytes()))
             })
             .into_iter()
             .filter(is_nested_entry)

@@ -58,9 +58,10 @@ impl Repo {
 }
 
 impl Listing {
-    /// The tracked paths under `prefix` whose shown name `keep` takes, as
-    /// the index has them (its mode, not the work tree's kind), sorted.
-    pub fn tracked(&self, prefix: &[u8], keep: impl Fn(&str) -> bool) -> Vec<Change> {
+    /// The tracked paths under `prefix` whose raw name `keep` takes, as the
+    /// index has them (its mode, not the work tree's kind), sorted. Only
+    /// those are made changes: this looks at every entry.
+    pub fn tracked(&self, prefix: &[u8], keep: impl Fn(&[u8]) -> bool) -> Vec<Change> {
         let index = &self.index;
         let range = index
             .prefixed_entries_range(prefix.as_bstr())
@@ -68,9 +69,8 @@ impl Listing {
         let mut out: Vec<Change> = Vec::new();
         for entry in &index.entries()[range] {
             let raw = entry.path(index);
-            let change = Change::added(raw, tracked_content(entry.mode));
-            if keep(&change.path) && out.last().is_none_or(|l| l.raw_path() != raw.as_bytes()) {
-                out.push(change);
+            if keep(raw) && out.last().is_none_or(|l| l.raw_path() != raw.as_bytes()) {
+                out.push(Change::added(raw, tracked_content(entry.mode)));
             }
         }
         out

@@ -76,6 +76,21 @@ pub struct Options {
     pub inline_ignore: bool,
     /// SPEC §12 `--cache DIR` / `--cache-max SIZE`: the result cache.
     pub cache: Option<crate::cache::Spec>,
+    /// Which findings the report needs kept.
+    pub keep: Keep,
+}
+
+/// Which findings a run keeps for its report; every count is exact either
+/// way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Keep {
+    /// Every finding, up to `max_findings` (the first by place).
+    #[default]
+    All,
+    /// Only the blocking ones: a quiet human report shows no finding, only
+    /// the verdict, which names what blocks and where first. The others
+    /// are counted and never built, so memory does not grow with them.
+    Blocking,
 }
 
 /// `--policy`: which revision's config and baseline judge a `--base` range.
@@ -371,6 +386,7 @@ pub struct Gate {
     today: crate::date::Date,
     /// `--base`: CODEOWNERS is read from the judged revision (SPEC §11).
     owners_at: Option<String>,
+    keep: Keep,
 }
 
 /// The personas `--persona` and `--min-severity` leave judging, by config
@@ -448,7 +464,15 @@ impl Gate {
             context: self::threshold(&ws.rules, opts).0.as_str(),
             judged,
             earlier: None,
+            keep: opts.keep,
         }
+    }
+
+    /// A gate that keeps every finding whatever the command line needs:
+    /// two policies' reports are united finding by finding.
+    pub(crate) fn keeping_all(mut self) -> Gate {
+        self.keep = Keep::All;
+        self
     }
 
     /// Only the personas whose position in `mask` is true judge (and only
@@ -1045,7 +1069,11 @@ fn finish(
     // History judging meets a marker in several commits: once.
     let (markers, [unused, expired, new]) = crate::finding::unite_markers(markers);
     findings.sort_unstable_by(|a, b| a.full_key().cmp(&b.full_key()));
-    let truncated = truncated + findings.len().saturating_sub(limit);
+    let truncated = match gate.keep {
+        Keep::All => truncated + findings.len().saturating_sub(limit),
+        // What a run keeping every finding would have left out.
+        Keep::Blocking => total.saturating_sub(limit),
+    };
     findings.truncate(limit);
     let mut owner_warnings = Vec::new();
     assign_owners(ws, gate, &mut findings, &mut owner_warnings);
@@ -1310,9 +1338,13 @@ impl Tally {
             self.baselined += 1;
             return false;
         }
-        self.blocking += usize::from(gate.blocks(hit.severity, hit.enforced_from));
+        let blocks = gate.blocks(hit.severity, hit.enforced_from);
+        self.blocking += usize::from(blocks);
         self.by_severity.add(hit.severity);
         self.total += 1;
+        if gate.keep == Keep::Blocking && !blocks {
+            return false;
+        }
         // Past the cap, a hit after the last kept finding is only counted.
         if let Some(cut) = &self.cutoff {
             if hit.full_key() > cut.as_key() {

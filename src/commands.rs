@@ -116,6 +116,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 today: today()?,
                 inline_ignore: true,
                 cache: None,
+                keep: check::Keep::All,
             };
             let head = match &opts.selection {
                 Selection::Range { head, .. } => Some(head.as_str()),
@@ -214,6 +215,12 @@ fn check_command(g: &crate::cli::Global, args: &CheckArgs) -> Result<u8> {
         today: today()?,
         inline_ignore: !args.no_inline_ignore,
         cache: args.cache_spec(),
+        // A quiet human report shows only the summary and the verdict.
+        keep: if g.quiet && args.format == crate::render::Format::Human && args.report.is_empty() {
+            check::Keep::Blocking
+        } else {
+            check::Keep::All
+        },
     };
     let mut report = check::run(&opts)?;
     // Under `--no-inline-ignore` no marker would help: no hint offers one.

@@ -141,7 +141,15 @@ pub fn run_range(opts: &Options, base: Option<&str>, head: &str) -> Result<Repor
         .map(|(side, matchers)| RangeSide {
             ws: &side.ws,
             matchers,
-            gate: Gate::with(&side.ws, opts, threshold, source.clone(), baseline.clone()),
+            gate: {
+                let gate = Gate::with(&side.ws, opts, threshold, source.clone(), baseline.clone());
+                // Two sides are united finding by finding.
+                if sides.len() > 1 {
+                    gate.keeping_all()
+                } else {
+                    gate
+                }
+            },
         })
         .collect();
     let reports = judge_range(

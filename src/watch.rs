@@ -761,6 +761,7 @@ pub fn run(opts: WatchOptions, out: &mut dyn Write, shutdown: Arc<AtomicBool>) -
         shard: None,
         today: crate::commands::today()?,
         inline_ignore: true,
+        keep: crate::check::Keep::All,
         // SPEC §12: the result cache, in memory for the life of the watch.
         cache: Some(crate::cache::Memory::new(crate::cache::MEMORY_MAX).spec()),
     };

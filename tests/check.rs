@@ -849,6 +849,66 @@ fn max_findings_keeps_the_first_findings_counts_all_and_says_so_everywhere() {
 }
 
 #[test]
+fn quiet_human_output_is_the_tail_of_the_full_one_though_it_keeps_only_blocking_findings() {
+    // `-q` keeps only the blocking findings (the verdict names them); the
+    // truncation note, the counts and the verdict must not change.
+    let f = Fixture::new();
+    f.config("max_findings: 5\npersonas:\n  Low:\n    triggers: ['l']\n  High:\n    triggers: ['h']\n    severity: error\n")
+        .write("a.txt", "h\nh\n")
+        .write("b.txt", &"l\n".repeat(12));
+    let run = |args: &[&str]| {
+        let out = f.valve(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ms = regex::Regex::new(r"\[\d+ ms\]").expect("regex");
+        ms.replace_all(&text, "[N ms]").into_owned()
+    };
+    let quiet = run(&["-q", "check", "--all"]);
+    let full = run(&["check", "--all"]);
+    assert!(quiet.contains("findings truncated: 9 of 14"), "{quiet}");
+    assert!(
+        quiet.contains("2 blocking findings by High (error), first at a.txt:1"),
+        "{quiet}"
+    );
+    assert!(!quiet.contains("b.txt"), "{quiet}");
+    assert!(
+        full.len() > quiet.len() && full.ends_with(&quiet),
+        "{full}\n---\n{quiet}"
+    );
+}
+
+#[test]
+fn quiet_range_judged_by_two_policies_counts_what_the_full_run_counts() {
+    // `--policy both` unites the two policies' findings one by one: each
+    // side keeps them all even under `-q`, or the united count would be
+    // the blocking ones only.
+    let f = Fixture::new();
+    f.config("personas:\n  Low:\n    triggers: ['l']\n")
+        .write("a.txt", "x\n")
+        .commit("base");
+    f.git(&["checkout", "-q", "-b", "topic"]);
+    f.config("personas:\n  Low:\n    triggers: ['l']\n  High:\n    triggers: ['h']\n    severity: error\n")
+        .write("a.txt", "h\nl\nl\n")
+        .commit("tighten and add");
+    let run = |args: &[&str]| {
+        let out = f.valve(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ms = regex::Regex::new(r"\[\d+ ms\]").expect("regex");
+        ms.replace_all(&text, "[N ms]").into_owned()
+    };
+    let quiet = run(&["-q", "check", "--base", "main"]);
+    let full = run(&["check", "--base", "main"]);
+    // Both open with the policy note; the summary and verdict end both.
+    let tail = quiet.find("valve: ").map_or("", |at| &quiet[at..]);
+    assert!(
+        tail.starts_with("valve: 3 findings (1 error, 2 info)"),
+        "{quiet}"
+    );
+    assert!(full.ends_with(tail), "{full}\n---\n{quiet}");
+}
+
+#[test]
 fn all_in_git_judges_tracked_files_even_when_ignored_and_never_applies_a_parent_gitignore() {
     let outer = Fixture::bare_dir();
     // An ignore file above the repository: it must never apply.

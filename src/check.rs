@@ -657,7 +657,7 @@ fn stream_git(
                     || config::CONFIG_PATHS
                         .iter()
                         .any(|c| raw.ends_with(c.as_bytes()))
-            })
+            })?
             .into_iter()
             .filter(is_nested_entry)
             .collect(),

@@ -1109,6 +1109,114 @@ fn worktree_changes_equal_git_add_all_then_diff_cached() {
     coverage.check("--worktree");
 }
 
+/// `--all` lists what git tracks or would add that is in the work tree:
+/// `git ls-files --cached --others --exclude-standard`, less what is not
+/// on disk as a file, a link or a special file (deleted, a folder now, left
+/// out of a sparse checkout, or beyond a link that replaced a folder).
+#[test]
+fn all_lists_what_git_tracks_or_would_add_that_is_on_disk() {
+    let mut mismatches = Vec::new();
+    let mut formats = BTreeSet::new();
+    for seed in seeds() {
+        let mut w = World::new(seed);
+        w.f.write(".gitignore", "build/\n*.log\n");
+        w.populate();
+        // Tracked though ignored: listed, as git lists them.
+        w.f.write("build/kept.txt", "kept\n")
+            .write("build/sub/deep.txt", "kept\n")
+            .write("kept.log", "kept\n");
+        w.git(&["add", "-f", "build", "kept.log"]);
+        commit(&w.f, "base");
+        let format = FORMATS[seed as usize % FORMATS.len()];
+        formats.insert(format!("{format:?}"));
+        w.use_format(format);
+        w.mutations();
+        // Untracked, ignored, and a tracked folder replaced by a link.
+        w.f.write("build/new.txt", "ignored\n")
+            .write("notes.log", "ignored\n")
+            .write("fresh.txt", "untracked\n");
+        // A tracked folder replaced by a link to a folder outside that has
+        // the same files: none of them is listed, whether the link is
+        // ignored (`build`) or inside an ignored folder (`build/sub`).
+        let linked = match seed % 4 {
+            0 => Some("build"),
+            2 => Some("build/sub"),
+            _ => None,
+        };
+        if let Some(linked) = linked {
+            let outside = tempfile::tempdir().expect("temp dir");
+            for name in ["kept.txt", "deep.txt", "sub/deep.txt"] {
+                let path = outside.path().join(name);
+                std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+                std::fs::write(path, "outside\n").expect("write");
+            }
+            // Left out of a sparse checkout, it may not be there.
+            let _ = std::fs::remove_dir_all(w.abs(linked));
+            let parent = w.abs(linked).parent().expect("parent").to_path_buf();
+            std::fs::create_dir_all(parent).expect("mkdir");
+            std::os::unix::fs::symlink(outside.path(), w.abs(linked)).expect("symlink");
+            std::mem::forget(outside);
+        }
+        let report = w.f.json(&["--all", "--fail-on", "never"]);
+        let valve: BTreeSet<String> = report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|x| x["file"].as_str().expect("file").to_string())
+            .chain(
+                report["skipped"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|x| x["file"].as_str().expect("file").to_string()),
+            )
+            .collect();
+        let listed = git_bytes(
+            w.f.path(),
+            &[
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ]
+            .map(OsString::from),
+        );
+        let on_disk = |raw: &[u8]| {
+            let mut at = w.f.path().to_path_buf();
+            let parts: Vec<&[u8]> = raw.split(|&b| b == b'/').collect();
+            for (i, part) in parts.iter().enumerate() {
+                at.push(OsStr::from_bytes(part));
+                let Ok(meta) = std::fs::symlink_metadata(&at) else {
+                    return false;
+                };
+                let last = i + 1 == parts.len();
+                if !last && !meta.file_type().is_dir() {
+                    return false;
+                }
+                if last {
+                    return !meta.file_type().is_dir();
+                }
+            }
+            false
+        };
+        let git: BTreeSet<String> = listed
+            .split(|&b| b == 0)
+            .filter(|raw| !raw.is_empty() && on_disk(raw))
+            .map(shown)
+            .collect();
+        mismatches.extend(difference(seed, &valve, &git));
+    }
+    report("--all", &mismatches);
+    if std::env::var("VALVE_ORACLE_SEED").is_err() {
+        assert_eq!(
+            formats.len(),
+            FORMATS.len(),
+            "every index format: {formats:?}"
+        );
+    }
+}
+
 /// The model of a checked-out tree, read back from disk (after checkout).
 fn model_of(f: &Fixture) -> BTreeMap<String, Node> {
     let mut out = BTreeMap::new();

@@ -455,7 +455,7 @@ pub(super) fn read_index(repo: &gix::Repository) -> Result<gix::index::State> {
 /// Whether the index file exists; one that is not a regular file is an
 /// error: `GIT_INDEX_FILE` may name anything, and a FIFO would block the
 /// open forever, a device never end (SPEC §9).
-fn index_exists(path: &Path) -> Result<bool> {
+pub(super) fn index_exists(path: &Path) -> Result<bool> {
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::io(path, e)),

@@ -168,7 +168,7 @@ fn u32_at(data: &[u8], at: usize) -> Option<u32> {
 }
 
 /// Bytes of stat data before an entry's object id.
-const STAT: usize = 40;
+pub(super) const STAT: usize = 40;
 
 /// How far ahead of the entry being located its bytes are touched.
 const READ_AHEAD: usize = 8192;
@@ -192,7 +192,7 @@ fn path_of(data: &[u8], pos: usize, hash_len: usize, end: usize) -> Option<(usiz
 /// Whether `a <= b` in byte order. Neighbouring paths share long
 /// prefixes, so this compares eight bytes at a time, inline: a call to
 /// `memcmp` per entry costs more than the rest of locating it.
-fn in_order(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn in_order(a: &[u8], b: &[u8]) -> bool {
     let n = a.len().min(b.len());
     let (mut x, mut y) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
     for (p, q) in x.by_ref().zip(y.by_ref()) {

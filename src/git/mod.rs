@@ -38,6 +38,7 @@ mod probe;
 mod quarantine;
 mod range;
 mod revision;
+mod streamed;
 #[cfg(test)]
 mod test_git;
 mod trees;

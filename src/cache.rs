@@ -166,7 +166,8 @@ fn hex(bytes: &[u8]) -> String {
 /// One document's entry while it is scanned: what was found in the cache,
 /// what this run adds, and whether it must be written back.
 pub struct Memo<'c> {
-    cache: &'c Cache,
+    /// `None`: matches known or collected without a cache entry.
+    cache: Option<&'c Cache>,
     key: Key,
     /// Per persona, the ranges of each of its triggers, when known.
     personas: Vec<Option<Vec<Ranges>>>,
@@ -203,7 +204,7 @@ impl<'c> Memo<'c> {
             .flat_map(|ts| ts.iter().map(Vec::len))
             .sum();
         Memo {
-            cache,
+            cache: Some(cache),
             key,
             personas,
             dirty,
@@ -211,6 +212,37 @@ impl<'c> Memo<'c> {
             overflow: false,
             content_len: content.len(),
         }
+    }
+
+    /// A memo of matches known already (a `Found`), written nowhere.
+    pub fn known(personas: Vec<Option<Vec<Ranges>>>) -> Memo<'static> {
+        Memo {
+            cache: None,
+            key: [0; 32],
+            personas,
+            dirty: false,
+            room: 0,
+            overflow: false,
+            content_len: 0,
+        }
+    }
+
+    /// An empty memo that only collects what matching finds, for `ranges`.
+    pub fn collecting(personas: usize) -> Memo<'static> {
+        Memo {
+            cache: None,
+            key: [0; 32],
+            personas: vec![None; personas],
+            dirty: false,
+            room: MAX_MATCHES,
+            overflow: false,
+            content_len: 0,
+        }
+    }
+
+    /// Every persona's ranges as known now, unless some did not fit.
+    pub fn ranges(&self) -> Option<Vec<Option<Vec<Ranges>>>> {
+        (!self.overflow).then(|| self.personas.clone())
     }
 
     /// Takes persona `pi`'s known ranges (give them back with `put`).
@@ -246,13 +278,14 @@ impl<'c> Memo<'c> {
 
     /// Writes the entry back when this run added to it.
     pub fn finish(self) {
+        let Some(cache) = self.cache else { return };
         if !self.dirty || self.overflow {
             return;
         }
-        if let Some(memory) = &self.cache.memory {
+        if let Some(memory) = &cache.memory {
             memory.keep(self.key, self.personas.clone());
         }
-        if !self.cache.on_disk() {
+        if !cache.on_disk() {
             return;
         }
         let payload = encode(&self.personas, self.content_len);
@@ -263,7 +296,7 @@ impl<'c> Memo<'c> {
         bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&Sha256::digest(&payload));
         bytes.extend_from_slice(&payload);
-        let _ = write_atomic(&self.cache.path(&self.key), &bytes);
+        let _ = write_atomic(&cache.path(&self.key), &bytes);
     }
 }
 
@@ -510,13 +543,16 @@ pub fn evict(spec: &Spec) {
 // ---------------------------------------------------------------------
 
 const CLEAN_MAGIC: &[u8; 8] = b"valve\0cs";
-const CLEAN_VERSION: u32 = 1;
+const CLEAN_VERSION: u32 = 2;
 /// magic, version, key, id length, record count, body checksum.
 const CLEAN_HEADER: usize = 8 + 4 + 32 + 4 + 8 + 32;
 /// Largest id (SHA-256).
 const MAX_ID: usize = 32;
 /// Largest file of records read or written (3.6 million records).
 const MAX_CLEAN: u64 = 128 * 1024 * 1024;
+/// Largest `Found` kept with a record: the lines of a blob's matches are
+/// kept only while they are small beside the file they spare a read of.
+pub const MAX_FOUND: usize = 16 * 1024;
 
 /// What a run found in a clean blob's content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -538,45 +574,144 @@ impl Record {
     }
 }
 
+/// What judging needs of a clean blob some trigger matched, so that it is
+/// judged again without being read (SPEC §12): its lines that hold a match
+/// (from the line before each match, which a snippet may show, to the line
+/// of its end), every other line left empty so line numbers stay, and the
+/// matches of every persona that searched it, as ranges in that text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub content: Vec<u8>,
+    pub personas: Vec<Option<Vec<Ranges>>>,
+}
+
+impl Found {
+    /// The lines `personas`' matches in `content` need, or `None` when they
+    /// are more than `MAX_FOUND` bytes.
+    pub fn of(content: &[u8], personas: &[Option<Vec<Ranges>>]) -> Option<Found> {
+        // Where each line starts; line `i` (from 0) runs to the next start.
+        let mut starts = vec![0usize];
+        starts.extend(memchr::memchr_iter(b'\n', content).map(|i| i + 1));
+        let line_of = |o: usize| starts.partition_point(|&s| s <= o) - 1;
+        let mut needed: Vec<usize> = Vec::new();
+        for &(s, e) in personas.iter().flatten().flatten().flatten() {
+            let (first, last) = (line_of(s), line_of(e));
+            needed.extend(first.saturating_sub(1)..=last);
+        }
+        needed.sort_unstable();
+        needed.dedup();
+        let mut text = Vec::new();
+        // Per needed line: where it starts in `content` and in `text`.
+        let mut moved: Vec<(usize, usize)> = Vec::with_capacity(needed.len());
+        let mut next_line = 0usize;
+        for &line in &needed {
+            text.resize(text.len() + (line - next_line), b'\n');
+            let from = starts[line];
+            let to = starts.get(line + 1).copied().unwrap_or(content.len());
+            moved.push((from, text.len()));
+            text.extend_from_slice(&content[from..to]);
+            next_line = line + 1;
+            if text.len() > MAX_FOUND {
+                return None;
+            }
+        }
+        let shift = |o: usize| {
+            let at = moved.partition_point(|&(from, _)| from <= o) - 1;
+            let (from, to) = moved[at];
+            o - from + to
+        };
+        let personas = personas
+            .iter()
+            .map(|p| {
+                p.as_ref().map(|triggers| {
+                    triggers
+                        .iter()
+                        .map(|r| r.iter().map(|&(s, e)| (shift(s), shift(e))).collect())
+                        .collect()
+                })
+            })
+            .collect();
+        Some(Found {
+            content: text,
+            personas,
+        })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.content.len() + 64);
+        out.extend_from_slice(&(self.content.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.content);
+        out.extend_from_slice(&encode(&self.personas, self.content.len()));
+        out
+    }
+
+    /// Reads a `Found` back, checking it fits `rules` (see `decode`).
+    pub fn decode(bytes: &[u8], rules: &Ruleset) -> Option<Found> {
+        let mut r = Reader { bytes, at: 0 };
+        let len = r.u32()? as usize;
+        let content = r.take(len)?.to_vec();
+        let personas = decode(bytes.get(r.at..)?, &shape(rules), len)?;
+        Some(Found { content, personas })
+    }
+}
+
 /// The records of one ruleset: those read from the folder, sorted by id,
 /// and those this run adds.
 #[derive(Debug, Default)]
 struct Clean {
     id_len: usize,
     path: PathBuf,
-    /// Fixed-size records (`id`, length, flags, silent personas), sorted.
+    /// Records (`id`, length, flags, silent personas, the length of what
+    /// follows, a `Found` or nothing), sorted by id.
     read: Vec<u8>,
-    /// Where the records whose ids start with each two bytes begin (ids
-    /// are hashes, so each run of `read` is a few records long).
+    /// Where each record of `read` starts.
+    at: Vec<u32>,
+    /// Where the records whose ids start with each two bytes begin, as
+    /// positions in `at` (ids are hashes, so each run is a few records).
     starts: Vec<u32>,
     added: Mutex<Vec<u8>>,
 }
 
-impl Clean {
-    fn record_len(&self) -> usize {
-        self.id_len + 8 + 1 + 8
-    }
+/// Bytes of a record before its `Found`: id, length, flags, silent
+/// personas, and the `Found`'s length.
+fn fixed_len(id_len: usize) -> usize {
+    id_len + 8 + 1 + 8 + 4
+}
 
+/// The records of `body`, each as its bytes, or `None` when one runs past
+/// the end.
+fn records(body: &[u8], id_len: usize) -> Option<Vec<&[u8]>> {
+    let fixed = fixed_len(id_len);
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < body.len() {
+        let extra = u32::from_le_bytes(body.get(at + fixed - 4..at + fixed)?.try_into().ok()?);
+        let end = (at + fixed).checked_add(extra as usize)?;
+        out.push(body.get(at..end)?);
+        at = end;
+    }
+    Some(out)
+}
+
+impl Clean {
     fn load(cache: &Cache, id_len: usize) -> Clean {
         let key = cache.clean_key(id_len);
         let path = cache.path(&key);
         let mut clean = Clean {
             id_len,
             path,
-            read: Vec::new(),
-            starts: Vec::new(),
-            added: Mutex::new(Vec::new()),
+            ..Clean::default()
         };
-        if let Some((body, used)) = clean.read_file(&key) {
+        if let Some((body, at, used)) = clean.read_file(&key) {
             clean.read = body;
+            clean.at = at;
             touch(&clean.path, used);
         }
-        let n = clean.record_len();
-        let count = clean.read.len() / n;
         let prefix = |i: usize| {
-            let r = &clean.read[i * n..];
+            let r = &clean.read[clean.at[i] as usize..];
             usize::from(r[0]) << 8 | usize::from(r[1])
         };
+        let count = clean.at.len();
         let mut starts = vec![0u32; (1 << 16) + 1];
         let mut at = 0usize;
         for (p, start) in starts.iter_mut().enumerate() {
@@ -590,8 +725,9 @@ impl Clean {
     }
 
     /// The file's sorted records when its header, key and checksum are
-    /// right, with when it was last used.
-    fn read_file(&self, key: &Key) -> Option<(Vec<u8>, Option<SystemTime>)> {
+    /// right, with where each starts and when the file was last used.
+    #[allow(clippy::type_complexity)]
+    fn read_file(&self, key: &Key) -> Option<(Vec<u8>, Vec<u32>, Option<SystemTime>)> {
         let file = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
@@ -613,23 +749,31 @@ impl Clean {
             return None;
         }
         let body = &bytes[CLEAN_HEADER..];
-        let expected = count.checked_mul(self.record_len() as u64)?;
-        if body.len() as u64 != expected || Sha256::digest(body)[..] != bytes[56..88] {
+        if Sha256::digest(body)[..] != bytes[56..88] {
             return None;
         }
-        let sorted = body
-            .chunks_exact(self.record_len())
-            .zip(body.chunks_exact(self.record_len()).skip(1))
+        let all = records(body, id_len)?;
+        let sorted = all
+            .iter()
+            .zip(all.iter().skip(1))
             .all(|(a, b)| a[..id_len] < b[..id_len]);
-        sorted.then(|| (body.to_vec(), meta.modified().ok()))
+        if all.len() as u64 != count || !sorted || body.len() > u32::MAX as usize {
+            return None;
+        }
+        let base = body.as_ptr() as usize;
+        let at = all
+            .iter()
+            .map(|r| (r.as_ptr() as usize - base) as u32)
+            .collect();
+        Some((body.to_vec(), at, meta.modified().ok()))
     }
 
-    fn find(&self, id: &[u8]) -> Option<Record> {
+    fn find(&self, id: &[u8]) -> Option<(Record, &[u8])> {
         if id.len() != self.id_len {
             return None;
         }
-        let n = self.record_len();
-        let at = |i: usize| &self.read[i * n..(i + 1) * n];
+        let fixed = fixed_len(self.id_len);
+        let at = |i: usize| &self.read[self.at[i] as usize..];
         let p = usize::from(id[0]) << 8 | usize::from(id[1]);
         let (Some(&lo), Some(&hi)) = (self.starts.get(p), self.starts.get(p + 1)) else {
             return None;
@@ -640,21 +784,29 @@ impl Clean {
             match at(mid)[..self.id_len].cmp(id) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return decode_record(&at(mid)[self.id_len..]),
+                std::cmp::Ordering::Equal => {
+                    let r = at(mid);
+                    let extra = u32::from_le_bytes(r.get(fixed - 4..fixed)?.try_into().ok()?);
+                    let found = r.get(fixed..fixed + extra as usize)?;
+                    return Some((decode_record(&r[self.id_len..])?, found));
+                }
             }
         }
         None
     }
 
-    fn add(&self, id: &[u8], record: Record) {
+    fn add(&self, id: &[u8], record: Record, found: Option<&Found>) {
         if id.len() != self.id_len {
             return;
         }
+        let found = found.map(Found::encode).unwrap_or_default();
         if let Ok(mut added) = self.added.lock() {
             added.extend_from_slice(id);
             added.extend_from_slice(&record.len.to_le_bytes());
             added.push(u8::from(record.binary) | u8::from(record.marker) << 1);
             added.extend_from_slice(&record.silent.to_le_bytes());
+            added.extend_from_slice(&(found.len() as u32).to_le_bytes());
+            added.extend_from_slice(&found);
         }
     }
 
@@ -667,16 +819,18 @@ impl Clean {
         if added.is_empty() {
             return;
         }
-        let n = self.record_len();
-        let fresh: Vec<&[u8]> = added.chunks_exact(n).collect();
+        let id_len = self.id_len;
+        let Some(fresh) = records(&added, id_len) else {
+            return;
+        };
         let keep_old = (self.read.len() + added.len()) as u64 <= max / 2;
-        let mut all: Vec<&[u8]> = fresh.clone();
+        let mut all: Vec<&[u8]> = fresh;
         if keep_old {
-            all.extend(self.read.chunks_exact(n));
+            all.extend(records(&self.read, id_len).unwrap_or_default());
         }
         // This run's record of an id first, so it is the one kept.
-        all.sort_by(|a, b| a[..self.id_len].cmp(&b[..self.id_len]));
-        all.dedup_by(|later, first| later[..self.id_len] == first[..self.id_len]);
+        all.sort_by(|a, b| a[..id_len].cmp(&b[..id_len]));
+        all.dedup_by(|later, first| later[..id_len] == first[..id_len]);
         let body: Vec<u8> = all.concat();
         if (body.len() + CLEAN_HEADER) as u64 > (max / 2).min(MAX_CLEAN) {
             added.clear();
@@ -686,8 +840,8 @@ impl Clean {
         bytes.extend_from_slice(CLEAN_MAGIC);
         bytes.extend_from_slice(&CLEAN_VERSION.to_le_bytes());
         bytes.extend_from_slice(key);
-        bytes.extend_from_slice(&(self.id_len as u32).to_le_bytes());
-        bytes.extend_from_slice(&((body.len() / n) as u64).to_le_bytes());
+        bytes.extend_from_slice(&(id_len as u32).to_le_bytes());
+        bytes.extend_from_slice(&(all.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&Sha256::digest(&body));
         bytes.extend_from_slice(&body);
         let _ = write_atomic(&self.path, &bytes);
@@ -729,8 +883,9 @@ impl Cache {
         self.clean.get_or_init(|| Clean::load(self, id_len))
     }
 
-    /// What an earlier run found in the clean blob `id`.
-    pub fn clean_record(&self, id: &[u8]) -> Option<Record> {
+    /// What an earlier run found in the clean blob `id`, with its `Found`
+    /// as stored (empty: none).
+    pub fn clean_record(&self, id: &[u8]) -> Option<(Record, &[u8])> {
         if !(2..=MAX_ID).contains(&id.len()) {
             return None;
         }
@@ -739,9 +894,9 @@ impl Cache {
 
     /// Keeps what this run found in the clean blob `id` (whose bytes were
     /// checked to be the blob's), for `flush`.
-    pub fn add_clean(&self, id: &[u8], record: Record) {
+    pub fn add_clean(&self, id: &[u8], record: Record, found: Option<&Found>) {
         if (2..=MAX_ID).contains(&id.len()) {
-            self.clean_set(id.len()).add(id, record);
+            self.clean_set(id.len()).add(id, record, found);
         }
     }
 
@@ -814,7 +969,7 @@ mod tests {
         };
         let key = cache.key(b"content");
         let memo = Memo {
-            cache: &cache,
+            cache: Some(&cache),
             key,
             personas: sample(),
             dirty: true,
@@ -865,15 +1020,24 @@ mod tests {
             [9, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
             [255; 20],
         ];
+        let found = Found {
+            content: b"\nab\n".to_vec(),
+            personas: vec![None, Some(vec![vec![(1, 3)]])],
+        };
         let first = cache([1; 32]);
         for (i, id) in ids.iter().enumerate() {
-            first.add_clean(id, record(i as u64 + 2, 1 << i));
+            let with = (i == 1).then_some(&found);
+            first.add_clean(id, record(i as u64 + 2, 1 << i), with);
         }
         first.flush();
         let again = cache([1; 32]);
         for (i, id) in ids.iter().enumerate() {
-            assert_eq!(again.clean_record(id), Some(record(i as u64 + 2, 1 << i)));
+            let (r, body) = again.clean_record(id).expect("found again");
+            assert_eq!(r, record(i as u64 + 2, 1 << i));
+            assert_eq!(body.is_empty(), i != 1);
         }
+        let (_, body) = again.clean_record(&ids[1]).expect("found again");
+        assert_eq!(body, found.encode());
         assert_eq!(again.clean_record(&[9; 19]), None, "another length");
         assert_eq!(again.clean_record(&[8; 20]), None);
         assert_eq!(
@@ -884,8 +1048,69 @@ mod tests {
         assert!(
             again
                 .clean_record(&ids[3])
-                .is_some_and(|r| r.silent_for(3) && !r.silent_for(2))
+                .is_some_and(|(r, _)| r.silent_for(3) && !r.silent_for(2))
         );
+    }
+
+    /// Every match keeps its line, column and text in a `Found`'s partial
+    /// text, and the line before it (a snippet's) is kept too.
+    #[test]
+    fn a_found_keeps_each_match_where_it_was() {
+        let content = "zero\none\ntwo dbg!(x)\nthree\nfour\r\nfive é dbg!(y) dbg!(z)\r\nsix\nseven BEGIN\neight END\nnine\nten\nlast dbg!".as_bytes();
+        let find = |needle: &str| -> Ranges {
+            memchr::memmem::find_iter(content, needle.as_bytes())
+                .map(|s| (s, s + needle.len()))
+                .collect()
+        };
+        let span = {
+            let s = memchr::memmem::find(content, b"BEGIN").expect("BEGIN");
+            let e = memchr::memmem::find(content, b"END").expect("END") + 3;
+            vec![(s, e)]
+        };
+        let personas = vec![
+            Some(vec![find("dbg!("), find("dbg!")]),
+            None,
+            Some(vec![span, Vec::new()]),
+            // A match that ends at the end of the text.
+            Some(vec![vec![(content.len() - 4, content.len())]]),
+        ];
+        let found = Found::of(content, &personas).expect("small");
+        let old = crate::scan::LineIndex::new(content, false);
+        let new = crate::scan::LineIndex::new(&found.content, false);
+        for (p, q) in personas.iter().zip(&found.personas) {
+            let (Some(p), Some(q)) = (p, q) else {
+                assert_eq!(p.is_none(), q.is_none());
+                continue;
+            };
+            for (a, b) in p.iter().flatten().zip(q.iter().flatten()) {
+                for (x, y) in [(a.0, b.0), (a.1, b.1)] {
+                    assert_eq!(old.position(content, x), new.position(&found.content, y));
+                }
+                assert_eq!(content[a.0..a.1], found.content[b.0..b.1]);
+            }
+        }
+        // Lines without a match, and not before one, are emptied.
+        let text = String::from_utf8_lossy(&found.content);
+        assert!(
+            text.starts_with("\none\ntwo dbg!(x)\n\nfour\r\nfive"),
+            "{text:?}"
+        );
+        assert!(text.ends_with("eight END\n\nten\nlast dbg!"), "{text:?}");
+        assert!(Found::decode(&found.encode(), &four_personas()).is_some_and(|f| f == found));
+        // Too many bytes of lines to keep: none.
+        let long = "x".repeat(MAX_FOUND) + " dbg!(";
+        let ranges = vec![Some(vec![vec![(long.len() - 5, long.len())]])];
+        assert!(Found::of(long.as_bytes(), &ranges).is_none());
+    }
+
+    /// A ruleset whose personas have 2, 1, 2 and 1 triggers.
+    fn four_personas() -> Ruleset {
+        let text = "personas:\n  A:\n    triggers: [a, b]\n  B:\n    triggers: [c]\n  C:\n    triggers: [d, e]\n  D:\n    triggers: [f]\n";
+        let source = crate::config::Source {
+            name: "valve.yml".into(),
+            text: text.into(),
+        };
+        Ruleset::from_source(&source).unwrap_or_else(|e| panic!("config should compile: {e:?}"))
     }
 
     #[test]

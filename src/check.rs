@@ -1636,7 +1636,7 @@ fn judge(
     // earlier run found in that blob may answer without reading it.
     let clean = match (&facts.cache, &change.new) {
         (Some(cache), Content::File) if wants_content => {
-            stat_clean(&ws.root, change, cache, local, rules.max_file_size)
+            stat_clean(&ws.root, change, cache, local, rules)
         }
         _ => None,
     };
@@ -1644,6 +1644,15 @@ fn judge(
         c.known
             .filter(|r| answers(rules, &judges, change.kind, scans_binary, r))
     });
+    let every_line_counts = whole || change.kind == ChangeKind::Added || change.old.is_none();
+    // A clean blob some trigger matched: judged again from its `Found`,
+    // still without a read, when nothing else needs the whole text.
+    let replay = match (&clean, answered) {
+        (Some(c), None) if every_line_counts && change.staged.is_none() => {
+            replayed(rules, &judges, change.kind, c)
+        }
+        _ => None,
+    };
     // What this run learns of a clean file's blob, once it is scanned.
     let mut learned: Option<(git::BlobId, crate::cache::Record)> = None;
     if let Some(record) = answered {
@@ -1651,6 +1660,8 @@ fn judge(
         if binary {
             tally.binary_file(&change.path, scans_binary);
         }
+    } else if let Some((text, _)) = &replay {
+        data = Some(text.clone());
     } else if wants_content {
         let buf = std::mem::take(&mut local.buf);
         let loaded = match &clean {
@@ -1698,7 +1709,9 @@ fn judge(
         kind: change.kind,
         content: data.as_deref(),
         binary,
-        every_line_counts: whole || change.kind == ChangeKind::Added || change.old.is_none(),
+        every_line_counts,
+        known: replay.as_ref().map(|(_, known)| known.as_slice()),
+        collect: learned.is_some(),
     };
     // SPEC §8: what a commit now would carry of this file.
     let mut ledger = Ledger::default();
@@ -1744,7 +1757,18 @@ fn judge(
     }
     if let (Some((id, mut record)), Some(cache)) = (learned, &facts.cache) {
         record.silent = scanned.silent;
-        cache.add_clean(id.as_bytes(), record);
+        // What a later run needs to judge it unread: the lines of its
+        // matches (none when every searching persona was silent).
+        let found = match (&scanned.ranges, &data) {
+            (Some(ranges), Some(bytes)) if !record.marker && !record.binary => {
+                let matched = ranges.iter().flatten().flatten().any(|r| !r.is_empty());
+                matched
+                    .then(|| crate::cache::Found::of(bytes, ranges))
+                    .flatten()
+            }
+            _ => None,
+        };
+        cache.add_clean(id.as_bytes(), record, found.as_ref());
     }
     tally.suppressed += scanned.suppressed;
     tally.add_markers(scanned.markers, scanned.warnings);
@@ -1804,6 +1828,8 @@ fn judge_index(
         content: data.as_deref(),
         binary,
         every_line_counts: index.kind == ChangeKind::Added || index.old.is_none(),
+        known: None,
+        collect: false,
     };
     let mut diff_error: Option<Error> = None;
     let mut diff = || -> Option<Vec<bool>> {
@@ -1888,6 +1914,8 @@ struct StatClean {
     lstat: std::fs::Metadata,
     /// What an earlier run found in the blob, when its size is the file's.
     known: Option<crate::cache::Record>,
+    /// The lines of its matches, when some trigger matched.
+    found: Option<crate::cache::Found>,
 }
 
 /// The blob id of a tracked work-tree file whose index entry is
@@ -1899,7 +1927,7 @@ fn stat_clean(
     change: &Change,
     cache: &crate::cache::Cache,
     local: &mut Local<'_>,
-    max: u64,
+    rules: &Ruleset,
 ) -> Option<StatClean> {
     let repo = local.repo?;
     let index = cache.stat_index(|| repo.stat_index().ok().flatten())?;
@@ -1907,7 +1935,7 @@ fn stat_clean(
     let (id, lstat) = index.clean(change.raw_path(), &mut local.index_hint, || {
         std::fs::symlink_metadata(&path).ok()
     })?;
-    if lstat.len() > max {
+    if lstat.len() > rules.max_file_size {
         return None;
     }
     let handle = local.handle.get_or_insert_with(|| repo.local());
@@ -1918,10 +1946,51 @@ fn stat_clean(
     if !as_is.at(handle, change.raw_path()).unwrap_or(false) {
         return None;
     }
-    let known = cache
-        .clean_record(id.as_bytes())
-        .filter(|r| r.len == lstat.len());
-    Some(StatClean { id, lstat, known })
+    let (known, found) = match cache.clean_record(id.as_bytes()) {
+        Some((record, found)) if record.len == lstat.len() => (
+            Some(record),
+            (!found.is_empty())
+                .then(|| crate::cache::Found::decode(found, rules))
+                .flatten(),
+        ),
+        _ => (None, None),
+    };
+    Some(StatClean {
+        id,
+        lstat,
+        known,
+        found,
+    })
+}
+
+/// The text and matches a clean file is judged from without a read: its
+/// `Found`, when its record has no marker and is of text, and every judge
+/// that would search it either matched nothing or has its matches there
+/// (a persona that matched nothing gets none, and no trigger runs on the
+/// partial text). `None`: the file is read.
+#[allow(clippy::type_complexity)]
+fn replayed(
+    rules: &Ruleset,
+    judges: &[usize],
+    kind: ChangeKind,
+    clean: &StatClean,
+) -> Option<(Vec<u8>, Vec<Option<Vec<crate::cache::Ranges>>>)> {
+    let (record, found) = (clean.known?, clean.found.as_ref()?);
+    if record.marker || record.binary || found.personas.len() != rules.personas.len() {
+        return None;
+    }
+    let mut known = found.personas.clone();
+    for &t in judges {
+        let p = &rules.personas[t];
+        if p.is_path_only() || !p.wants(kind) || known[t].is_some() {
+            continue;
+        }
+        if !record.silent_for(t) {
+            return None;
+        }
+        known[t] = Some(vec![Vec::new(); p.triggers.len()]);
+    }
+    Some((found.content.clone(), known))
 }
 
 /// Whether a record of a file's content says all that judging it would

@@ -993,6 +993,8 @@ fn test(g: &crate::cli::Global) -> Result<u8> {
                     content: Some(example.content.as_bytes()),
                     binary: false,
                     every_line_counts: true,
+                    known: None,
+                    collect: false,
                 };
                 silenced =
                     scan::scan(rules, &[pi], &doc, &facts, &mut || None, &mut fired).suppressed;

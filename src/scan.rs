@@ -22,6 +22,11 @@ pub struct Document<'a> {
     pub binary: bool,
     /// In `--all`/`PATH` modes and for added files every line counts.
     pub every_line_counts: bool,
+    /// The raw matches of `content`, known already (SPEC §12: a clean
+    /// blob's `Found`): no trigger is run.
+    pub known: Option<&'a [Option<Vec<crate::cache::Ranges>>]>,
+    /// Hand the raw matches back in `Scanned::ranges`.
+    pub collect: bool,
 }
 
 /// Run-wide facts every finding carries, and the compiled triggers.
@@ -120,6 +125,9 @@ pub struct Scanned {
     /// none of its triggers matched (before scope and suppression), for
     /// the result cache's records (SPEC §12).
     pub silent: u64,
+    /// With `Document::collect`: every persona's raw matches (`None` for one
+    /// that did not search), unless there were too many to keep.
+    pub ranges: Option<Vec<Option<Vec<crate::cache::Ranges>>>>,
 }
 
 /// A problem with a `valve:ignore` marker, where it stands; ordered by
@@ -198,9 +206,14 @@ pub fn scan(
             continue;
         }
         if memo.is_none() {
-            if let Some(cache) = facts.cache.as_ref().filter(|c| c.takes(content)) {
-                memo = Some(crate::cache::Memo::open(cache, rules, content));
-            }
+            memo = match (doc.known, facts.cache.as_ref().filter(|c| c.takes(content))) {
+                (Some(known), _) => Some(crate::cache::Memo::known(known.to_vec())),
+                (None, Some(cache)) => Some(crate::cache::Memo::open(cache, rules, content)),
+                (None, None) if doc.collect => {
+                    Some(crate::cache::Memo::collecting(rules.personas.len()))
+                }
+                (None, None) => None,
+            };
         }
         let cached = memo.as_mut().and_then(|m| m.take(pi));
         // With a cache and no entry for this persona yet, what matching
@@ -370,6 +383,9 @@ pub fn scan(
         }
     }
     if let Some(m) = memo {
+        if doc.collect {
+            out.ranges = m.ranges();
+        }
         m.finish();
     }
     // Only a content with a marker's text needs its lines for markers.

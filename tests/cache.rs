@@ -567,15 +567,16 @@ fn a_stat_clean_file_is_not_read_when_its_blob_is_known() {
     assert_eq!(records(cache.path()).len(), 1, "the records are kept");
     let (warm, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
     assert_eq!(plain, warm);
-    // Quiet files and a binary with nothing in it are known by their blob.
-    for quiet in ["quiet0.txt", "quiet7.txt", "dup.txt", "plain.bin"] {
+    // Quiet files, a binary with nothing in it, and a text file with
+    // matches (from the lines its record keeps) are known by their blob.
+    for quiet in ["quiet0.txt", "quiet7.txt", "dup.txt", "plain.bin", "m0.rs"] {
         assert!(
             !opened.contains(&quiet.to_string()),
             "warm opened {quiet}: {opened:?}"
         );
     }
-    // Matches need their lines, and a marker is judged where it stands.
-    for read in ["m0.rs", "marked.txt", "key.bin"] {
+    // A marker is judged where it stands; a binary's matches are read.
+    for read in ["marked.txt", "key.bin"] {
         assert!(
             opened.contains(&read.to_string()),
             "warm skipped {read}: {opened:?}"
@@ -749,4 +750,73 @@ fn a_file_git_would_convert_is_never_answered_from_its_blob() {
     for _ in 0..3 {
         assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
     }
+}
+
+/// Personas for files whose matches a warm run replays unread: one that
+/// spans lines, one that matches nothing (and would match the blank lines
+/// a partial text is padded with, were it ever run on it).
+const REPLAY_CONFIG: &str = r#"
+personas:
+  Guardian:
+    triggers: ['AKIA[0-9A-Z]{16}']
+    severity: critical
+  Debris:
+    filters: ["*.rs"]
+    triggers: ['dbg!\(', 'todo!\(']
+    severity: warning
+    scope: changed
+  Span:
+    triggers: ['(?s)BEGIN.{0,40}?END']
+  Gaps:
+    triggers: ['\n\n\n']
+"#;
+
+#[test]
+fn a_clean_file_with_matches_is_judged_unread_exactly_as_read() {
+    let f = Fixture::new();
+    f.config(REPLAY_CONFIG);
+    let far: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    let files: Vec<(&str, String)> = vec![
+        (
+            "src/multi.rs",
+            "fn a() {}\ndbg!(1); dbg!(2);\n  todo!(\"x\")\n".into(),
+        ),
+        ("src/last.rs", "x\ny dbg!(3)".into()),
+        ("src/crlf.rs", "a\r\ndbg!(4)\r\nb\r\n".into()),
+        ("src/long.rs", format!("{}\n dbg!(5)\n", "z".repeat(5000))),
+        ("src/uni.rs", "é ü dbg!(6) ü\n".into()),
+        ("src/far.rs", format!("{far}dbg!(7)\n{far}")),
+        ("lib/key.txt", format!("one\ntwo\nk={KEY}\n")),
+        ("lib/span.txt", "x\nBEGIN\nmid\nEND\ny\n".into()),
+    ];
+    for (rel, text) in &files {
+        f.write(rel, text);
+        age(&f, rel);
+    }
+    age(&f, ".sage/valve.yml");
+    f.stage(&["."]).commit("base");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let human = |cache: Option<&Path>| {
+        let mut cmd = f.valve(&["check", "--all", "-v", "--fail-on", "never"]);
+        cmd.env_remove("VALVE_CACHE_DIR");
+        if let Some(dir) = cache {
+            cmd.arg("--cache").arg(dir);
+        }
+        let out = cmd.output().expect("valve runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ms = regex::Regex::new(r"\[\d+ ms\]").expect("regex");
+        ms.replace_all(&text, "[N ms]").into_owned()
+    };
+    let plain = run(&f, &["--all"], None);
+    let plain_human = human(None);
+    assert!(findings(&plain) >= 10, "{plain}");
+    assert!(plain_human.contains("src/far.rs:2001"), "{plain_human}");
+    let (cold, _) = run_watching(&f, &["--all"], cache.path(), &["src", "lib"]);
+    assert_eq!(plain, cold);
+    let (warm, opened) = run_watching(&f, &["--all"], cache.path(), &["src", "lib"]);
+    assert_eq!(plain, warm);
+    assert!(opened.is_empty(), "warm read {opened:?}");
+    // Snippets too, from the default cache (files under --cache-min).
+    assert_eq!(plain_human, human(Some(cache.path())), "cold");
+    assert_eq!(plain_human, human(Some(cache.path())), "warm");
 }

@@ -1056,7 +1056,7 @@ mod tests {
     /// text, and the line before it (a snippet's) is kept too.
     #[test]
     fn a_found_keeps_each_match_where_it_was() {
-        let content = "zero\none\ntwo dbg!(x)\nthree\nfour\r\nfive é dbg!(y) dbg!(z)\r\nsix\nseven BEGIN\neight END\nnine\nten\nlast dbg!".as_bytes();
+        let content = "zero\none\ntwo hit!(x)\nthree\nfour\r\nfive é hit!(y) hit!(z)\r\nsix\nseven BEGIN\neight END\nnine\nten\nlast hit!".as_bytes();
         let find = |needle: &str| -> Ranges {
             memchr::memmem::find_iter(content, needle.as_bytes())
                 .map(|s| (s, s + needle.len()))
@@ -1068,7 +1068,7 @@ mod tests {
             vec![(s, e)]
         };
         let personas = vec![
-            Some(vec![find("dbg!("), find("dbg!")]),
+            Some(vec![find("hit!("), find("hit!")]),
             None,
             Some(vec![span, Vec::new()]),
             // A match that ends at the end of the text.
@@ -1092,13 +1092,13 @@ mod tests {
         // Lines without a match, and not before one, are emptied.
         let text = String::from_utf8_lossy(&found.content);
         assert!(
-            text.starts_with("\none\ntwo dbg!(x)\n\nfour\r\nfive"),
+            text.starts_with("\none\ntwo hit!(x)\n\nfour\r\nfive"),
             "{text:?}"
         );
-        assert!(text.ends_with("eight END\n\nten\nlast dbg!"), "{text:?}");
+        assert!(text.ends_with("eight END\n\nten\nlast hit!"), "{text:?}");
         assert!(Found::decode(&found.encode(), &four_personas()).is_some_and(|f| f == found));
         // Too many bytes of lines to keep: none.
-        let long = "x".repeat(MAX_FOUND) + " dbg!(";
+        let long = "x".repeat(MAX_FOUND) + " hit!(";
         let ranges = vec![Some(vec![vec![(long.len() - 5, long.len())]])];
         assert!(Found::of(long.as_bytes(), &ranges).is_none());
     }

@@ -134,12 +134,14 @@ impl Conversions {
             .stack
             .at_entry(path, Some(gix::index::entry::Mode::FILE), &repo.objects)
             .map_err(|e| Error::git(format!("cannot read the attributes of {path}: {e}"), None))?;
-        platform.matching_attributes(&mut self.outcome);
-        let states: Vec<StateRef<'_>> = self
-            .outcome
-            .iter_selected()
-            .map(|m| m.assignment.state)
-            .collect();
+        // No pattern matches the path (the usual case): every attribute is
+        // unspecified, and the selection need not be gone through.
+        let mut states = [StateRef::Unspecified; NAMES.len()];
+        if platform.matching_attributes(&mut self.outcome) {
+            for (state, m) in states.iter_mut().zip(self.outcome.iter_selected()) {
+                *state = m.assignment.state;
+            }
+        }
         let value = |i: usize| match states.get(i) {
             Some(StateRef::Value(v)) => Some(v.as_bstr()),
             _ => None,

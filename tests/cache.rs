@@ -750,3 +750,74 @@ fn a_file_git_would_convert_is_never_answered_from_its_blob() {
         assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
     }
 }
+
+#[test]
+fn stat_clean_files_at_the_root_and_deep_down_are_not_read_when_warm() {
+    let f = clean_repo();
+    for rel in ["top.txt", "lib/a/b/deep.txt", "lib/a/b/deep2.txt"] {
+        f.write(rel, QUIET);
+        age(&f, rel);
+    }
+    f.stage(&["."]).commit("more quiet files");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    let dirs = [".", "lib", "lib/a/b", "src"];
+    let (cold, opened) = run_watching(&f, &["--all"], cache.path(), &dirs);
+    assert_eq!(plain, cold);
+    assert!(opened.contains(&"deep.txt".to_string()), "cold: {opened:?}");
+    let (warm, opened) = run_watching(&f, &["--all"], cache.path(), &dirs);
+    assert_eq!(plain, warm);
+    for quiet in ["top.txt", "deep.txt", "deep2.txt", "quiet0.txt"] {
+        assert!(
+            !opened.contains(&quiet.to_string()),
+            "warm opened {quiet}: {opened:?}"
+        );
+    }
+    assert!(opened.contains(&"m0.rs".to_string()), "{opened:?}");
+    // One worker, so that every file comes through one walk and worker.
+    let mut one = f.valve(&["check", "--format", "json", "--all", "--threads", "1"]);
+    one.env_remove("VALVE_CACHE_DIR")
+        .args(["--cache-min", "0", "--cache"])
+        .arg(cache.path());
+    let out = one.output().expect("valve runs");
+    assert_eq!(
+        plain,
+        comparable(serde_json::from_slice(&out.stdout).expect("json"))
+    );
+}
+
+/// The inode of the one file of records: a new one means it was written.
+fn records_inode(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let records = records(dir);
+    assert_eq!(records.len(), 1, "one file of records");
+    let path = records.keys().next().expect("a file of records");
+    std::fs::metadata(path).expect("stat the records").ino()
+}
+
+#[test]
+fn a_warm_run_writes_no_records_and_a_wider_run_adds_what_it_learns() {
+    let f = clean_repo();
+    // Taken by two personas, and quiet for both.
+    f.write("src/calm.rs", "fn calm() {}\n");
+    age(&f, "src/calm.rs");
+    f.stage(&["."]).commit("calm");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    // Only Guardian judges: the record says calm.rs is quiet for it alone.
+    run(&f, &["--all", "--persona", "Guardian"], Some(cache.path()));
+    let (report, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+    assert_eq!(plain, report);
+    assert!(opened.contains(&"calm.rs".to_string()), "{opened:?}");
+    // That run learned that Debris finds nothing there either.
+    let (report, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+    assert_eq!(plain, report);
+    assert!(!opened.contains(&"calm.rs".to_string()), "{opened:?}");
+    // Files with findings are read on every run; what they hold is known
+    // already, so the records are not written again.
+    let inode = records_inode(cache.path());
+    let (report, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+    assert_eq!(plain, report);
+    assert!(opened.contains(&"m0.rs".to_string()), "{opened:?}");
+    assert_eq!(inode, records_inode(cache.path()), "records rewritten");
+}

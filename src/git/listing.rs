@@ -18,12 +18,13 @@
 //! like any other, files absent from the work tree are not files to judge.
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::dir::entry::{Kind, Status};
 
-use super::index::{read_index, worktree_index};
+use super::index::{StatIndex, read_index, worktree_index};
 use super::{Change, Content, Repo, wrap};
 use crate::error::{Error, Result};
 
@@ -31,10 +32,22 @@ use crate::error::{Error, Result};
 /// and what the index itself says of its tracked paths.
 pub struct Listing {
     repo: gix::Repository,
-    index: gix::index::State,
+    index: Arc<gix::index::State>,
+    /// The index is as its file has it (no sparse-checkout adjustment):
+    /// the stat-clean shortcut (SPEC §12) may share it.
+    as_read: bool,
 }
 
+/// A listing's index, as the stat-clean shortcut may share it.
+#[derive(Clone)]
+pub struct SharedIndex(Arc<gix::index::State>);
+
 impl Repo {
+    /// The stat-clean shortcut's index over a listing's.
+    pub fn stat_index_of(&self, shared: &SharedIndex) -> StatIndex {
+        StatIndex::of(&self.local(), Arc::clone(&shared.0))
+    }
+
     /// Every file of the work tree that git tracks or would add, under
     /// `prefix` (repo-relative raw bytes, `""` for all), in no order.
     pub fn all_files(&self, prefix: &[u8]) -> Result<Vec<Change>> {
@@ -52,8 +65,19 @@ impl Repo {
                 Some("use `valve check --base A --head B` in a bare repository".to_string()),
             ));
         };
-        let index = worktree_index(&repo, read_index(&repo)?, &workdir)?;
-        Ok(Listing { repo, index })
+        let read = read_index(&repo)?;
+        // Without a skip-worktree entry the sparse adjustment has nothing
+        // to change.
+        let as_read = !read
+            .entries()
+            .iter()
+            .any(|e| e.flags.contains(gix::index::entry::Flags::SKIP_WORKTREE));
+        let index = worktree_index(&repo, read, &workdir)?;
+        Ok(Listing {
+            repo,
+            index: Arc::new(index),
+            as_read,
+        })
     }
 }
 
@@ -62,7 +86,7 @@ impl Listing {
     /// index has them (its mode, not the work tree's kind), sorted. Only
     /// those are made changes: this looks at every entry.
     pub fn tracked(&self, prefix: &[u8], keep: impl Fn(&[u8]) -> bool) -> Vec<Change> {
-        let index = &self.index;
+        let index = &*self.index;
         let range = index
             .prefixed_entries_range(prefix.as_bstr())
             .unwrap_or(0..0);
@@ -76,21 +100,38 @@ impl Listing {
         out
     }
 
+    /// This listing's index for the stat-clean shortcut (SPEC §12), when it
+    /// is the index as read (a sparse checkout's is not), so that the
+    /// positions `each_file_at` gives are of its entries.
+    pub fn shared_index(&self) -> Option<SharedIndex> {
+        self.as_read.then(|| SharedIndex(Arc::clone(&self.index)))
+    }
+
     /// Hands `visit` every file of the work tree that git tracks or would
     /// add under `prefix`, as the walk meets it (submodules last).
     pub fn each_file(&self, prefix: &[u8], mut visit: impl FnMut(Change)) -> Result<()> {
-        let index = &self.index;
+        self.each_file_at(prefix, |change, _| visit(change))
+    }
+
+    /// `each_file`, with the position of a tracked file's entry in the
+    /// listing's index (`None` for an untracked file or a submodule).
+    pub fn each_file_at(
+        &self,
+        prefix: &[u8],
+        mut visit: impl FnMut(Change, Option<usize>),
+    ) -> Result<()> {
+        let index = &*self.index;
         walk(&self.repo, index, prefix, true, &mut |seen| {
-            let (path, kind) = match seen {
+            let (path, kind, at) = match seen {
                 Seen::Tracked(i, kind) => {
                     let entry = &index.entries()[i];
                     // The index says what a submodule is, below.
                     if entry.mode.is_submodule() {
                         return;
                     }
-                    (entry.path(index), kind)
+                    (entry.path(index), kind, Some(i))
                 }
-                Seen::Untracked(path, kind) => (path, kind),
+                Seen::Untracked(path, kind) => (path, kind, None),
             };
             if !path.starts_with(prefix) {
                 return;
@@ -104,7 +145,7 @@ impl Listing {
                 // tree: not files.
                 _ => return,
             };
-            visit(Change::added(path, content));
+            visit(Change::added(path, content), at);
         })?;
         let range = index
             .prefixed_entries_range(prefix.as_bstr())
@@ -114,7 +155,7 @@ impl Listing {
             let path = entry.path(index);
             // Conflict stages share a path: listed once.
             if entry.mode.is_submodule() && last != Some(path) {
-                visit(Change::added(path, Content::Submodule));
+                visit(Change::added(path, Content::Submodule), None);
             }
             last = Some(path);
         }

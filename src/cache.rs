@@ -503,10 +503,12 @@ pub fn evict(spec: &Spec) {
 // blob id and read once per run: a warm run asks the file system for one
 // `lstat` per file and opens nothing. A record is written only for bytes
 // that hash to the blob id (so it says what that blob holds); it is used
-// only for a file that is stat-clean now and that `git add` would store
-// as it is (no attribute or setting converts it), whose size is the
-// record's. A file with matches or markers is read and judged as without
-// a cache.
+// only for a file that is stat-clean now, whose size is the record's, and
+// that `git add` would store as it is or convert only the line endings of
+// (CRLF → LF only removes bytes: a file it would change is longer than its
+// blob); `ident` or `working-tree-encoding` may keep the size, so a file
+// they could apply to is never answered. A file with matches or markers
+// is read and judged as without a cache.
 // ---------------------------------------------------------------------
 
 const CLEAN_MAGIC: &[u8; 8] = b"valve\0cs";

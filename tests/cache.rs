@@ -821,3 +821,68 @@ fn a_warm_run_writes_no_records_and_a_wider_run_adds_what_it_learns() {
     assert!(opened.contains(&"m0.rs".to_string()), "{opened:?}");
     assert_eq!(inode, records_inode(cache.path()), "records rewritten");
 }
+
+#[test]
+fn a_file_with_crlf_git_would_store_as_lf_is_never_answered_from_its_blob() {
+    // `crlf.txt` has CRLF in the work tree and LF in its blob, which is
+    // `lf.txt`'s: only the CRLF bytes hold a CR.
+    let f = Fixture::new();
+    f.config("personas:\n  Cr:\n    filters: ['*.txt']\n    triggers: ['\\r']\n");
+    f.write(".gitattributes", "*.txt text eol=lf\n");
+    f.write_bytes("lf.txt", b"a\nb\n");
+    f.write_bytes("d/crlf.txt", b"a\r\nb\r\n");
+    for rel in [".gitattributes", "lf.txt", "d/crlf.txt", ".sage/valve.yml"] {
+        age(&f, rel);
+    }
+    f.stage(&["."]).commit("base");
+    let ids = f.git(&["ls-files", "-s", "lf.txt", "d/crlf.txt"]);
+    let blobs: Vec<&str> = ids.lines().filter_map(|l| l.split(' ').nth(1)).collect();
+    assert_eq!(blobs.len(), 2);
+    assert_eq!(blobs[0], blobs[1], "one blob: {ids}");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    assert_eq!(findings(&plain), 2, "the two CRs: {plain}");
+    for _ in 0..3 {
+        assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+    }
+    let (warm, opened) = run_watching(&f, &["--all"], cache.path(), &[".", "d"]);
+    assert_eq!(plain, warm);
+    assert!(!opened.contains(&"lf.txt".to_string()), "{opened:?}");
+    assert!(opened.contains(&"crlf.txt".to_string()), "{opened:?}");
+}
+
+#[test]
+fn a_folder_whose_attributes_convert_more_than_line_endings_is_looked_up_file_by_file() {
+    // As above, but the encoding is set in `enc/.gitattributes`, and the
+    // blob's UTF-8 copies sit in folders without attributes, which a
+    // worker may have gone through first.
+    let f = Fixture::new();
+    f.config(
+        "personas:\n  Bytes:\n    filters: ['*.txt']\n    triggers: ['N']\n    binary: scan\n",
+    );
+    f.write(
+        "enc/.gitattributes",
+        "conv.txt working-tree-encoding=UTF-16LE\n",
+    );
+    f.write_bytes("enc/conv.txt", &[0x61, 0x00, 0x2d, 0x4e]);
+    let mut rels = vec!["enc/.gitattributes".to_string(), "enc/conv.txt".to_string()];
+    for i in 0..8 {
+        let rel = format!("p{i}/plain.txt");
+        f.write_bytes(&rel, "a\u{4e2d}".as_bytes());
+        rels.push(rel);
+    }
+    rels.push(".sage/valve.yml".to_string());
+    for rel in &rels {
+        age(&f, rel);
+    }
+    f.stage(&["."]).commit("base");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    assert_eq!(findings(&plain), 1, "the UTF-16 bytes match");
+    for threads in ["1", "2", "1"] {
+        assert_eq!(
+            plain,
+            run(&f, &["--all", "--threads", threads], Some(cache.path()))
+        );
+    }
+}

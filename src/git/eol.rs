@@ -86,6 +86,9 @@ impl Conversion {
 /// The attributes that decide a conversion, in this order.
 const NAMES: [&str; 5] = ["text", "crlf", "eol", "ident", "working-tree-encoding"];
 
+/// Those of `NAMES` that convert more than line endings.
+const NOT_LINE_ENDINGS: [&str; 2] = ["ident", "working-tree-encoding"];
+
 /// Works out conversions for the files of one work tree.
 #[derive(Clone)]
 pub(super) struct Conversions {
@@ -118,6 +121,18 @@ impl Conversions {
             outcome,
             config: options.eol_config,
         })
+    }
+
+    /// Whether no attribute file read so far (the global ones, and those
+    /// of the folders `at` went into) names an attribute that converts
+    /// more than line endings: until one does, every conversion there is
+    /// of line endings alone (`text`, `crlf`, `eol`, `core.autocrlf`).
+    pub(super) fn only_line_endings(&self) -> bool {
+        !self
+            .stack
+            .attributes_collection()
+            .iter()
+            .any(|(name, _)| NOT_LINE_ENDINGS.contains(&name))
     }
 
     /// The conversion of the file at `path`, or `None` when `git add`

@@ -614,7 +614,7 @@ pub struct StatIndex {
     /// Shared with the `--all` listing when that read the same index.
     state: std::sync::Arc<gix::index::State>,
     /// The attributes as `git add` reads them, cloned by each worker.
-    as_is: Option<AsIs>,
+    as_is: Option<Conversions>,
 }
 
 impl std::fmt::Debug for StatIndex {
@@ -645,7 +645,7 @@ impl StatIndex {
     ) -> StatIndex {
         // Attributes that cannot be read: no file is known to be stored
         // as it is, so there is no shortcut.
-        let as_is = Conversions::new(repo, &state).ok().map(AsIs);
+        let as_is = Conversions::new(repo, &state).ok();
         StatIndex { state, as_is }
     }
 
@@ -838,22 +838,51 @@ impl StatIndex {
     }
 }
 
-/// Whether `git add` would store a path's bytes as they are, for the
-/// stat-clean shortcut: only then is a clean file's content its blob's.
+/// Whether a stat-clean file's content is its blob's whenever its size is
+/// the blob's, for the stat-clean shortcut: true when `git add` would
+/// store its bytes as they are, and when it could only convert line
+/// endings, as CRLF → LF only ever removes bytes (a file it would change
+/// is then longer than its blob, and the size alone tells them apart).
 #[derive(Clone)]
-pub struct AsIs(Conversions);
+pub struct AsIs {
+    conversions: Conversions,
+    /// A folder (with its `/`) whose attribute files name no attribute
+    /// that converts more than line endings: its files need no lookup.
+    line_endings_only: Option<Vec<u8>>,
+}
 
 impl AsIs {
     /// A worker's own copy of the attributes the index was read with.
     pub fn of(index: &StatIndex) -> Option<AsIs> {
-        index.as_is.clone()
+        index.as_is.clone().map(|conversions| AsIs {
+            conversions,
+            line_endings_only: None,
+        })
     }
 
-    /// Whether no attribute or setting converts the file at `raw` (line
-    /// endings, `ident`, `working-tree-encoding`).
+    /// Whether the file at `raw` holds its blob's bytes when it is as long
+    /// as the blob: no attribute or setting converts it, or none but one
+    /// of line endings can (`ident` and `working-tree-encoding` may keep
+    /// the length and change the bytes). Files come a folder at a time:
+    /// a folder's attributes are looked up for its first file only, when
+    /// they name neither of those two.
     pub fn at(&mut self, repo: &gix::Repository, raw: &[u8]) -> Result<bool> {
+        let folder = &raw[..raw.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)];
+        if self.line_endings_only.as_deref() == Some(folder) {
+            return Ok(true);
+        }
         // The index's copy is only asked for when a conversion applies.
-        Ok(self.0.at(repo, raw.as_bstr(), || Ok(None))?.is_none())
+        let as_is = self
+            .conversions
+            .at(repo, raw.as_bstr(), || Ok(None))?
+            .is_none();
+        // The lookup read the attribute files of the folders above `raw`.
+        if self.conversions.only_line_endings() {
+            self.line_endings_only = Some(folder.to_vec());
+            return Ok(true);
+        }
+        self.line_endings_only = None;
+        Ok(as_is)
     }
 }
 

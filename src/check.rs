@@ -600,6 +600,12 @@ fn stream_in(
 /// Files a walk hands a worker at a time.
 const STREAM_BATCH: usize = 64;
 
+/// Whether two repo-relative paths are in one folder.
+fn same_folder(a: &[u8], b: &[u8]) -> bool {
+    let folder = |p: &[u8]| p.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
+    a[..folder(a)] == b[..folder(b)]
+}
+
 /// Whether `change` is what `--all` finds nested configs by (SPEC §12): a
 /// nested config file, or a linked `.sage` folder (refused).
 fn is_nested_entry(change: &Change) -> bool {
@@ -723,19 +729,38 @@ fn stream_git(
                 })
                 .collect();
             let mut mine = new_worker();
-            let mut batch = Vec::with_capacity(STREAM_BATCH);
+            let mut batch: Vec<(Change, Option<usize>)> = Vec::with_capacity(STREAM_BATCH);
             let walked = listing.each_file_at(b"", |change, at| {
                 if is_nested_entry(&change) {
                     met.push(change.path.clone());
                 }
-                batch.push((change, at));
-                if batch.len() == STREAM_BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH));
+                // Judged here when every worker is busy.
+                let mut hand_on = |full: Vec<(Change, Option<usize>)>| {
                     if let Err(std::sync::mpsc::TrySendError::Full(full)) = send.try_send(full) {
                         for change in &full {
                             work(&mut mine, change);
                         }
                     }
+                };
+                // A batch also ends with its folder once it is half full: a
+                // worker then has a folder's files together (one open of
+                // the folder for their `lstat`s, one attribute lookup).
+                if batch.len() >= STREAM_BATCH / 2
+                    && batch
+                        .last()
+                        .is_some_and(|(last, _)| !same_folder(last.raw_path(), change.raw_path()))
+                {
+                    hand_on(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(STREAM_BATCH),
+                    ));
+                }
+                batch.push((change, at));
+                if batch.len() == STREAM_BATCH {
+                    hand_on(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(STREAM_BATCH),
+                    ));
                 }
             });
             for change in &batch {

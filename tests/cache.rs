@@ -886,3 +886,62 @@ fn a_folder_whose_attributes_convert_more_than_line_endings_is_looked_up_file_by
         );
     }
 }
+
+#[test]
+fn a_sparse_checkout_is_judged_alike_and_its_clean_files_are_not_read() {
+    // `b/` outside the cone is one sparse directory entry; a file put back
+    // there is listed, as git lists it. The listing's index is then not
+    // the index as read: entries after `b/` sit elsewhere in each.
+    let f = Fixture::new();
+    f.config(CONFIG);
+    let mut rels = vec![".sage/valve.yml".to_string()];
+    for rel in ["a/qa.txt", "b/qb1.txt", "b/qb2.txt", "c.txt", "d/qd.txt"] {
+        f.write(rel, QUIET);
+        rels.push(rel.to_string());
+    }
+    f.write("d/key.txt", &format!("k = {KEY}\n"));
+    rels.push("d/key.txt".to_string());
+    for rel in &rels {
+        age(&f, rel);
+    }
+    f.stage(&["."]).commit("base");
+    f.git(&[
+        "sparse-checkout",
+        "set",
+        "--sparse-index",
+        "a",
+        "d",
+        ".sage",
+    ]);
+    assert!(
+        !f.path().join("b/qb1.txt").exists(),
+        "b/ is outside the cone"
+    );
+    f.write("b/qb1.txt", &format!("back = {KEY}\n"));
+    let plain = run(&f, &["--all"], None);
+    let files: Vec<&str> = plain["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["file"].as_str())
+        .collect();
+    assert!(
+        files.contains(&"b/qb1.txt") && files.contains(&"d/key.txt"),
+        "{files:?}"
+    );
+    let cache = tempfile::tempdir().expect("temp dir");
+    for _ in 0..2 {
+        assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+    }
+    let (warm, opened) = run_watching(&f, &["--all"], cache.path(), &[".", "a", "b", "d"]);
+    assert_eq!(plain, warm);
+    for quiet in ["qa.txt", "c.txt", "qd.txt"] {
+        assert!(
+            !opened.contains(&quiet.to_string()),
+            "warm opened {quiet}: {opened:?}"
+        );
+    }
+    for read in ["qb1.txt", "key.txt"] {
+        assert!(opened.contains(&read.to_string()), "{opened:?}");
+    }
+}

@@ -531,15 +531,19 @@ pub fn evict(spec: &Spec) {
 // What a run learns of a clean file's blob is one small record: the
 // content's length, whether it is binary and holds a `valve:ignore`
 // marker's text, and which personas (the first 64) searched it and
-// matched nothing. The records of one ruleset live together in one file,
+// matched nothing; when some trigger matched a text without a marker, a
+// `Found` too (the lines of its matches and the matches). The records of
+// one ruleset live together in one file,
 // `DIR/ab/cdef…` like an entry (so `--cache-max` bounds it too), sorted by
 // blob id and read once per run: a warm run asks the file system for one
 // `lstat` per file and opens nothing. A record is written only for bytes
 // that hash to the blob id (so it says what that blob holds); it is used
-// only for a file that is stat-clean now and that `git add` would store
-// as it is (no attribute or setting converts it), whose size is the
-// record's. A file with matches or markers is read and judged as without
-// a cache.
+// only for a file that is stat-clean now, whose size is the record's, and
+// that `git add` would store as it is or convert only the line endings of
+// (CRLF → LF only removes bytes: a file it would change is longer than its
+// blob); `ident` or `working-tree-encoding` may keep the size, so a file
+// they could apply to is never answered. A file with a marker's text, or
+// a binary with matches, is read and judged as without a cache.
 // ---------------------------------------------------------------------
 
 const CLEAN_MAGIC: &[u8; 8] = b"valve\0cs";
@@ -765,7 +769,10 @@ impl Clean {
             .iter()
             .map(|r| (r.as_ptr() as usize - base) as u32)
             .collect();
-        Some((body.to_vec(), at, meta.modified().ok()))
+        // The body where it was read (a copy would fault in as many new
+        // pages again, at the start of a warm run).
+        bytes.drain(..CLEAN_HEADER);
+        Some((bytes, at, meta.modified().ok()))
     }
 
     fn find(&self, id: &[u8]) -> Option<(Record, &[u8])> {

@@ -225,7 +225,13 @@ pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
     };
     std::thread::scope(|scope| {
         let compiling = scope.spawn(|| ws.rules.matchers());
-        let listing = walked_in_git.map(|repo| repo.listing());
+        // With a cache folder the stat-clean shortcut needs every entry's
+        // stat data: the listing holds the index and shares it.
+        let hold = opts
+            .cache
+            .as_ref()
+            .is_some_and(|c| !c.dir.as_os_str().is_empty());
+        let listing = walked_in_git.map(|repo| repo.listing(hold));
         let listed = (!streamed && listing.is_none()).then(|| list(ws, opts));
         let matchers = compiling
             .join()
@@ -624,6 +630,12 @@ fn stream_in(
 /// Files a walk hands a worker at a time.
 const STREAM_BATCH: usize = 64;
 
+/// Whether two repo-relative paths are in one folder.
+fn same_folder(a: &[u8], b: &[u8]) -> bool {
+    let folder = |p: &[u8]| p.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
+    a[..folder(a)] == b[..folder(b)]
+}
+
 /// Whether `change` is what `--all` finds nested configs by (SPEC §12): a
 /// nested config file, or a linked `.sage` folder (refused).
 fn is_nested_entry(change: &Change) -> bool {
@@ -687,17 +699,22 @@ fn stream_git(
     );
     // The nested-config entries the walk met, to compare with the index's.
     let mut met: Vec<String> = Vec::new();
+    let shared = listing.shared_index();
     let new_worker = || {
         (
-            Local::new(Some(repo)),
+            Local::new(Some(repo)).sharing(shared.clone()),
             Tally::new(gate.limit),
             None::<Error>,
         )
     };
-    let work = |(local, tally, error): &mut (Local<'_>, Tally, Option<Error>), change: &Change| {
+    // A tracked file comes with its entry's position in the listing's
+    // index: the stat-clean shortcut need not search for it again.
+    let work = |(local, tally, error): &mut (Local<'_>, Tally, Option<Error>),
+                (change, at): &(Change, Option<usize>)| {
         // After an error the files are still taken, so the walk never
         // waits on a worker that stopped.
         if error.is_none() {
+            local.index_hint.at = *at;
             if let Err(e) = judge(ws, change, true, &facts, &gate, local, tally) {
                 *error = Some(e);
             }
@@ -705,15 +722,16 @@ fn stream_git(
     };
     let states = if threads == 1 {
         let mut state = new_worker();
-        listing.each_file(b"", |change| {
+        listing.each_file_at(b"", |change, at| {
             if is_nested_entry(&change) {
                 met.push(change.path.clone());
             }
-            work(&mut state, &change);
+            work(&mut state, &(change, at));
         })?;
         vec![state]
     } else {
-        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Change>>(2 * threads);
+        let (send, receive) =
+            std::sync::mpsc::sync_channel::<Vec<(Change, Option<usize>)>>(2 * threads);
         let receive = std::sync::Mutex::new(receive);
         let (receive, work, new_worker) = (&receive, &work, &new_worker);
         // Takes batches until the walk is over and none is left.
@@ -741,19 +759,38 @@ fn stream_git(
                 })
                 .collect();
             let mut mine = new_worker();
-            let mut batch = Vec::with_capacity(STREAM_BATCH);
-            let walked = listing.each_file(b"", |change| {
+            let mut batch: Vec<(Change, Option<usize>)> = Vec::with_capacity(STREAM_BATCH);
+            let walked = listing.each_file_at(b"", |change, at| {
                 if is_nested_entry(&change) {
                     met.push(change.path.clone());
                 }
-                batch.push(change);
-                if batch.len() == STREAM_BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH));
+                // Judged here when every worker is busy.
+                let mut hand_on = |full: Vec<(Change, Option<usize>)>| {
                     if let Err(std::sync::mpsc::TrySendError::Full(full)) = send.try_send(full) {
                         for change in &full {
                             work(&mut mine, change);
                         }
                     }
+                };
+                // A batch also ends with its folder once it is half full: a
+                // worker then has a folder's files together (one open of
+                // the folder for their `lstat`s, one attribute lookup).
+                if batch.len() >= STREAM_BATCH / 2
+                    && batch
+                        .last()
+                        .is_some_and(|(last, _)| !same_folder(last.raw_path(), change.raw_path()))
+                {
+                    hand_on(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(STREAM_BATCH),
+                    ));
+                }
+                batch.push((change, at));
+                if batch.len() == STREAM_BATCH {
+                    hand_on(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(STREAM_BATCH),
+                    ));
                 }
             });
             for change in &batch {
@@ -1213,6 +1250,14 @@ struct Local<'a> {
     /// The process runs in the root: work-tree paths are opened relative
     /// to it, so the kernel walks fewer components (as `rg` does).
     in_root: Option<bool>,
+    /// `--all`'s listing's index, which the stat-clean shortcut shares.
+    shared: Option<git::SharedIndex>,
+    /// The folder (repo-relative, raw) of the last file the shortcut
+    /// `lstat`ed, open: files come a folder at a time, and each `lstat`
+    /// is then of one name in it.
+    dir: Option<(Vec<u8>, std::os::fd::OwnedFd)>,
+    /// Scratch for the name `lstat`ed, with its NUL.
+    name: Vec<u8>,
 }
 
 /// A read buffer larger than this is not kept for the next file.
@@ -1228,7 +1273,46 @@ impl<'a> Local<'a> {
             as_is: None,
             index_hint: git::Hint::default(),
             in_root: None,
+            shared: None,
+            dir: None,
+            name: Vec::new(),
         }
+    }
+
+    /// A worker of `--all`, over the listing's index when it is shared.
+    fn sharing(mut self, shared: Option<git::SharedIndex>) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// The `lstat` of the work-tree file `raw` (repo-relative), through
+    /// its folder's descriptor (opened once per folder in a row).
+    fn lstat(&mut self, root: &Path, raw: &[u8]) -> Option<git::Stat> {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::OpenOptionsExt;
+        let (folder, name) = match raw.iter().rposition(|&b| b == b'/') {
+            Some(slash) => (&raw[..slash], &raw[slash + 1..]),
+            None => (&b""[..], raw),
+        };
+        if self
+            .dir
+            .as_ref()
+            .is_none_or(|(open, _)| open.as_slice() != folder)
+        {
+            self.dir = None;
+            let path = root.join(std::ffi::OsStr::from_bytes(folder));
+            let dir = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(path)
+                .ok()?;
+            self.dir = Some((folder.to_vec(), dir.into()));
+        }
+        self.name.clear();
+        self.name.extend_from_slice(name);
+        self.name.push(0);
+        let name = std::ffi::CStr::from_bytes_with_nul(&self.name).ok()?;
+        git::Stat::in_dir(&self.dir.as_ref()?.1, name)
     }
 
     /// Where a work-tree file of `change` is opened: relative to the
@@ -1653,8 +1737,9 @@ fn judge(
         }
         _ => None,
     };
-    // What this run learns of a clean file's blob, once it is scanned.
-    let mut learned: Option<(git::BlobId, crate::cache::Record)> = None;
+    // What this run learns of a clean file's blob, once it is scanned, and
+    // whether its bytes were checked to be the blob's.
+    let mut learned: Option<(git::BlobId, crate::cache::Record, bool)> = None;
     if let Some(record) = answered {
         binary = record.binary;
         if binary {
@@ -1669,9 +1754,10 @@ fn judge(
                 let path = local.path_of(&ws.root, change);
                 let (loaded, opened) = read_worktree_file_meta(&path, rules.max_file_size, buf)?;
                 if let (Loaded::Text(bytes), Some(opened)) = (&loaded, opened) {
-                    // Still the file the index describes, and its bytes
-                    // are the blob's: worth a record.
-                    if same_file(&c.lstat, &opened) && c.id.is_of(bytes) {
+                    // Still the file the index describes: what its bytes
+                    // hold is worth a record once they are known to be the
+                    // blob's (checked below, only for a record not kept yet).
+                    if c.lstat.same_file(&git::Stat::of(&opened)) {
                         let record = crate::cache::Record {
                             len: bytes.len() as u64,
                             binary: is_binary(bytes),
@@ -1679,7 +1765,8 @@ fn judge(
                                 .is_some(),
                             silent: 0,
                         };
-                        learned = Some((c.id, record));
+                        let verified = c.known.is_none() && c.id.is_of(bytes);
+                        learned = Some((c.id, record, verified));
                     }
                 }
                 loaded
@@ -1755,7 +1842,7 @@ fn judge(
     if let Some(e) = diff_error {
         return Err(e);
     }
-    if let (Some((id, mut record)), Some(cache)) = (learned, &facts.cache) {
+    if let (Some((id, mut record, verified)), Some(cache)) = (learned, &facts.cache) {
         record.silent = scanned.silent;
         // What a later run needs to judge it unread: the lines of its
         // matches (none when every searching persona was silent).
@@ -1768,7 +1855,15 @@ fn judge(
             }
             _ => None,
         };
-        cache.add_clean(id.as_bytes(), record, found.as_ref());
+        // The record kept already says all this (a file whose matches do
+        // not fit a `Found` is read on every run): nothing to check or
+        // write again.
+        let known = clean
+            .as_ref()
+            .is_some_and(|c| c.known == Some(record) && c.found == found);
+        if !known && (verified || data.as_deref().is_some_and(|b| id.is_of(b))) {
+            cache.add_clean(id.as_bytes(), record, found.as_ref());
+        }
     }
     tally.suppressed += scanned.suppressed;
     tally.add_markers(scanned.markers, scanned.warnings);
@@ -1911,7 +2006,7 @@ fn vanished(e: &std::io::Error) -> bool {
 struct StatClean {
     id: git::BlobId,
     /// The `lstat` the entry was compared with.
-    lstat: std::fs::Metadata,
+    lstat: git::Stat,
     /// What an earlier run found in the blob, when its size is the file's.
     known: Option<crate::cache::Record>,
     /// The lines of its matches, when some trigger matched.
@@ -1930,12 +2025,19 @@ fn stat_clean(
     rules: &Ruleset,
 ) -> Option<StatClean> {
     let repo = local.repo?;
-    let index = cache.stat_index(|| repo.stat_index().ok().flatten())?;
-    let path = local.path_of(root, change);
-    let (id, lstat) = index.clean(change.raw_path(), &mut local.index_hint, || {
-        std::fs::symlink_metadata(&path).ok()
+    // `--all` shares its listing's index (and its positions) when that is
+    // the index as read.
+    let shared = local.shared.as_ref();
+    let index = cache.stat_index(|| match shared {
+        Some(shared) => Some(repo.stat_index_of(shared)),
+        None => repo.stat_index().ok().flatten(),
     })?;
-    if lstat.len() > rules.max_file_size {
+    let raw = change.raw_path();
+    let mut hint = std::mem::take(&mut local.index_hint);
+    let clean = index.clean(raw, &mut hint, || local.lstat(root, raw));
+    local.index_hint = hint;
+    let (id, lstat) = clean?;
+    if lstat.size > rules.max_file_size {
         return None;
     }
     let handle = local.handle.get_or_insert_with(|| repo.local());
@@ -1947,7 +2049,7 @@ fn stat_clean(
         return None;
     }
     let (known, found) = match cache.clean_record(id.as_bytes()) {
-        Some((record, found)) if record.len == lstat.len() => (
+        Some((record, found)) if record.len == lstat.size => (
             Some(record),
             (!found.is_empty())
                 .then(|| crate::cache::Found::decode(found, rules))
@@ -2014,16 +2116,6 @@ fn answers(
                 || (record.binary && !p.scan_binary)
                 || record.silent_for(t)
         })
-}
-
-/// Whether two stats are of one unchanged file.
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a.ino() == b.ino()
-        && a.dev() == b.dev()
-        && a.size() == b.size()
-        && (a.mtime(), a.mtime_nsec()) == (b.mtime(), b.mtime_nsec())
-        && (a.ctime(), a.ctime_nsec()) == (b.ctime(), b.ctime_nsec())
 }
 
 /// Opens a work-tree file without following a link and without blocking

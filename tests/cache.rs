@@ -820,3 +820,197 @@ fn a_clean_file_with_matches_is_judged_unread_exactly_as_read() {
     assert_eq!(plain_human, human(Some(cache.path())), "cold");
     assert_eq!(plain_human, human(Some(cache.path())), "warm");
 }
+
+#[test]
+fn stat_clean_files_at_the_root_and_deep_down_are_not_read_when_warm() {
+    let f = clean_repo();
+    for rel in ["top.txt", "lib/a/b/deep.txt", "lib/a/b/deep2.txt"] {
+        f.write(rel, QUIET);
+        age(&f, rel);
+    }
+    f.stage(&["."]).commit("more quiet files");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    let dirs = [".", "lib", "lib/a/b", "src"];
+    let (cold, opened) = run_watching(&f, &["--all"], cache.path(), &dirs);
+    assert_eq!(plain, cold);
+    assert!(opened.contains(&"deep.txt".to_string()), "cold: {opened:?}");
+    let (warm, opened) = run_watching(&f, &["--all"], cache.path(), &dirs);
+    assert_eq!(plain, warm);
+    for quiet in ["top.txt", "deep.txt", "deep2.txt", "quiet0.txt", "m0.rs"] {
+        assert!(
+            !opened.contains(&quiet.to_string()),
+            "warm opened {quiet}: {opened:?}"
+        );
+    }
+    assert!(opened.contains(&"marked.txt".to_string()), "{opened:?}");
+    // One worker, so that every file comes through one walk and worker.
+    let mut one = f.valve(&["check", "--format", "json", "--all", "--threads", "1"]);
+    one.env_remove("VALVE_CACHE_DIR")
+        .args(["--cache-min", "0", "--cache"])
+        .arg(cache.path());
+    let out = one.output().expect("valve runs");
+    assert_eq!(
+        plain,
+        comparable(serde_json::from_slice(&out.stdout).expect("json"))
+    );
+}
+
+/// The inode of the one file of records: a new one means it was written.
+fn records_inode(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let records = records(dir);
+    assert_eq!(records.len(), 1, "one file of records");
+    let path = records.keys().next().expect("a file of records");
+    std::fs::metadata(path).expect("stat the records").ino()
+}
+
+#[test]
+fn a_warm_run_writes_no_records_and_a_wider_run_adds_what_it_learns() {
+    let f = clean_repo();
+    // Taken by two personas, and quiet for both.
+    f.write("src/calm.rs", "fn calm() {}\n");
+    age(&f, "src/calm.rs");
+    f.stage(&["."]).commit("calm");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    // Only Guardian judges: the record says calm.rs is quiet for it alone.
+    run(&f, &["--all", "--persona", "Guardian"], Some(cache.path()));
+    let (report, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+    assert_eq!(plain, report);
+    assert!(opened.contains(&"calm.rs".to_string()), "{opened:?}");
+    // That run learned that Debris finds nothing there either.
+    let (report, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+    assert_eq!(plain, report);
+    assert!(!opened.contains(&"calm.rs".to_string()), "{opened:?}");
+    // A file with a marker's text is read on every run; what it holds is
+    // known already, so the records are not written again.
+    let inode = records_inode(cache.path());
+    let (report, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
+    assert_eq!(plain, report);
+    assert!(opened.contains(&"marked.txt".to_string()), "{opened:?}");
+    assert_eq!(inode, records_inode(cache.path()), "records rewritten");
+}
+
+#[test]
+fn a_file_with_crlf_git_would_store_as_lf_is_never_answered_from_its_blob() {
+    // `crlf.txt` has CRLF in the work tree and LF in its blob, which is
+    // `lf.txt`'s: only the CRLF bytes hold a CR.
+    let f = Fixture::new();
+    f.config("personas:\n  Cr:\n    filters: ['*.txt']\n    triggers: ['\\r']\n");
+    f.write(".gitattributes", "*.txt text eol=lf\n");
+    f.write_bytes("lf.txt", b"a\nb\n");
+    f.write_bytes("d/crlf.txt", b"a\r\nb\r\n");
+    for rel in [".gitattributes", "lf.txt", "d/crlf.txt", ".sage/valve.yml"] {
+        age(&f, rel);
+    }
+    f.stage(&["."]).commit("base");
+    let ids = f.git(&["ls-files", "-s", "lf.txt", "d/crlf.txt"]);
+    let blobs: Vec<&str> = ids.lines().filter_map(|l| l.split(' ').nth(1)).collect();
+    assert_eq!(blobs.len(), 2);
+    assert_eq!(blobs[0], blobs[1], "one blob: {ids}");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    assert_eq!(findings(&plain), 2, "the two CRs: {plain}");
+    for _ in 0..3 {
+        assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+    }
+    let (warm, opened) = run_watching(&f, &["--all"], cache.path(), &[".", "d"]);
+    assert_eq!(plain, warm);
+    assert!(!opened.contains(&"lf.txt".to_string()), "{opened:?}");
+    assert!(opened.contains(&"crlf.txt".to_string()), "{opened:?}");
+}
+
+#[test]
+fn a_folder_whose_attributes_convert_more_than_line_endings_is_looked_up_file_by_file() {
+    // As above, but the encoding is set in `enc/.gitattributes`, and the
+    // blob's UTF-8 copies sit in folders without attributes, which a
+    // worker may have gone through first.
+    let f = Fixture::new();
+    f.config(
+        "personas:\n  Bytes:\n    filters: ['*.txt']\n    triggers: ['N']\n    binary: scan\n",
+    );
+    f.write(
+        "enc/.gitattributes",
+        "conv.txt working-tree-encoding=UTF-16LE\n",
+    );
+    f.write_bytes("enc/conv.txt", &[0x61, 0x00, 0x2d, 0x4e]);
+    let mut rels = vec!["enc/.gitattributes".to_string(), "enc/conv.txt".to_string()];
+    for i in 0..8 {
+        let rel = format!("p{i}/plain.txt");
+        f.write_bytes(&rel, "a\u{4e2d}".as_bytes());
+        rels.push(rel);
+    }
+    rels.push(".sage/valve.yml".to_string());
+    for rel in &rels {
+        age(&f, rel);
+    }
+    f.stage(&["."]).commit("base");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let plain = run(&f, &["--all"], None);
+    assert_eq!(findings(&plain), 1, "the UTF-16 bytes match");
+    for threads in ["1", "2", "1"] {
+        assert_eq!(
+            plain,
+            run(&f, &["--all", "--threads", threads], Some(cache.path()))
+        );
+    }
+}
+
+#[test]
+fn a_sparse_checkout_is_judged_alike_and_its_clean_files_are_not_read() {
+    // `b/` outside the cone is one sparse directory entry; a file put back
+    // there is listed, as git lists it. The listing's index is then not
+    // the index as read: entries after `b/` sit elsewhere in each.
+    let f = Fixture::new();
+    f.config(CONFIG);
+    let mut rels = vec![".sage/valve.yml".to_string()];
+    for rel in ["a/qa.txt", "b/qb1.txt", "b/qb2.txt", "c.txt", "d/qd.txt"] {
+        f.write(rel, QUIET);
+        rels.push(rel.to_string());
+    }
+    f.write("d/key.txt", &format!("k = {KEY}\n"));
+    rels.push("d/key.txt".to_string());
+    for rel in &rels {
+        age(&f, rel);
+    }
+    f.stage(&["."]).commit("base");
+    f.git(&[
+        "sparse-checkout",
+        "set",
+        "--sparse-index",
+        "a",
+        "d",
+        ".sage",
+    ]);
+    assert!(
+        !f.path().join("b/qb1.txt").exists(),
+        "b/ is outside the cone"
+    );
+    f.write("b/qb1.txt", &format!("back = {KEY}\n"));
+    let plain = run(&f, &["--all"], None);
+    let files: Vec<&str> = plain["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["file"].as_str())
+        .collect();
+    assert!(
+        files.contains(&"b/qb1.txt") && files.contains(&"d/key.txt"),
+        "{files:?}"
+    );
+    let cache = tempfile::tempdir().expect("temp dir");
+    for _ in 0..2 {
+        assert_eq!(plain, run(&f, &["--all"], Some(cache.path())));
+    }
+    let (warm, opened) = run_watching(&f, &["--all"], cache.path(), &[".", "a", "b", "d"]);
+    assert_eq!(plain, warm);
+    for quiet in ["qa.txt", "c.txt", "qd.txt", "key.txt"] {
+        assert!(
+            !opened.contains(&quiet.to_string()),
+            "warm opened {quiet}: {opened:?}"
+        );
+    }
+    // Put back outside the cone: its entry keeps skip-worktree.
+    assert!(opened.contains(&"qb1.txt".to_string()), "{opened:?}");
+}

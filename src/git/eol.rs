@@ -86,6 +86,9 @@ impl Conversion {
 /// The attributes that decide a conversion, in this order.
 const NAMES: [&str; 5] = ["text", "crlf", "eol", "ident", "working-tree-encoding"];
 
+/// Those of `NAMES` that convert more than line endings.
+const NOT_LINE_ENDINGS: [&str; 2] = ["ident", "working-tree-encoding"];
+
 /// Works out conversions for the files of one work tree.
 #[derive(Clone)]
 pub(super) struct Conversions {
@@ -120,6 +123,18 @@ impl Conversions {
         })
     }
 
+    /// Whether no attribute file read so far (the global ones, and those
+    /// of the folders `at` went into) names an attribute that converts
+    /// more than line endings: until one does, every conversion there is
+    /// of line endings alone (`text`, `crlf`, `eol`, `core.autocrlf`).
+    pub(super) fn only_line_endings(&self) -> bool {
+        !self
+            .stack
+            .attributes_collection()
+            .iter()
+            .any(|(name, _)| NOT_LINE_ENDINGS.contains(&name))
+    }
+
     /// The conversion of the file at `path`, or `None` when `git add`
     /// would store its bytes as they are. `index_copy` reads the index's
     /// blob of the path, needed only to decide `text=auto`.
@@ -134,12 +149,14 @@ impl Conversions {
             .stack
             .at_entry(path, Some(gix::index::entry::Mode::FILE), &repo.objects)
             .map_err(|e| Error::git(format!("cannot read the attributes of {path}: {e}"), None))?;
-        platform.matching_attributes(&mut self.outcome);
-        let states: Vec<StateRef<'_>> = self
-            .outcome
-            .iter_selected()
-            .map(|m| m.assignment.state)
-            .collect();
+        // No pattern matches the path (the usual case): every attribute is
+        // unspecified, and the selection need not be gone through.
+        let mut states = [StateRef::Unspecified; NAMES.len()];
+        if platform.matching_attributes(&mut self.outcome) {
+            for (state, m) in states.iter_mut().zip(self.outcome.iter_selected()) {
+                *state = m.assignment.state;
+            }
+        }
         let value = |i: usize| match states.get(i) {
             Some(StateRef::Value(v)) => Some(v.as_bstr()),
             _ => None,

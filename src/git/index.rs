@@ -611,9 +611,10 @@ impl<'a> Presence<'a> {
 /// (same size, times, inode, device, owner) is known by its blob id
 /// without reading it.
 pub struct StatIndex {
-    state: gix::index::State,
+    /// Shared with the `--all` listing when that read the same index.
+    state: std::sync::Arc<gix::index::State>,
     /// The attributes as `git add` reads them, cloned by each worker.
-    as_is: Option<AsIs>,
+    as_is: Option<Conversions>,
 }
 
 impl std::fmt::Debug for StatIndex {
@@ -632,14 +633,22 @@ impl Repo {
         }
         let repo = self.local();
         let state = read_index(&repo)?;
-        // Attributes that cannot be read: no file is known to be stored
-        // as it is, so there is no shortcut.
-        let as_is = Conversions::new(&repo, &state).ok().map(AsIs);
-        Ok(Some(StatIndex { state, as_is }))
+        Ok(Some(StatIndex::of(&repo, std::sync::Arc::new(state))))
     }
 }
 
 impl StatIndex {
+    /// The shortcut's view of an index as read from its file.
+    pub(super) fn of(
+        repo: &gix::Repository,
+        state: std::sync::Arc<gix::index::State>,
+    ) -> StatIndex {
+        // Attributes that cannot be read: no file is known to be stored
+        // as it is, so there is no shortcut.
+        let as_is = Conversions::new(repo, &state).ok();
+        StatIndex { state, as_is }
+    }
+
     /// The blob id of the tracked file `raw` when its index entry is
     /// stat-clean against the file's `lstat` (asked only for an entry
     /// that can be clean), with that `lstat`: a regular file's
@@ -656,10 +665,9 @@ impl StatIndex {
         &self,
         raw: &[u8],
         hint: &mut Hint,
-        lstat: impl FnOnce() -> Option<std::fs::Metadata>,
-    ) -> Option<(BlobId, std::fs::Metadata)> {
+        lstat: impl FnOnce() -> Option<Stat>,
+    ) -> Option<(BlobId, Stat)> {
         use gix::index::entry::Mode;
-        use std::os::unix::fs::MetadataExt;
         let at = self.position(raw, hint)?;
         let entry = &self.state.entries()[at];
         let unusable = Flags::INTENT_TO_ADD | Flags::SKIP_WORKTREE | Flags::ASSUME_VALID;
@@ -669,7 +677,7 @@ impl StatIndex {
         {
             return None;
         }
-        let meta = lstat().filter(std::fs::Metadata::is_file)?;
+        let meta = lstat().filter(Stat::is_file)?;
         let stat = &entry.stat;
         let written = self.state.timestamp();
         let entry_mtime = (i64::from(stat.mtime.secs), stat.mtime.nsecs);
@@ -684,21 +692,108 @@ impl StatIndex {
         let time = |secs: i64, nsecs: i64, t: gix::index::entry::stat::Time| {
             secs == i64::from(t.secs) && (!nsec || nsecs == i64::from(t.nsecs))
         };
-        let same = time(meta.mtime(), meta.mtime_nsec(), stat.mtime)
-            && time(meta.ctime(), meta.ctime_nsec(), stat.ctime)
+        let same = time(meta.mtime.0, meta.mtime.1, stat.mtime)
+            && time(meta.ctime.0, meta.ctime.1, stat.ctime)
             // git keeps the low 32 bits of these.
-            && meta.size() as u32 == stat.size
-            && meta.ino() as u32 == stat.ino
-            && meta.dev() as u32 == stat.dev
-            && meta.uid() == stat.uid
-            && meta.gid() == stat.gid;
+            && meta.size as u32 == stat.size
+            && meta.ino as u32 == stat.ino
+            && meta.dev as u32 == stat.dev
+            && meta.uid == stat.uid
+            && meta.gid == stat.gid;
         (!racy && same).then_some((BlobId(entry.id), meta))
+    }
+}
+
+/// What the stat-clean comparison and the check that a read file is the
+/// one compared take of an `lstat` or `fstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// The file type bits of the mode (`S_IFMT`).
+    kind: u32,
+    pub size: u64,
+    pub ino: u64,
+    pub dev: u64,
+    pub uid: u32,
+    pub gid: u32,
+    /// Seconds and nanoseconds.
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+// `mode_t` and the `stat` fields' types differ between platforms: the
+// casts below are no-ops on Linux.
+#[allow(clippy::unnecessary_cast)]
+impl Stat {
+    /// A regular file (not a link, FIFO, folder…).
+    pub fn is_file(&self) -> bool {
+        self.kind == libc::S_IFREG as u32
+    }
+
+    /// The fields of a `Metadata` (an `fstat` of an opened file).
+    pub fn of(meta: &std::fs::Metadata) -> Stat {
+        use std::os::unix::fs::MetadataExt;
+        Stat {
+            kind: meta.mode() & libc::S_IFMT as u32,
+            size: meta.size(),
+            ino: meta.ino(),
+            dev: meta.dev(),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// `lstat` of `name` in the folder open as `dir`: the kernel looks up
+    /// one component, not the whole path again. `None` when there is
+    /// nothing there (or it cannot be asked).
+    pub fn in_dir(dir: &std::os::fd::OwnedFd, name: &std::ffi::CStr) -> Option<Stat> {
+        use std::os::fd::AsRawFd;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `name` is a valid C string and `st` room for one `stat`,
+        // which the call fills when it returns 0.
+        let rc = unsafe {
+            libc::fstatat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                st.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc != 0 {
+            return None;
+        }
+        // SAFETY: filled by the successful call above.
+        let st = unsafe { st.assume_init() };
+        // Each field as `MetadataExt` gives it for an `fstat`.
+        Some(Stat {
+            kind: (st.st_mode & libc::S_IFMT) as u32,
+            size: st.st_size as u64,
+            ino: st.st_ino as u64,
+            dev: st.st_dev as u64,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+        })
+    }
+
+    /// Whether two stats are of one unchanged file.
+    pub fn same_file(&self, other: &Stat) -> bool {
+        self.ino == other.ino
+            && self.dev == other.dev
+            && self.size == other.size
+            && self.mtime == other.mtime
+            && self.ctime == other.ctime
     }
 }
 
 /// Where a worker's last stat-clean lookup ended.
 #[derive(Debug, Default)]
 pub struct Hint {
+    /// Where the caller knows the next path's entry to be (the `--all`
+    /// walk finds it in the same index): checked, then used.
+    pub at: Option<usize>,
     /// The entry after the last one found.
     next: usize,
     /// The folder (with its `/`) of the last path looked up, and the
@@ -712,8 +807,14 @@ impl StatIndex {
     /// else a search of its folder's entries (one search of the whole
     /// index a folder).
     fn position(&self, raw: &[u8], hint: &mut Hint) -> Option<usize> {
-        let state = &self.state;
+        let state = &*self.state;
         let entries = state.entries();
+        if let Some(at) = hint.at.take() {
+            if entries.get(at).is_some_and(|e| e.path(state) == raw) {
+                hint.next = at + 1;
+                return Some(at);
+            }
+        }
         if entries.get(hint.next).is_some_and(|e| e.path(state) == raw) {
             hint.next += 1;
             return Some(hint.next - 1);
@@ -737,22 +838,51 @@ impl StatIndex {
     }
 }
 
-/// Whether `git add` would store a path's bytes as they are, for the
-/// stat-clean shortcut: only then is a clean file's content its blob's.
+/// Whether a stat-clean file's content is its blob's whenever its size is
+/// the blob's, for the stat-clean shortcut: true when `git add` would
+/// store its bytes as they are, and when it could only convert line
+/// endings, as CRLF → LF only ever removes bytes (a file it would change
+/// is then longer than its blob, and the size alone tells them apart).
 #[derive(Clone)]
-pub struct AsIs(Conversions);
+pub struct AsIs {
+    conversions: Conversions,
+    /// A folder (with its `/`) whose attribute files name no attribute
+    /// that converts more than line endings: its files need no lookup.
+    line_endings_only: Option<Vec<u8>>,
+}
 
 impl AsIs {
     /// A worker's own copy of the attributes the index was read with.
     pub fn of(index: &StatIndex) -> Option<AsIs> {
-        index.as_is.clone()
+        index.as_is.clone().map(|conversions| AsIs {
+            conversions,
+            line_endings_only: None,
+        })
     }
 
-    /// Whether no attribute or setting converts the file at `raw` (line
-    /// endings, `ident`, `working-tree-encoding`).
+    /// Whether the file at `raw` holds its blob's bytes when it is as long
+    /// as the blob: no attribute or setting converts it, or none but one
+    /// of line endings can (`ident` and `working-tree-encoding` may keep
+    /// the length and change the bytes). Files come a folder at a time:
+    /// a folder's attributes are looked up for its first file only, when
+    /// they name neither of those two.
     pub fn at(&mut self, repo: &gix::Repository, raw: &[u8]) -> Result<bool> {
+        let folder = &raw[..raw.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)];
+        if self.line_endings_only.as_deref() == Some(folder) {
+            return Ok(true);
+        }
         // The index's copy is only asked for when a conversion applies.
-        Ok(self.0.at(repo, raw.as_bstr(), || Ok(None))?.is_none())
+        let as_is = self
+            .conversions
+            .at(repo, raw.as_bstr(), || Ok(None))?
+            .is_none();
+        // The lookup read the attribute files of the folders above `raw`.
+        if self.conversions.only_line_endings() {
+            self.line_endings_only = Some(folder.to_vec());
+            return Ok(true);
+        }
+        self.line_endings_only = None;
+        Ok(as_is)
     }
 }
 
@@ -766,5 +896,45 @@ impl BlobId {
     pub fn is_of(&self, data: &[u8]) -> bool {
         gix::objs::compute_hash(self.0.kind(), gix::object::Kind::Blob, data)
             .is_ok_and(|id| id == self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat_index(paths: &[&str]) -> StatIndex {
+        let mut state = gix::index::State::new(gix::hash::Kind::Sha1);
+        for path in paths {
+            state.dangerously_push_entry(
+                Default::default(),
+                gix::ObjectId::null(gix::hash::Kind::Sha1),
+                Flags::empty(),
+                gix::index::entry::Mode::FILE,
+                path.as_bytes().as_bstr(),
+            );
+        }
+        state.sort_entries();
+        StatIndex {
+            state: std::sync::Arc::new(state),
+            as_is: None,
+        }
+    }
+
+    #[test]
+    fn a_position_handed_on_is_used_only_when_it_is_the_paths() {
+        let index = stat_index(&["a/x", "a/y", "b/z", "top"]);
+        let mut hint = Hint::default();
+        for (raw, at) in [("b/z", 2), ("a/x", 0), ("top", 3), ("a/y", 1)] {
+            // The right position, a wrong one, one past the end: the entry
+            // found is the path's each time.
+            for given in [Some(at), Some((at + 1) % 4), Some(9), None] {
+                hint.at = given;
+                assert_eq!(index.position(raw.as_bytes(), &mut hint), Some(at));
+                assert_eq!(hint.at, None, "a position is used once");
+            }
+        }
+        hint.at = Some(0);
+        assert_eq!(index.position(b"a/w", &mut hint), None);
     }
 }

@@ -18,12 +18,13 @@
 //! like any other, files absent from the work tree are not files to judge.
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use gix::bstr::{BStr, BString, ByteSlice};
 use gix::dir::entry::{Kind, Status};
 
-use super::index::{index_exists, read_index, worktree_index};
+use super::index::{StatIndex, index_exists, read_index, worktree_index};
 use super::streamed;
 use super::{Change, Content, Repo, wrap};
 use crate::error::{Error, Result};
@@ -36,9 +37,15 @@ pub struct Listing {
 }
 
 enum Index {
-    /// A sparse checkout's, a split index, version 4, or one the stream
-    /// refuses: decoded whole, for the walk to classify paths by.
-    Held(Box<gix::index::State>),
+    /// A sparse checkout's, a split index, version 4, one the stream
+    /// refuses, or one the stat-clean shortcut shares (`listing(true)`):
+    /// decoded whole, for the walk to classify paths by. `as_read`: as its
+    /// file has it (no sparse-checkout adjustment), so the shortcut may
+    /// share it.
+    Held {
+        index: Arc<gix::index::State>,
+        as_read: bool,
+    },
     /// The open index file (`None`: there is none), with its submodules.
     /// The walk sees an empty index and reports ignored paths too; the
     /// tracked files under those are looked up in the file afterwards.
@@ -49,17 +56,29 @@ enum Index {
     },
 }
 
+/// A listing's index, as the stat-clean shortcut may share it.
+#[derive(Clone)]
+pub struct SharedIndex(Arc<gix::index::State>);
+
 impl Repo {
+    /// The stat-clean shortcut's index over a listing's.
+    pub fn stat_index_of(&self, shared: &SharedIndex) -> StatIndex {
+        StatIndex::of(&self.local(), Arc::clone(&shared.0))
+    }
+
     /// Every file of the work tree that git tracks or would add, under
     /// `prefix` (repo-relative raw bytes, `""` for all), in no order.
     pub fn all_files(&self, prefix: &[u8]) -> Result<Vec<Change>> {
         let mut out = Vec::new();
-        self.listing()?.each_file(prefix, |c| out.push(c))?;
+        self.listing(false)?.each_file(prefix, |c| out.push(c))?;
         Ok(out)
     }
 
-    /// The index of the work tree, for `Listing::each_file`.
-    pub fn listing(&self) -> Result<Listing> {
+    /// The index of the work tree, for `Listing::each_file`. `hold`: the
+    /// index is decoded and held (the stat-clean shortcut needs every
+    /// entry's stat data, so it shares that copy, and the walk's positions
+    /// in it); else, unless it must be, it is read entry by entry.
+    pub fn listing(&self, hold: bool) -> Result<Listing> {
         let repo = self.local();
         let Some(workdir) = self.workdir.clone() else {
             return Err(Error::usage(
@@ -67,14 +86,22 @@ impl Repo {
                 Some("use `valve check --base A --head B` in a bare repository".to_string()),
             ));
         };
-        if let Some(index) = streamed_index(&repo)? {
-            return Ok(Listing { repo, index });
+        if !hold {
+            if let Some(index) = streamed_index(&repo)? {
+                return Ok(Listing { repo, index });
+            }
         }
-        let index = Index::Held(Box::new(worktree_index(
-            &repo,
-            read_index(&repo)?,
-            &workdir,
-        )?));
+        let read = read_index(&repo)?;
+        // Without a skip-worktree entry the sparse adjustment has nothing
+        // to change.
+        let as_read = !read
+            .entries()
+            .iter()
+            .any(|e| e.flags.contains(gix::index::entry::Flags::SKIP_WORKTREE));
+        let index = Index::Held {
+            index: Arc::new(worktree_index(&repo, read, &workdir)?),
+            as_read,
+        };
         Ok(Listing { repo, index })
     }
 }
@@ -127,7 +154,7 @@ impl Listing {
             }
         };
         match &self.index {
-            Index::Held(index) => {
+            Index::Held { index, .. } => {
                 let range = index
                     .prefixed_entries_range(prefix.as_bstr())
                     .unwrap_or(0..0);
@@ -144,11 +171,35 @@ impl Listing {
         Ok(out)
     }
 
+    /// This listing's index for the stat-clean shortcut (SPEC §12), when it
+    /// holds the index as read (a sparse checkout's is not), so that the
+    /// positions `each_file_at` gives are of its entries.
+    pub fn shared_index(&self) -> Option<SharedIndex> {
+        match &self.index {
+            Index::Held {
+                index,
+                as_read: true,
+            } => Some(SharedIndex(Arc::clone(index))),
+            _ => None,
+        }
+    }
+
     /// Hands `visit` every file of the work tree that git tracks or would
     /// add under `prefix`, as the walk meets it (submodules last).
     pub fn each_file(&self, prefix: &[u8], mut visit: impl FnMut(Change)) -> Result<()> {
+        self.each_file_at(prefix, |change, _| visit(change))
+    }
+
+    /// `each_file`, with the position of a tracked file's entry in a held
+    /// index (`None` for an untracked file, a submodule, or any file of a
+    /// streamed index).
+    pub fn each_file_at(
+        &self,
+        prefix: &[u8],
+        mut visit: impl FnMut(Change, Option<usize>),
+    ) -> Result<()> {
         let (file, hash, submodules) = match &self.index {
-            Index::Held(index) => return self.each_file_held(index, prefix, visit),
+            Index::Held { index, .. } => return self.each_file_held(index, prefix, visit),
             Index::Streamed {
                 file,
                 hash,
@@ -168,7 +219,7 @@ impl Listing {
             &mut |seen| match seen {
                 Seen::Untracked(path, kind) => {
                     if let Some(content) = content_of(kind) {
-                        visit(Change::added(path, content));
+                        visit(Change::added(path, content), None);
                     }
                 }
                 Seen::Unlisted(path, kind) => {
@@ -198,12 +249,12 @@ impl Listing {
                 last = Some(path.to_owned());
                 let Some(root) = &root else { return };
                 if let Some(content) = on_disk(root, path, &mut folder) {
-                    visit(Change::added(path, content));
+                    visit(Change::added(path, content), None);
                 }
             })?;
         }
         for path in submodules.iter().filter(|p| p.starts_with(prefix)) {
-            visit(Change::added(path.as_bstr(), Content::Submodule));
+            visit(Change::added(path.as_bstr(), Content::Submodule), None);
         }
         Ok(())
     }
@@ -212,26 +263,26 @@ impl Listing {
         &self,
         index: &gix::index::State,
         prefix: &[u8],
-        mut visit: impl FnMut(Change),
+        mut visit: impl FnMut(Change, Option<usize>),
     ) -> Result<()> {
         walk(&self.repo, index, prefix, Emit::Tracked, &mut |seen| {
-            let (path, kind) = match seen {
+            let (path, kind, at) = match seen {
                 Seen::Tracked(i, kind) => {
                     let entry = &index.entries()[i];
                     // The index says what a submodule is, below.
                     if entry.mode.is_submodule() {
                         return;
                     }
-                    (entry.path(index), kind)
+                    (entry.path(index), kind, Some(i))
                 }
-                Seen::Untracked(path, kind) => (path, kind),
+                Seen::Untracked(path, kind) => (path, kind, None),
                 Seen::Unlisted(..) => return,
             };
             if !path.starts_with(prefix) {
                 return;
             }
             if let Some(content) = content_of(kind) {
-                visit(Change::added(path, content));
+                visit(Change::added(path, content), at);
             }
         })?;
         let range = index
@@ -245,7 +296,7 @@ impl Listing {
             let path = entry.path(index);
             // Conflict stages share a path: listed once.
             if entry.mode.is_submodule() && last != Some(path) {
-                visit(Change::added(path, Content::Submodule));
+                visit(Change::added(path, Content::Submodule), None);
             }
             // A sparse directory (`build/`) that a file or link named
             // `build` replaced: the walk takes it for the directory and
@@ -269,7 +320,7 @@ impl Listing {
                     .map_err(wrap("cannot read the ignore rules"))?
                     .is_excluded();
                 if !ignored {
-                    visit(Change::added(name, content));
+                    visit(Change::added(name, content), None);
                 }
             }
         }

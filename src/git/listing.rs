@@ -7,11 +7,21 @@
 //!
 //! One walk of the work tree (gix's, which reads each folder once and
 //! takes every entry's kind from the folder listing, as `rg` does) says
-//! both which tracked paths are there and as what (file, link, FIFO…),
-//! and which untracked files git would add; no path is `lstat`ed. Each
-//! file is handed on the moment the walk meets it, so `--all` judges
-//! while it walks and no list of the tree is held; the submodules, which
-//! the walk does not enter, come from the index after it.
+//! which files are there and as what (file, link, FIFO…); no path is
+//! `lstat`ed. Each file is handed on the moment the walk meets it, so
+//! `--all` judges while it walks and no list of the tree is held; the
+//! submodules, which the walk does not enter, come from the index after it.
+//!
+//! Nor is the index held, as a rule (SPEC §10: memory): the walk is given
+//! an empty one, so every path is untracked to it, and it also reports
+//! what git ignores (a folder once) and nested repositories. Every file it
+//! would add is one `--all` lists, tracked or not; the tracked files it
+//! leaves out are those under an ignored path or a nested repository, and
+//! they are looked up in the index file, read entry by entry
+//! (`streamed.rs`), after the walk. When the stat-clean shortcut needs the
+//! index (a cache folder), or the index is one the stream does not read
+//! (a sparse checkout, a split index, version 4), it is decoded and held,
+//! and the walk classifies tracked paths by it as before.
 //!
 //! In a sparse checkout the index is read as git reads it for a work tree
 //! (`index::worktree_index`): files present outside the cone are listed
@@ -121,7 +131,19 @@ fn streamed_index(repo: &gix::Repository) -> Result<Option<Index>> {
             submodules: Vec::new(),
         }));
     }
-    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    // Not blocking: a FIFO put there since `index_exists` looked is
+    // refused by the stream (it has no length), never waited on.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?
+    };
+    if !file.metadata().map_err(|e| Error::io(&path, e))?.is_file() {
+        return Ok(None);
+    }
     let mut submodules: Vec<BString> = Vec::new();
     let mut plain = true;
     let read = streamed::each_entry(&file, hash, |e| {

@@ -254,6 +254,15 @@ impl Repo {
         repo
     }
 
+    /// A handle without an object cache, for a walk that reads each object
+    /// once (a range's tree diff): a cache would only copy every object
+    /// into fresh memory, page by page.
+    pub(crate) fn local_uncached(&self) -> gix::Repository {
+        let mut repo = self.sync.to_thread_local();
+        repo.object_cache_size(0);
+        repo
+    }
+
     pub fn is_bare(&self) -> bool {
         self.workdir.is_none()
     }
@@ -324,7 +333,7 @@ impl Repo {
         max: u64,
         threads: usize,
     ) -> Result<RangeFiles> {
-        let repo = self.local();
+        let repo = self.local_uncached();
         let merge_base = merge_base.map(|mb| self.commit_id(&repo, mb)).transpose()?;
         let head_id = self.commit_id(&repo, head)?;
         let tree_of = |id: gix::ObjectId| -> Result<gix::ObjectId> {

@@ -235,7 +235,7 @@ impl Repo {
             let others: Vec<_> = (1..workers)
                 .map(|_| {
                     s.spawn(|| {
-                        let repo = self.local();
+                        let repo = self.local_uncached();
                         let peek = Peek::new(&repo);
                         let done = work(&repo, &peek);
                         (done, peek.sage.into_inner())

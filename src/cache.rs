@@ -101,6 +101,10 @@ type Key = [u8; 32];
 /// Byte ranges of one trigger's matches, in order.
 pub type Ranges = Vec<(usize, usize)>;
 
+/// Per persona (`None`: it did not search the content), the ranges of each
+/// of its triggers.
+pub type Matches = Vec<Option<Vec<Ranges>>>;
+
 impl Cache {
     pub fn new(spec: &Spec, rules: &Ruleset) -> Cache {
         Cache {
@@ -170,7 +174,7 @@ pub struct Memo<'c> {
     cache: Option<&'c Cache>,
     key: Key,
     /// Per persona, the ranges of each of its triggers, when known.
-    personas: Vec<Option<Vec<Ranges>>>,
+    personas: Matches,
     dirty: bool,
     /// Ranges this entry may still take before it is too big to keep.
     room: usize,
@@ -215,7 +219,7 @@ impl<'c> Memo<'c> {
     }
 
     /// A memo of matches known already (a `Found`), written nowhere.
-    pub fn known(personas: Vec<Option<Vec<Ranges>>>) -> Memo<'static> {
+    pub fn known(personas: Matches) -> Memo<'static> {
         Memo {
             cache: None,
             key: [0; 32],
@@ -241,7 +245,7 @@ impl<'c> Memo<'c> {
     }
 
     /// Every persona's ranges as known now, unless some did not fit.
-    pub fn ranges(&self) -> Option<Vec<Option<Vec<Ranges>>>> {
+    pub fn ranges(&self) -> Option<Matches> {
         (!self.overflow).then(|| self.personas.clone())
     }
 
@@ -377,7 +381,7 @@ fn shape(rules: &Ruleset) -> Vec<usize> {
 
 /// Reads a payload back, checking it fits this ruleset and content: the
 /// persona and trigger counts, and ranges in order inside the content.
-fn decode(bytes: &[u8], shape: &[usize], content_len: usize) -> Option<Vec<Option<Vec<Ranges>>>> {
+fn decode(bytes: &[u8], shape: &[usize], content_len: usize) -> Option<Matches> {
     let mut r = Reader { bytes, at: 0 };
     if r.u64()? != content_len as u64 || r.u32()? as usize != shape.len() {
         return None;
@@ -586,7 +590,7 @@ impl Record {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub content: Vec<u8>,
-    pub personas: Vec<Option<Vec<Ranges>>>,
+    pub personas: Matches,
 }
 
 impl Found {
@@ -931,7 +935,7 @@ impl Cache {
 mod tests {
     use super::*;
 
-    fn sample() -> Vec<Option<Vec<Ranges>>> {
+    fn sample() -> Matches {
         vec![None, Some(vec![vec![(0, 3), (5, 9)], vec![]])]
     }
 
@@ -1149,7 +1153,7 @@ pub const MEMORY_MAX: u64 = 64 * 1024 * 1024;
 const MEMORY_ENTRY: u64 = 160;
 
 /// Per persona, the ranges of each trigger (`None`: not searched yet).
-type Entry = Vec<Option<Vec<Ranges>>>;
+type Entry = Matches;
 
 /// An in-memory result cache, shared by every clone (and thread) of it.
 #[derive(Clone)]

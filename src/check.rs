@@ -2070,13 +2070,12 @@ fn stat_clean(
 /// that would search it either matched nothing or has its matches there
 /// (a persona that matched nothing gets none, and no trigger runs on the
 /// partial text). `None`: the file is read.
-#[allow(clippy::type_complexity)]
 fn replayed(
     rules: &Ruleset,
     judges: &[usize],
     kind: ChangeKind,
     clean: &StatClean,
-) -> Option<(Vec<u8>, Vec<Option<Vec<crate::cache::Ranges>>>)> {
+) -> Option<(Vec<u8>, crate::cache::Matches)> {
     let (record, found) = (clean.known?, clean.found.as_ref()?);
     if record.marker || record.binary || found.personas.len() != rules.personas.len() {
         return None;

@@ -127,7 +127,7 @@ pub struct Scanned {
     pub silent: u64,
     /// With `Document::collect`: every persona's raw matches (`None` for one
     /// that did not search), unless there were too many to keep.
-    pub ranges: Option<Vec<Option<Vec<crate::cache::Ranges>>>>,
+    pub ranges: Option<crate::cache::Matches>,
 }
 
 /// A problem with a `valve:ignore` marker, where it stands; ordered by

@@ -173,20 +173,77 @@ pub(super) const STAT: usize = 40;
 /// How far ahead of the entry being located its bytes are touched.
 const READ_AHEAD: usize = 8192;
 
-/// Where the path of the entry at `pos` lies and how long it is, or
-/// `None` when it runs past `end`. An extended entry in a version 2 index
-/// is refused by the caller, not here.
-fn path_of(data: &[u8], pos: usize, hash_len: usize, end: usize) -> Option<(usize, usize)> {
-    let flags = u16_at(data, pos + STAT + hash_len)?;
-    let mut path = pos + STAT + hash_len + 2;
-    if flags & 0x4000 != 0 {
-        path += 2;
-    }
-    let len = match usize::from(flags & 0x0fff) {
-        0x0fff => data.get(path..end)?.find_byte(0)?,
-        len => len,
+/// One index entry's layout, from its first bytes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Layout {
+    /// Where its path starts (from the entry's start) and how long it is.
+    pub(super) path: usize,
+    pub(super) len: usize,
+    /// The entry's bytes, the NUL and padding included.
+    pub(super) size: usize,
+    pub(super) flags: u16,
+    /// The extended flags (version 3 only), or 0.
+    pub(super) extended: u16,
+}
+
+/// What the first bytes of an entry say.
+pub(super) enum Parsed {
+    Entry(Layout),
+    /// At least this many bytes are needed to tell.
+    Short(usize),
+    /// Not an entry git writes.
+    Bad,
+}
+
+/// The layout of the entry `e` starts with, in a version 2 or 3 index of
+/// `hash_len`-byte ids: 16 bits of flags after the id (the path's length,
+/// or 0xFFF for "find its NUL"), 16 more with the extended bit (version 3
+/// only), then the path, its NUL and padding to a multiple of 8. Used by
+/// `Located` (all bytes at hand) and by the stream, which reads more on
+/// `Short`.
+#[inline]
+pub(super) fn layout(e: &[u8], version: u32, hash_len: usize) -> Parsed {
+    let fixed = STAT + hash_len + 2;
+    let Some(f) = e.get(fixed - 2..fixed) else {
+        return Parsed::Short(fixed + 2);
     };
-    Some((path, len))
+    let flags = u16::from_be_bytes([f[0], f[1]]);
+    let (path, extended) = match flags & 0x4000 {
+        0 => (fixed, 0),
+        _ if version < 3 => return Parsed::Bad,
+        _ => match e.get(fixed..fixed + 2) {
+            Some(x) => (fixed + 2, u16::from_be_bytes([x[0], x[1]])),
+            None => return Parsed::Short(fixed + 2),
+        },
+    };
+    let len = match usize::from(flags & 0x0fff) {
+        0x0fff => match e.get(path..).and_then(|p| p.find_byte(0)) {
+            Some(n) => n,
+            None => return Parsed::Short(e.len() + 1),
+        },
+        n => n,
+    };
+    let size = (path + len + 8) & !7;
+    match e.get(path + len) {
+        Some(0) if e.len() >= size => Parsed::Entry(Layout {
+            path,
+            len,
+            size,
+            flags,
+            extended,
+        }),
+        Some(0) | None => Parsed::Short(size),
+        Some(_) => Parsed::Bad,
+    }
+}
+
+/// Where the path of the entry at `pos` lies and how long it is, in an
+/// index `Located::new` read (so of version 2 or 3, and well formed).
+fn path_of(data: &[u8], pos: usize, hash_len: usize, end: usize) -> Option<(usize, usize)> {
+    match layout(data.get(pos..end)?, 3, hash_len) {
+        Parsed::Entry(l) => Some((pos + l.path, l.len)),
+        Parsed::Short(_) | Parsed::Bad => None,
+    }
 }
 
 /// Whether `a <= b` in byte order. Neighbouring paths share long
@@ -244,22 +301,12 @@ impl Located {
             if let Some(ahead) = entries.get(pos + READ_AHEAD) {
                 std::hint::black_box(*ahead);
             }
-            let after_flags = pos + STAT + hash_len + 2;
-            let flags =
-                u16::from_be_bytes(entries.get(after_flags - 2..after_flags)?.try_into().ok()?);
-            let path = match flags & 0x4000 {
-                0 => after_flags,
-                _ if version < 3 => return None,
-                _ => after_flags + 2,
-            };
-            let len = match usize::from(flags & 0x0fff) {
-                0x0fff => entries.get(path..)?.find_byte(0)?,
-                len => len,
-            };
-            let next = pos + ((path - pos + len + 8) & !7);
-            if next > end || entries.get(path + len) != Some(&0) {
+            // Everything is at hand: too short is malformed.
+            let Parsed::Entry(l) = layout(entries.get(pos..)?, version, hash_len) else {
                 return None;
-            }
+            };
+            let (path, len, flags) = (pos + l.path, l.len, l.flags);
+            let next = pos + l.size;
             let name = &entries[path..path + len];
             // git writes entries sorted by path (then stage); an index that
             // is not is for gix to report.

@@ -18,7 +18,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use gix::bstr::{BStr, ByteSlice};
 use gix::index::entry::{Flags, Mode};
 
-use super::located::{STAT, in_order};
+use super::located::{Parsed, in_order, layout};
 
 /// One entry as it is read.
 #[derive(Debug, Clone, Copy)]
@@ -108,38 +108,20 @@ pub(super) fn each_entry(
         return Ok(None);
     }
     w.at += 12;
-    let fixed = STAT + hash_len + 2;
     let mut before: Vec<u8> = Vec::new();
     for _ in 0..count {
-        if !w.have(fixed + 2)? {
-            return Ok(None);
-        }
-        let e = w.unread();
-        let flags = u16::from_be_bytes([e[fixed - 2], e[fixed - 1]]);
-        let (path, extended) = match flags & 0x4000 {
-            0 => (fixed, 0),
-            _ if version < 3 => return Ok(None),
-            _ => (fixed + 2, u16::from_be_bytes([e[fixed], e[fixed + 1]])),
+        let l = loop {
+            match layout(w.unread(), version, hash_len) {
+                Parsed::Entry(l) => break l,
+                Parsed::Short(n) if w.have(n)? => {}
+                Parsed::Short(_) | Parsed::Bad => return Ok(None),
+            }
         };
-        let name_len = match usize::from(flags & 0x0fff) {
-            0x0fff => loop {
-                match w.unread().get(path..).and_then(|p| p.find_byte(0)) {
-                    Some(n) => break n,
-                    None if w.have(w.unread().len() + CHUNK)? => {}
-                    None => return Ok(None),
-                }
-            },
-            n => n,
-        };
-        let size = (path + name_len + 8) & !7;
-        if !w.have(size)? || w.position() + size as u64 > end {
+        if w.position() + l.size as u64 > end {
             return Ok(None);
         }
-        let e = &w.unread()[..size];
-        if e[path + name_len] != 0 {
-            return Ok(None);
-        }
-        let name = &e[path..path + name_len];
+        let e = &w.unread()[..l.size];
+        let name = &e[l.path..l.path + l.len];
         if !in_order(&before, name) {
             return Ok(None);
         }
@@ -147,11 +129,11 @@ pub(super) fn each_entry(
         visit(Streamed {
             path: name.as_bstr(),
             mode: Mode::from_bits_retain(mode),
-            flags: Flags::from_bits_retain(u32::from(flags) | (u32::from(extended) << 16)),
+            flags: Flags::from_bits_retain(u32::from(l.flags) | (u32::from(l.extended) << 16)),
         });
         before.clear();
         before.extend_from_slice(name);
-        w.at += size;
+        w.at += l.size;
     }
     // The extensions: only their signatures and sizes are read.
     let mut pos = w.position();

@@ -803,9 +803,7 @@ fn a_clean_file_with_matches_is_judged_unread_exactly_as_read() {
             cmd.arg("--cache").arg(dir);
         }
         let out = cmd.output().expect("valve runs");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let ms = regex::Regex::new(r"\[\d+ ms\]").expect("regex");
-        ms.replace_all(&text, "[N ms]").into_owned()
+        common::normalize(&String::from_utf8_lossy(&out.stdout), f.path())
     };
     let plain = run(&f, &["--all"], None);
     let plain_human = human(None);

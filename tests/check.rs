@@ -848,6 +848,13 @@ fn max_findings_keeps_the_first_findings_counts_all_and_says_so_everywhere() {
     assert_eq!(strip(&one.stdout), strip(&two.stdout));
 }
 
+/// The human output of a run that blocks, its durations blanked.
+fn blocked_human(f: &Fixture, args: &[&str]) -> String {
+    let out = f.valve(args).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    common::normalize(&String::from_utf8_lossy(&out.stdout), f.path())
+}
+
 #[test]
 fn quiet_human_output_is_the_tail_of_the_full_one_though_it_keeps_only_blocking_findings() {
     // `-q` keeps only the blocking findings (the verdict names them); the
@@ -856,15 +863,8 @@ fn quiet_human_output_is_the_tail_of_the_full_one_though_it_keeps_only_blocking_
     f.config("max_findings: 5\npersonas:\n  Low:\n    triggers: ['l']\n  High:\n    triggers: ['h']\n    severity: error\n")
         .write("a.txt", "h\nh\n")
         .write("b.txt", &"l\n".repeat(12));
-    let run = |args: &[&str]| {
-        let out = f.valve(args).output().expect("runs");
-        assert_eq!(out.status.code(), Some(1), "{out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let ms = regex::Regex::new(r"\[\d+ ms\]").expect("regex");
-        ms.replace_all(&text, "[N ms]").into_owned()
-    };
-    let quiet = run(&["-q", "check", "--all"]);
-    let full = run(&["check", "--all"]);
+    let quiet = blocked_human(&f, &["-q", "check", "--all"]);
+    let full = blocked_human(&f, &["check", "--all"]);
     assert!(quiet.contains("findings truncated: 9 of 14"), "{quiet}");
     assert!(
         quiet.contains("2 blocking findings by High (error), first at a.txt:1"),
@@ -890,15 +890,8 @@ fn quiet_range_judged_by_two_policies_counts_what_the_full_run_counts() {
     f.config("personas:\n  Low:\n    triggers: ['l']\n  High:\n    triggers: ['h']\n    severity: error\n")
         .write("a.txt", "h\nl\nl\n")
         .commit("tighten and add");
-    let run = |args: &[&str]| {
-        let out = f.valve(args).output().expect("runs");
-        assert_eq!(out.status.code(), Some(1), "{out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let ms = regex::Regex::new(r"\[\d+ ms\]").expect("regex");
-        ms.replace_all(&text, "[N ms]").into_owned()
-    };
-    let quiet = run(&["-q", "check", "--base", "main"]);
-    let full = run(&["check", "--base", "main"]);
+    let quiet = blocked_human(&f, &["-q", "check", "--base", "main"]);
+    let full = blocked_human(&f, &["check", "--base", "main"]);
     // Both open with the policy note; the summary and verdict end both.
     let tail = quiet.find("valve: ").map_or("", |at| &quiet[at..]);
     assert!(

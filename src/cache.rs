@@ -82,6 +82,13 @@ pub struct Spec {
     pub memory: Option<Memory>,
 }
 
+impl Spec {
+    /// Whether the cache has a folder (else it is the memory alone).
+    pub fn on_disk(&self) -> bool {
+        !self.dir.as_os_str().is_empty()
+    }
+}
+
 /// The cache as one ruleset sees it: its folder and the ruleset's hash.
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -1296,7 +1303,7 @@ impl PartialEq for Memory {
 impl Eq for Memory {}
 
 impl Cache {
-    /// Whether the cache has a folder (else it is the memory alone).
+    /// Whether the cache has a folder (see `Spec::on_disk`).
     fn on_disk(&self) -> bool {
         !self.dir.as_os_str().is_empty()
     }

@@ -227,10 +227,7 @@ pub fn run_in(ws: &Workspace, opts: &Options) -> Result<Report> {
         let compiling = scope.spawn(|| ws.rules.matchers());
         // With a cache folder the stat-clean shortcut needs every entry's
         // stat data: the listing holds the index and shares it.
-        let hold = opts
-            .cache
-            .as_ref()
-            .is_some_and(|c| !c.dir.as_os_str().is_empty());
+        let hold = opts.cache.as_ref().is_some_and(crate::cache::Spec::on_disk);
         let listing = walked_in_git.map(|repo| repo.listing(hold));
         let listed = (!streamed && listing.is_none()).then(|| list(ws, opts));
         let matchers = compiling
@@ -1718,7 +1715,7 @@ fn judge(
     let mut binary = false;
     // SPEC §12: a stat-clean tracked file is known by its blob id; what an
     // earlier run found in that blob may answer without reading it.
-    let clean = match (&facts.cache, &change.new) {
+    let mut clean = match (&facts.cache, &change.new) {
         (Some(cache), Content::File) if wants_content => {
             stat_clean(&ws.root, change, cache, local, rules)
         }
@@ -1731,7 +1728,7 @@ fn judge(
     let every_line_counts = whole || change.kind == ChangeKind::Added || change.old.is_none();
     // A clean blob some trigger matched: judged again from its `Found`,
     // still without a read, when nothing else needs the whole text.
-    let replay = match (&clean, answered) {
+    let mut replay = match (&mut clean, answered) {
         (Some(c), None) if every_line_counts && change.staged.is_none() => {
             replayed(rules, &judges, change.kind, c)
         }
@@ -1745,8 +1742,8 @@ fn judge(
         if binary {
             tally.binary_file(&change.path, scans_binary);
         }
-    } else if let Some((text, _)) = &replay {
-        data = Some(text.clone());
+    } else if let Some((text, _)) = replay.as_mut() {
+        data = Some(std::mem::take(text));
     } else if wants_content {
         let buf = std::mem::take(&mut local.buf);
         let loaded = match &clean {
@@ -2069,29 +2066,39 @@ fn stat_clean(
 /// `Found`, when its record has no marker and is of text, and every judge
 /// that would search it either matched nothing or has its matches there
 /// (a persona that matched nothing gets none, and no trigger runs on the
-/// partial text). `None`: the file is read.
+/// partial text). `None`: the file is read. The `Found` is taken out of
+/// `clean` only when it answers.
 fn replayed(
     rules: &Ruleset,
     judges: &[usize],
     kind: ChangeKind,
-    clean: &StatClean,
+    clean: &mut StatClean,
 ) -> Option<(Vec<u8>, crate::cache::Matches)> {
     let (record, found) = (clean.known?, clean.found.as_ref()?);
     if record.marker || record.binary || found.personas.len() != rules.personas.len() {
         return None;
     }
-    let mut known = found.personas.clone();
-    for &t in judges {
+    // The judges that would search it and whose matches are not kept.
+    let searches = |t: usize| {
         let p = &rules.personas[t];
-        if p.is_path_only() || !p.wants(kind) || known[t].is_some() {
-            continue;
-        }
-        if !record.silent_for(t) {
-            return None;
-        }
-        known[t] = Some(vec![Vec::new(); p.triggers.len()]);
+        !p.is_path_only() && p.wants(kind)
+    };
+    let unkept = |t: usize, known: &crate::cache::Matches| searches(t) && known[t].is_none();
+    // One of them that matched something: read.
+    if judges
+        .iter()
+        .any(|&t| unkept(t, &found.personas) && !record.silent_for(t))
+    {
+        return None;
     }
-    Some((found.content.clone(), known))
+    let found = clean.found.take()?;
+    let mut known = found.personas;
+    for &t in judges {
+        if unkept(t, &known) {
+            known[t] = Some(vec![Vec::new(); rules.personas[t].triggers.len()]);
+        }
+    }
+    Some((found.content, known))
 }
 
 /// Whether a record of a file's content says all that judging it would

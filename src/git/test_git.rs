@@ -34,3 +34,21 @@ pub(super) fn write(dir: &Path, rel: &str, text: &str) {
     std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
     std::fs::write(p, text).expect("write");
 }
+
+/// Broken copies of the bytes of an index that tracks `a.txt` and a path
+/// after it: cut short at several places (`"cut at N"`), and with `a.txt`
+/// renamed so that the entries are out of order.
+pub(super) fn broken_indexes(data: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = [0, 13, 70, 100, data.len() / 2, data.len() - 21]
+        .into_iter()
+        .map(|cut| (format!("cut at {cut}"), data[..cut].to_vec()))
+        .collect();
+    let mut swapped = data.to_vec();
+    let at = swapped
+        .windows(5)
+        .position(|w| w == b"a.txt")
+        .expect("a.txt");
+    swapped[at] = b'z';
+    out.push(("out of order".to_string(), swapped));
+    out
+}

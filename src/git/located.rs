@@ -201,7 +201,8 @@ pub(super) enum Parsed {
 /// only), then the path, its NUL and padding to a multiple of 8. Used by
 /// `Located` (all bytes at hand) and by the stream, which reads more on
 /// `Short`.
-#[inline]
+// Inlined: `Located::new` calls it for every entry of the index.
+#[inline(always)]
 pub(super) fn layout(e: &[u8], version: u32, hash_len: usize) -> Parsed {
     let fixed = STAT + hash_len + 2;
     let Some(f) = e.get(fixed - 2..fixed) else {

@@ -1255,6 +1255,10 @@ struct Local<'a> {
     dir: Option<(Vec<u8>, std::os::fd::OwnedFd)>,
     /// Scratch for the name `lstat`ed, with its NUL.
     name: Vec<u8>,
+    /// The pack reader, once asked for (`Some(None)`: the repository has
+    /// none to give): the two sides of a change are read one after the
+    /// other, and it keeps the first for the second's delta.
+    reader: Option<Option<git::PackReader>>,
 }
 
 /// A read buffer larger than this is not kept for the next file.
@@ -1273,6 +1277,7 @@ impl<'a> Local<'a> {
             shared: None,
             dir: None,
             name: Vec::new(),
+            reader: None,
         }
     }
 
@@ -1333,9 +1338,18 @@ impl<'a> Local<'a> {
         }
     }
 
-    fn get(&mut self) -> Option<(&'a Repo, &gix::Repository)> {
+    /// The blob `id` of `path`, within `max` bytes when given, through the
+    /// worker's pack reader; `None` without a repository.
+    fn blob(
+        &mut self,
+        id: git::BlobId,
+        path: &str,
+        max: Option<u64>,
+    ) -> Option<Result<git::Sized>> {
         let repo = self.repo?;
-        Some((repo, self.handle.get_or_insert_with(|| repo.local())))
+        let handle = self.handle.get_or_insert_with(|| repo.local());
+        let reader = self.reader.get_or_insert_with(|| repo.reader()).as_mut();
+        Some(repo.blob_through(handle, reader, id, path, max))
     }
 }
 
@@ -1820,13 +1834,9 @@ fn judge(
     let mut diff_error: Option<Error> = None;
     let mut diff = || -> Option<Vec<bool>> {
         let (old, new) = (change.old?, data.as_deref()?);
-        let (repo, handle) = local.get()?;
-        match repo.blob_of(
-            handle,
-            old,
-            change.old_path.as_ref().unwrap_or(&change.path),
-        ) {
-            Ok(old_bytes) => Some(change.changed_lines(&old_bytes, new)),
+        match local.blob(old, change.old_path.as_ref().unwrap_or(&change.path), None)? {
+            Ok(git::Sized::Bytes(old_bytes)) => Some(change.changed_lines(&old_bytes, new)),
+            Ok(git::Sized::TooLarge) => None,
             Err(e) => {
                 diff_error = Some(e);
                 None
@@ -1926,10 +1936,10 @@ fn judge_index(
     let mut diff_error: Option<Error> = None;
     let mut diff = || -> Option<Vec<bool>> {
         let (old, new) = (index.old?, data.as_deref()?);
-        let (repo, handle) = local.get()?;
         let old_path = index.old_path.as_ref().unwrap_or(&index.path);
-        match repo.blob_of(handle, old, old_path) {
-            Ok(old_bytes) => Some(index.changed_lines(&old_bytes, new)),
+        match local.blob(old, old_path, None)? {
+            Ok(git::Sized::Bytes(old_bytes)) => Some(index.changed_lines(&old_bytes, new)),
+            Ok(git::Sized::TooLarge) => None,
             Err(e) => {
                 diff_error = Some(e);
                 None
@@ -1964,8 +1974,8 @@ fn load(
     buf: Vec<u8>,
 ) -> Result<Loaded> {
     let blob = |local: &mut Local<'_>, id| -> Result<Loaded> {
-        match local.get() {
-            Some((repo, handle)) => Ok(match repo.blob_within(handle, id, &change.path, max)? {
+        match local.blob(id, &change.path, Some(max)) {
+            Some(read) => Ok(match read? {
                 git::Sized::Bytes(b) => Loaded::Text(b),
                 git::Sized::TooLarge => Loaded::Skip(SkipReason::TooLarge),
             }),

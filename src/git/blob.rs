@@ -2,7 +2,7 @@
 //! header, so a blob larger than `max_file_size` is never inflated
 //! (SPEC §9: no file is read beyond the limit).
 
-use super::{BlobId, Repo, unreadable};
+use super::{BlobId, PackReader, Repo, packs, unreadable};
 use crate::error::Result;
 
 /// A blob read within a limit.
@@ -29,5 +29,30 @@ impl Repo {
             return Ok(Sized::TooLarge);
         }
         self.blob_of(repo, id, path).map(Sized::Bytes)
+    }
+
+    /// `blob_within` (`blob_of` without a `max`), through `reader` first:
+    /// what it does not take, gix reads.
+    pub fn blob_through(
+        &self,
+        repo: &gix::Repository,
+        reader: Option<&mut PackReader>,
+        id: BlobId,
+        path: &str,
+        max: Option<u64>,
+    ) -> Result<Sized> {
+        if let Some(reader) = reader {
+            let mut out = Vec::new();
+            match reader.read(&id.0, max.unwrap_or(u64::MAX), &mut out) {
+                Some(packs::Read::Object(gix::object::Kind::Blob)) => return Ok(Sized::Bytes(out)),
+                Some(packs::Read::TooLarge) => return Ok(Sized::TooLarge),
+                // Not a blob, or not the reader's: gix says what it is.
+                _ => {}
+            }
+        }
+        match max {
+            Some(max) => self.blob_within(repo, id, path, max),
+            None => self.blob_of(repo, id, path).map(Sized::Bytes),
+        }
     }
 }

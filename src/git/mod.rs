@@ -34,6 +34,8 @@ mod inert;
 mod listing;
 pub use listing::{Listing, SharedIndex};
 mod located;
+mod packs;
+pub use packs::PackReader;
 mod probe;
 mod quarantine;
 mod range;
@@ -188,6 +190,8 @@ pub struct Repo {
     limits: format::Limits,
     /// The object folder of `GIT_OBJECT_DIRECTORY`, kept while in use.
     _objects: Option<std::sync::Arc<quarantine::Overlay>>,
+    /// The packs, opened on the first [`Repo::reader`].
+    packs: std::sync::OnceLock<Option<std::sync::Arc<packs::Packs>>>,
 }
 
 fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
@@ -208,6 +212,7 @@ pub fn discover(dir: &Path) -> Result<Option<Repo>> {
                 workdir,
                 limits,
                 _objects,
+                packs: std::sync::OnceLock::new(),
             }))
         }
         Err(e)
@@ -261,6 +266,16 @@ impl Repo {
         let mut repo = self.sync.to_thread_local();
         repo.object_cache_size(0);
         repo
+    }
+
+    /// A reader of the packs that keeps what it read for the next read
+    /// (`None` when the packs are not all there is, see `packs.rs`): one
+    /// a thread, for reads that come in pairs.
+    pub fn reader(&self) -> Option<PackReader> {
+        let packs = self
+            .packs
+            .get_or_init(|| packs::Packs::open(&self.local_uncached()).map(std::sync::Arc::new));
+        packs.clone().map(PackReader::new)
     }
 
     pub fn is_bare(&self) -> bool {

@@ -100,18 +100,21 @@ impl Seen {
     }
 }
 
-/// The object database as the diff reads it: each tree read is looked at
-/// for a `.sage` entry.
+/// The object database as the diff reads it: through the pack reader,
+/// which keeps one side's tree for the other side's delta, and each tree
+/// read is looked at for a `.sage` entry.
 struct Peek<'a> {
     objects: &'a gix::OdbHandle,
+    reader: RefCell<Option<super::PackReader>>,
     hash: gix::hash::Kind,
     sage: RefCell<HashMap<gix::ObjectId, Option<(EntryMode, gix::ObjectId)>>>,
 }
 
 impl<'a> Peek<'a> {
-    fn new(repo: &'a gix::Repository) -> Self {
+    fn new(repo: &'a gix::Repository, reader: Option<super::PackReader>) -> Self {
         Peek {
             objects: &repo.objects,
+            reader: RefCell::new(reader),
             hash: repo.object_hash(),
             sage: RefCell::new(HashMap::new()),
         }
@@ -150,7 +153,16 @@ impl gix::objs::Find for Peek<'_> {
         id: &gix::oid,
         buffer: &'b mut Vec<u8>,
     ) -> gix::error::Result<Option<gix::objs::Data<'b>>> {
-        let found = self.objects.try_find(id, buffer)?;
+        let read = match self.reader.borrow_mut().as_mut() {
+            Some(reader) => reader.read(id, u64::MAX, buffer),
+            None => None,
+        };
+        let found = match read {
+            Some(super::packs::Read::Object(kind)) => {
+                Some(gix::objs::Data::new(buffer.as_slice(), kind, self.hash))
+            }
+            _ => self.objects.try_find(id, buffer)?,
+        };
         if let Some(data) = &found {
             if data.kind == gix::object::Kind::Tree {
                 self.note(id, data.data);
@@ -207,7 +219,7 @@ impl Repo {
     ) -> Result<(Vec<Record>, Seen)> {
         let mut seen = Seen::default();
         seen.folders.insert(BString::default(), [old, Some(new)]);
-        let peek = Peek::new(repo);
+        let peek = Peek::new(repo, self.reader());
         let jobs = if threads > 1 {
             split(repo, &peek, old, new, threads * JOBS_PER_THREAD, &mut seen)?
         } else {
@@ -236,7 +248,7 @@ impl Repo {
                 .map(|_| {
                     s.spawn(|| {
                         let repo = self.local_uncached();
-                        let peek = Peek::new(&repo);
+                        let peek = Peek::new(&repo, self.reader());
                         let done = work(&repo, &peek);
                         (done, peek.sage.into_inner())
                     })

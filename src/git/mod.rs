@@ -190,8 +190,9 @@ pub struct Repo {
     limits: format::Limits,
     /// The object folder of `GIT_OBJECT_DIRECTORY`, kept while in use.
     _objects: Option<std::sync::Arc<quarantine::Overlay>>,
-    /// The packs, opened on the first [`Repo::reader`].
-    packs: std::sync::OnceLock<Option<std::sync::Arc<packs::Packs>>>,
+    /// The packs, opened on the first [`Repo::reader`] and again when
+    /// the pack folder changed since (`valve watch` outlives a `git gc`).
+    packs: std::sync::Arc<std::sync::Mutex<Option<packs::Opened>>>,
 }
 
 fn wrap(context: &str) -> impl Fn(gix::Error) -> Error + '_ {
@@ -212,7 +213,7 @@ pub fn discover(dir: &Path) -> Result<Option<Repo>> {
                 workdir,
                 limits,
                 _objects,
-                packs: std::sync::OnceLock::new(),
+                packs: std::sync::Arc::default(),
             }))
         }
         Err(e)
@@ -272,10 +273,8 @@ impl Repo {
     /// (`None` when the packs are not all there is, see `packs.rs`): one
     /// a thread, for reads that come in pairs.
     pub fn reader(&self) -> Option<PackReader> {
-        let packs = self
-            .packs
-            .get_or_init(|| packs::Packs::open(&self.local_uncached()).map(std::sync::Arc::new));
-        packs.clone().map(PackReader::new)
+        let mut opened = self.packs.lock().unwrap_or_else(|e| e.into_inner());
+        packs::Opened::current(&mut opened, &self.local_uncached()).map(PackReader::new)
     }
 
     pub fn is_bare(&self) -> bool {

@@ -34,7 +34,7 @@ const KEEP_ONE: usize = 1 << 20;
 /// git writes chains of at most 50 by default; a longer one is left to gix.
 const MAX_CHAIN: usize = 10_000;
 
-/// The packs of the repository's objects folder, opened once a run.
+/// The packs of the repository's objects folder.
 pub struct Packs {
     bundles: Vec<pack::Bundle>,
 }
@@ -50,6 +50,32 @@ impl Packs {
         Some(Packs {
             bundles: bundles(&store.path().join("pack"), repo.object_hash()),
         })
+    }
+}
+
+/// The packs as opened, with the pack folder's modification time then.
+pub(super) struct Opened {
+    at: Option<std::time::SystemTime>,
+    packs: Option<Arc<Packs>>,
+}
+
+impl Opened {
+    /// The packs of `repo`, opened again when `opened` is of a pack folder
+    /// that changed since (a repack adds and removes packs).
+    pub(super) fn current(
+        opened: &mut Option<Opened>,
+        repo: &gix::Repository,
+    ) -> Option<Arc<Packs>> {
+        let at = std::fs::metadata(repo.objects.store_ref().path().join("pack"))
+            .and_then(|m| m.modified())
+            .ok();
+        if opened.as_ref().is_none_or(|o| o.at != at || at.is_none()) {
+            *opened = Some(Opened {
+                at,
+                packs: Packs::open(repo).map(Arc::new),
+            });
+        }
+        opened.as_ref().and_then(|o| o.packs.clone())
     }
 }
 
@@ -363,6 +389,33 @@ mod tests {
         let loose = git(dir.path(), &["hash-object", "-w", "new.txt"]);
         let loose = gix::ObjectId::from_hex(loose.as_bytes()).expect("hex");
         assert_eq!(reader.read(&loose, u64::MAX, &mut Vec::new()), None);
+    }
+
+    #[test]
+    fn the_packs_are_opened_again_once_a_repack_changed_them() {
+        let (dir, _, _) = packed_history();
+        let repo = gix::open(dir.path()).expect("open");
+        let mut opened = None;
+        let first = Opened::current(&mut opened, &repo).expect("packs");
+        let same = Opened::current(&mut opened, &repo).expect("packs");
+        assert!(
+            Arc::ptr_eq(&first, &same),
+            "an unchanged folder is not opened again"
+        );
+        write(dir.path(), "late.txt", "added after the first open\n");
+        git(dir.path(), &["add", "late.txt"]);
+        git(dir.path(), &["commit", "-q", "-m", "late"]);
+        git(dir.path(), &["repack", "-adq"]);
+        let late = git(dir.path(), &["rev-parse", "HEAD:late.txt"]);
+        let late = gix::ObjectId::from_hex(late.as_bytes()).expect("hex");
+        let mut out = Vec::new();
+        assert_eq!(PackReader::new(first).read(&late, u64::MAX, &mut out), None);
+        let again = Opened::current(&mut opened, &repo).expect("packs");
+        assert_eq!(
+            PackReader::new(again).read(&late, u64::MAX, &mut out),
+            Some(Read::Object(gix::object::Kind::Blob))
+        );
+        assert_eq!(out, b"added after the first open\n");
     }
 
     #[test]

@@ -31,8 +31,11 @@ const KEEP_OBJECTS: usize = 32;
 const KEEP_BYTES: usize = 4 << 20;
 /// An object larger than this is not kept.
 const KEEP_ONE: usize = 1 << 20;
-/// git writes chains of at most 50 by default; a longer one is left to gix.
+/// git writes chains of at most 50 by default; a longer one, or one whose
+/// deltas inflate to more than [`MAX_DELTAS`] bytes together, is left to
+/// gix.
 const MAX_CHAIN: usize = 10_000;
+const MAX_DELTAS: u64 = 256 << 20;
 
 /// The packs of the repository's objects folder.
 pub struct Packs {
@@ -158,6 +161,7 @@ impl PackReader {
         out: &mut Vec<u8>,
     ) -> Option<Read> {
         let mut deltas: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut delta_bytes = 0u64;
         let mut at = offset;
         let (kind, mut base) = loop {
             if let Some(k) = self.kept.iter().find(|k| k.pack == p && k.offset == at) {
@@ -169,7 +173,11 @@ impl PackReader {
             let entry = file.entry(at).ok()?;
             match entry.header {
                 Header::OfsDelta { base_distance } => {
-                    if entry.decompressed_size > MAX_BASE || deltas.len() >= MAX_CHAIN {
+                    delta_bytes = delta_bytes.saturating_add(entry.decompressed_size);
+                    if entry.decompressed_size > MAX_BASE
+                        || delta_bytes > MAX_DELTAS
+                        || deltas.len() >= MAX_CHAIN
+                    {
                         return None;
                     }
                     let payload = self.inflated(file, &entry)?;

@@ -589,11 +589,14 @@ impl Record {
     }
 }
 
-/// What judging needs of a clean blob some trigger matched, so that it is
-/// judged again without being read (SPEC §12): its lines that hold a match
-/// (from the line before each match, which a snippet may show, to the line
-/// of its end), every other line left empty so line numbers stay, and the
-/// matches of every persona that searched it, as ranges in that text.
+/// What judging needs of a clean blob some trigger matched, or that holds
+/// a `valve:ignore` marker, so that it is judged again without being read
+/// (SPEC §12): its lines that hold a match (from the line before each
+/// match, which a snippet may show, to the line of its end) and every line
+/// with a marker's text (markers are line by line: each is parsed, used or
+/// reported where it stands), every other line left empty so line numbers
+/// stay, and the matches of every persona that searched it, as ranges in
+/// that text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub content: Vec<u8>,
@@ -613,6 +616,8 @@ impl Found {
             let (first, last) = (line_of(s), line_of(e));
             needed.extend(first.saturating_sub(1)..=last);
         }
+        let marker = crate::suppress::MARKER.as_bytes();
+        needed.extend(memchr::memmem::find_iter(content, marker).map(line_of));
         needed.sort_unstable();
         needed.dedup();
         let mut text = Vec::new();

@@ -1852,11 +1852,12 @@ fn judge(
     if let (Some((id, mut record, verified)), Some(cache)) = (learned, &facts.cache) {
         record.silent = scanned.silent;
         // What a later run needs to judge it unread: the lines of its
-        // matches (none when every searching persona was silent).
+        // matches and markers (none when every searching persona was silent
+        // and no marker is there).
         let found = match (&scanned.ranges, &data) {
-            (Some(ranges), Some(bytes)) if !record.marker && !record.binary => {
+            (Some(ranges), Some(bytes)) if !record.binary => {
                 let matched = ranges.iter().flatten().flatten().any(|r| !r.is_empty());
-                matched
+                (matched || record.marker)
                     .then(|| crate::cache::Found::of(bytes, ranges))
                     .flatten()
             }
@@ -2073,7 +2074,7 @@ fn stat_clean(
 }
 
 /// The text and matches a clean file is judged from without a read: its
-/// `Found`, when its record has no marker and is of text, and every judge
+/// `Found`, when its record is of text (a marker's lines are in it), and every judge
 /// that would search it either matched nothing or has its matches there
 /// (a persona that matched nothing gets none, and no trigger runs on the
 /// partial text). `None`: the file is read. The `Found` is taken out of
@@ -2085,7 +2086,7 @@ fn replayed(
     clean: &mut StatClean,
 ) -> Option<(Vec<u8>, crate::cache::Matches)> {
     let (record, found) = (clean.known?, clean.found.as_ref()?);
-    if record.marker || record.binary || found.personas.len() != rules.personas.len() {
+    if record.binary || found.personas.len() != rules.personas.len() {
         return None;
     }
     // The judges that would search it and whose matches are not kept.

@@ -567,21 +567,27 @@ fn a_stat_clean_file_is_not_read_when_its_blob_is_known() {
     assert_eq!(records(cache.path()).len(), 1, "the records are kept");
     let (warm, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
     assert_eq!(plain, warm);
-    // Quiet files, a binary with nothing in it, and a text file with
-    // matches (from the lines its record keeps) are known by their blob.
-    for quiet in ["quiet0.txt", "quiet7.txt", "dup.txt", "plain.bin", "m0.rs"] {
+    // Quiet files, a binary with nothing in it, and text files with
+    // matches or a marker (from the lines their records keep) are known by
+    // their blob.
+    for quiet in [
+        "quiet0.txt",
+        "quiet7.txt",
+        "dup.txt",
+        "plain.bin",
+        "m0.rs",
+        "marked.txt",
+    ] {
         assert!(
             !opened.contains(&quiet.to_string()),
             "warm opened {quiet}: {opened:?}"
         );
     }
-    // A marker is judged where it stands; a binary's matches are read.
-    for read in ["marked.txt", "key.bin"] {
-        assert!(
-            opened.contains(&read.to_string()),
-            "warm skipped {read}: {opened:?}"
-        );
-    }
+    // A binary's matches are read.
+    assert!(
+        opened.contains(&"key.bin".to_string()),
+        "warm skipped key.bin: {opened:?}"
+    );
     // `PATH...` mode lists git's files too.
     assert_eq!(
         run(&f, &["lib"], None),
@@ -788,6 +794,20 @@ fn a_clean_file_with_matches_is_judged_unread_exactly_as_read() {
         ("src/far.rs", format!("{far}dbg!(7)\n{far}")),
         ("lib/key.txt", format!("one\ntwo\nk={KEY}\n")),
         ("lib/span.txt", "x\nBEGIN\nmid\nEND\ny\n".into()),
+        // Markers: one that silences its line's match, one on a line with
+        // no match (unused), one naming no persona, one broken, and one in
+        // a file where nothing matches.
+        (
+            "src/waived.rs",
+            format!(
+                "a\ndbg!(8) // valve:ignore[Debris] reason=\"test\"\n{far}// valve:ignore[Debris]\n\
+                 k={KEY} // valve:ignore[Nobody]\nz // valve:ignore[Guardian\n"
+            ),
+        ),
+        (
+            "lib/only_marker.txt",
+            "x\ny // valve:ignore[Guardian]\nz\n".into(),
+        ),
     ];
     for (rel, text) in &files {
         f.write(rel, text);
@@ -809,6 +829,15 @@ fn a_clean_file_with_matches_is_judged_unread_exactly_as_read() {
     let plain_human = human(None);
     assert!(findings(&plain) >= 10, "{plain}");
     assert!(plain_human.contains("src/far.rs:2001"), "{plain_human}");
+    for marker in [
+        "src/waived.rs:2",
+        "src/waived.rs:2003",
+        "src/waived.rs:2004",
+        "src/waived.rs:2005",
+        "lib/only_marker.txt:2",
+    ] {
+        assert!(plain_human.contains(marker), "{marker}: {plain_human}");
+    }
     let (cold, _) = run_watching(&f, &["--all"], cache.path(), &["src", "lib"]);
     assert_eq!(plain, cold);
     let (warm, opened) = run_watching(&f, &["--all"], cache.path(), &["src", "lib"]);
@@ -841,7 +870,7 @@ fn stat_clean_files_at_the_root_and_deep_down_are_not_read_when_warm() {
             "warm opened {quiet}: {opened:?}"
         );
     }
-    assert!(opened.contains(&"marked.txt".to_string()), "{opened:?}");
+    assert!(!opened.contains(&"marked.txt".to_string()), "{opened:?}");
     // One worker, so that every file comes through one walk and worker.
     let mut one = f.valve(&["check", "--format", "json", "--all", "--threads", "1"]);
     one.env_remove("VALVE_CACHE_DIR")
@@ -881,12 +910,12 @@ fn a_warm_run_writes_no_records_and_a_wider_run_adds_what_it_learns() {
     let (report, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
     assert_eq!(plain, report);
     assert!(!opened.contains(&"calm.rs".to_string()), "{opened:?}");
-    // A file with a marker's text is read on every run; what it holds is
-    // known already, so the records are not written again.
+    // A file with a marker's text is judged from its record; what it
+    // holds is known already, so the records are not written again.
     let inode = records_inode(cache.path());
     let (report, opened) = run_watching(&f, &["--all"], cache.path(), WATCHED);
     assert_eq!(plain, report);
-    assert!(opened.contains(&"marked.txt".to_string()), "{opened:?}");
+    assert!(!opened.contains(&"marked.txt".to_string()), "{opened:?}");
     assert_eq!(inode, records_inode(cache.path()), "records rewritten");
 }
 

@@ -85,8 +85,13 @@ pub struct Spec {
 impl Spec {
     /// Whether the cache has a folder (else it is the memory alone).
     pub fn on_disk(&self) -> bool {
-        !self.dir.as_os_str().is_empty()
+        has_folder(&self.dir)
     }
+}
+
+/// A cache's folder is empty when it is the memory alone.
+fn has_folder(dir: &Path) -> bool {
+    !dir.as_os_str().is_empty()
 }
 
 /// The cache as one ruleset sees it: its folder and the ruleset's hash.
@@ -542,9 +547,9 @@ pub fn evict(spec: &Spec) {
 // What a run learns of a clean file's blob is one small record: the
 // content's length, whether it is binary and holds a `valve:ignore`
 // marker's text, and which personas (the first 64) searched it and
-// matched nothing; when some trigger matched a text without a marker, a
-// `Found` too (the lines of its matches and the matches). The records of
-// one ruleset live together in one file,
+// matched nothing; when some trigger matched a text, or it holds a
+// marker, a `Found` too (the lines of its matches and markers, and the
+// matches). The records of one ruleset live together in one file,
 // `DIR/ab/cdef…` like an entry (so `--cache-max` bounds it too), sorted by
 // blob id and read once per run: a warm run asks the file system for one
 // `lstat` per file and opens nothing. A record is written only for bytes
@@ -553,8 +558,9 @@ pub fn evict(spec: &Spec) {
 // that `git add` would store as it is or convert only the line endings of
 // (CRLF → LF only removes bytes: a file it would change is longer than its
 // blob); `ident` or `working-tree-encoding` may keep the size, so a file
-// they could apply to is never answered. A file with a marker's text, or
-// a binary with matches, is read and judged as without a cache.
+// they could apply to is never answered. A binary with matches, or a
+// file whose kept lines would pass `MAX_FOUND`, is read and judged as
+// without a cache.
 // ---------------------------------------------------------------------
 
 const CLEAN_MAGIC: &[u8; 8] = b"valve\0cs";
@@ -1310,7 +1316,7 @@ impl Eq for Memory {}
 impl Cache {
     /// Whether the cache has a folder (see `Spec::on_disk`).
     fn on_disk(&self) -> bool {
-        !self.dir.as_os_str().is_empty()
+        has_folder(&self.dir)
     }
 
     /// The memory's entry of `key`, when it fits this ruleset's shape (it

@@ -627,12 +627,6 @@ fn stream_in(
 /// Files a walk hands a worker at a time.
 const STREAM_BATCH: usize = 64;
 
-/// Whether two repo-relative paths are in one folder.
-fn same_folder(a: &[u8], b: &[u8]) -> bool {
-    let folder = |p: &[u8]| p.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
-    a[..folder(a)] == b[..folder(b)]
-}
-
 /// Whether `change` is what `--all` finds nested configs by (SPEC §12): a
 /// nested config file, or a linked `.sage` folder (refused).
 fn is_nested_entry(change: &Change) -> bool {
@@ -773,9 +767,9 @@ fn stream_git(
                 // worker then has a folder's files together (one open of
                 // the folder for their `lstat`s, one attribute lookup).
                 if batch.len() >= STREAM_BATCH / 2
-                    && batch
-                        .last()
-                        .is_some_and(|(last, _)| !same_folder(last.raw_path(), change.raw_path()))
+                    && batch.last().is_some_and(|(last, _)| {
+                        git::name::folder(last.raw_path()) != git::name::folder(change.raw_path())
+                    })
                 {
                     hand_on(std::mem::replace(
                         &mut batch,
@@ -1292,10 +1286,8 @@ impl<'a> Local<'a> {
     fn lstat(&mut self, root: &Path, raw: &[u8]) -> Option<git::Stat> {
         use std::os::unix::ffi::OsStrExt;
         use std::os::unix::fs::OpenOptionsExt;
-        let (folder, name) = match raw.iter().rposition(|&b| b == b'/') {
-            Some(slash) => (&raw[..slash], &raw[slash + 1..]),
-            None => (&b""[..], raw),
-        };
+        let folder = git::name::folder(raw);
+        let name = &raw[folder.len()..];
         if self
             .dir
             .as_ref()

@@ -819,7 +819,7 @@ impl StatIndex {
             hint.next += 1;
             return Some(hint.next - 1);
         }
-        let folder = &raw[..raw.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)];
+        let folder = super::name::folder(raw);
         if hint.folder.as_deref() != Some(folder) || hint.range.end > entries.len() {
             hint.range = if folder.is_empty() {
                 0..entries.len()
@@ -867,7 +867,7 @@ impl AsIs {
     /// a folder's attributes are looked up for its first file only, when
     /// they name neither of those two.
     pub fn at(&mut self, repo: &gix::Repository, raw: &[u8]) -> Result<bool> {
-        let folder = &raw[..raw.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)];
+        let folder = super::name::folder(raw);
         if self.line_endings_only.as_deref() == Some(folder) {
             return Ok(true);
         }

@@ -12,6 +12,13 @@ use std::fmt::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+/// The folder of the repo-relative name `raw`, with its `/` (empty at
+/// the top): files come a folder at a time, and that is what tells them
+/// apart.
+pub fn folder(raw: &[u8]) -> &[u8] {
+    &raw[..raw.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)]
+}
+
 /// `raw` as text, each byte outside valid UTF-8 as `\xNN`.
 pub fn display(raw: &[u8]) -> Cow<'_, str> {
     if let Ok(text) = std::str::from_utf8(raw) {
